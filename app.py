@@ -1,0 +1,51 @@
+"""LLM Lab: assembles the four tabs and launches. Run: `python app.py` (or `make run`).
+
+Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on Hugging Face Spaces.
+"""
+import os
+import socket
+import sys
+
+import gradio as gr
+
+from llm_demo import config
+from llm_demo.ui.chat_tab import build_chat_tab
+from llm_demo.ui.compare_tab import build_compare_tab
+from llm_demo.ui.scaling_tab import build_scaling_tab
+from llm_demo.ui.tokenizer_tab import build_tokenizer_tab
+
+INTRO = """# LLM Lab: how large language models work
+Every number on these pages is measured live on this machine or cites its source."""
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="LLM Lab") as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Tokenizer", id="tokenizer"):
+                build_tokenizer_tab()
+            with gr.Tab("Chat", id="chat"):
+                build_chat_tab()
+            with gr.Tab("Compare", id="compare"):
+                build_compare_tab()
+            with gr.Tab("Scaling laws", id="scaling"):
+                build_scaling_tab()
+    demo.queue(max_size=config.QUEUE_MAX_SIZE, default_concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    return demo
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+if __name__ == "__main__":
+    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    if not port_free(host, port):
+        sys.exit(f"Port {port} on {host} is already in use: stop the other server or set GRADIO_SERVER_PORT.")
+    build_app().launch(server_name=host, server_port=port, show_error=True)

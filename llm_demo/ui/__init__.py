@@ -1,0 +1,1 @@
+"""One module per tab; each exposes build_*() that creates its components and wires its events."""
