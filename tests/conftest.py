@@ -80,3 +80,21 @@ def open_tab(page, name: str):
 def screenshot(page, name: str):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    from tiny import build_tiny
+    return build_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_dir):
+    from tiny import load_tiny
+    return load_tiny(tiny_dir, "sft")
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tiny_dir):
+    from tiny import load_tiny
+    return load_tiny(tiny_dir, "base")

@@ -1,0 +1,137 @@
+"""The streaming generation engine and the scorer, shared by every tab, benchmark and test.
+
+stream() is a plain generator over a KV-cached decoding loop that runs in the caller's thread: when the caller
+stops iterating (Stop button, closed tab), generation stops at once and no thread is left behind.
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from llm_demo import config
+from llm_demo.models import LoadedModel
+from llm_demo.sampling import SamplingConfig, StepInfo, next_token
+
+
+@dataclass
+class Piece:
+    """What stream() yields per generated token: the new text (may be "" while a character is incomplete)."""
+    text: str
+    token_id: int | None = None
+    step: StepInfo | None = None
+    done: bool = False
+    finish_reason: str = ""      # "end of turn" | "stop string" | "max new tokens" | "context full" | "time limit"
+    n_tokens: int = 0            # tokens generated so far
+
+
+@dataclass
+class Score:
+    """Log-likelihood of a response given a prompt: sum and per token (natural log)."""
+    total: float
+    tokens: list[str] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return self.total / max(1, len(self.logprobs))
+
+
+def encode_prompt(lm: LoadedModel, prompt: str) -> list[int]:
+    """Token ids for a prompt string built by models.build_prompt (a chat template already holds its specials)."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("The prompt is empty: type something first.")
+    return lm.tokenizer(prompt, add_special_tokens=not lm.spec.chat)["input_ids"]
+
+
+def stop_token_ids(lm: LoadedModel) -> set[int]:
+    """End-of-sequence and end-of-turn ids, from the tokenizer and the generation config."""
+    ids = {lm.tokenizer.eos_token_id}
+    gen_eos = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
+    ids.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
+    return {int(i) for i in ids if i is not None}
+
+
+def _safe_end(text: str, stops: tuple[str, ...]) -> int:
+    """How much of text can be shown: never a broken UTF-8 character, never the start of a stop string."""
+    end = len(text)
+    if text.endswith("\ufffd"):        # the decoder's replacement char: the last character is still incomplete
+        end = len(text.rstrip("\ufffd"))
+    for s in stops:
+        for k in range(min(len(s) - 1, end), 0, -1):
+            if text[:end].endswith(s[:k]):
+                end -= k
+                break
+    return end
+
+
+def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 0,
+           ignore_eos: bool = False) -> Iterator[Piece]:
+    """Yield Pieces as tokens are produced. inspect=N attaches the sampler's view of the top-N candidates."""
+    cfg.validate()
+    ids = encode_prompt(lm, prompt)
+    limit = min(config.MAX_PROMPT_TOKENS, lm.context_length - 1)
+    if len(ids) > limit:
+        raise ValueError(f"The prompt is {len(ids)} tokens; this model and deployment accept at most {limit}.")
+    stops = tuple(s for s in cfg.stop if s)
+    eos = set() if ignore_eos else stop_token_ids(lm)
+    gen = torch.Generator(device="cpu").manual_seed(int(cfg.seed))
+    all_ids = torch.tensor([ids], dtype=torch.long)        # [1, seq], on CPU for the repetition penalty
+    new_ids: list[int] = []
+    shown = 0
+    deadline = time.monotonic() + config.GENERATION_TIMEOUT_S
+    with torch.inference_mode():
+        out = lm.model(input_ids=all_ids.to(lm.device), use_cache=True)
+        while True:
+            logits = out.logits[0, -1].float().cpu()           # [vocab]
+            tok, info = next_token(logits, all_ids, cfg, gen, inspect)
+            all_ids = torch.cat([all_ids, torch.tensor([[tok]])], dim=1)
+            reason = ""
+            if tok in eos:
+                reason = "end of turn"
+            else:
+                new_ids.append(tok)
+            text = lm.tokenizer.decode(new_ids, skip_special_tokens=True)
+            cut = next((text.find(s) for s in stops if s in text), -1)
+            if cut >= 0:
+                text, reason = text[:cut], "stop string"
+            elif not reason and len(new_ids) >= cfg.max_new_tokens:
+                reason = "max new tokens"
+            elif not reason and all_ids.shape[1] >= lm.context_length:
+                reason = "context full"
+            elif not reason and time.monotonic() > deadline:
+                reason = f"time limit ({config.GENERATION_TIMEOUT_S} s)"
+            end = len(text) if reason else _safe_end(text, stops)
+            yield Piece(text[shown:end], tok, info if inspect else None, bool(reason), reason, len(new_ids))
+            shown = max(shown, end)
+            if reason:
+                return
+            out = lm.model(input_ids=torch.tensor([[tok]], device=lm.device), cache=out.cache,
+                           use_cache=True)
+
+
+def generate(lm: LoadedModel, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
+    """The whole answer at once: (text, finish_reason)."""
+    text, reason = "", ""
+    for piece in stream(lm, prompt, cfg, **kw):
+        text += piece.text
+        reason = piece.finish_reason or reason
+    return text, reason
+
+
+def score(lm: LoadedModel, prompt: str, response: str, *, append_eos: bool = False) -> Score:
+    """log p(response | prompt) under lm, token by token (the Compare tab's cross-scoring and DPO reward)."""
+    if not isinstance(response, str) or not response:
+        raise ValueError("There is no answer to score yet.")
+    p_ids = encode_prompt(lm, prompt)
+    r_ids = lm.tokenizer(response, add_special_tokens=False)["input_ids"]
+    if append_eos and lm.tokenizer.eos_token_id is not None:
+        r_ids = r_ids + [lm.tokenizer.eos_token_id]
+    ids = (p_ids + r_ids)[-lm.context_length:]
+    n = min(len(r_ids), len(ids) - 1)
+    with torch.inference_mode():
+        logits = lm.model(input_ids=torch.tensor([ids], device=lm.device)).logits[0].float().cpu()
+    logp = torch.log_softmax(logits[:-1], dim=-1)              # [seq-1, vocab]: position t predicts ids[t+1]
+    target = torch.tensor(ids[1:])
+    per_tok = logp.gather(1, target[:, None])[:, 0][-n:]
+    return Score(float(per_tok.sum()), [lm.tokenizer.decode([t]) for t in ids[-n:]], per_tok.tolist())

