@@ -4,7 +4,7 @@ Pure functions over llm_demo.tokenization; the Tokenizer tab and the tests call 
 """
 from dataclasses import dataclass
 
-from llm_demo.tokenization import get_tokenizer, prepare_text, text_stats
+from llm_demo.tokenization import TextStats, get_tokenizer, text_stats
 
 # The seed's examples (its fibonacci body is indented with 4 spaces here, as Python code is), then ours.
 SEED_PRESETS = {
@@ -67,17 +67,26 @@ CONTEXT_WINDOWS = [
 ]
 
 
-def context_budget(text: str, name: str = "gpt2") -> list[dict]:
+def context_budget(stats: TextStats) -> list[dict]:
     """For each context window: the share of it this text fills, and how many words would fit at this text's
     measured words per token next to the seed's 0.75 rule of thumb."""
-    text, _ = prepare_text(text)
-    stats = text_stats(text, len(get_tokenizer(name).encode(text)))
     wpt = stats.words_per_token
-    return [{"model": w.model, "window (tokens)": w.tokens, "this text (tokens)": stats.tokens,
+    return [{"model": w.model, "window (tokens)": f"{w.tokens:,}",
              "window used": f"{100 * stats.tokens / w.tokens:.2f}%",
-             "words that fit, measured": round(w.tokens * wpt) if stats.tokens else None,
-             "words that fit, seed's 0.75": round(w.tokens * SEED_WORDS_PER_TOKEN),
+             "words that fit, measured": f"{round(w.tokens * wpt):,}" if stats.tokens else "–",
+             "words that fit, seed's 0.75": f"{round(w.tokens * SEED_WORDS_PER_TOKEN):,}",
              "source": w.source + (f" (note: {w.note})" if w.note else "")} for w in CONTEXT_WINDOWS]
+
+
+def budget_summary(stats: TextStats, label: str) -> str:
+    """One sentence: this text's measured words per token against the seed's 0.75."""
+    if not stats.tokens or not stats.words:
+        return "Type some text to measure its words per token."
+    wpt = stats.words_per_token
+    side = "more" if wpt > SEED_WORDS_PER_TOKEN else "fewer"
+    return (f"This text: {stats.words:,} words in {stats.tokens:,} {label} tokens = **{wpt:.2f} words per token** "
+            f"({side} than the seed's 0.75, by {abs(wpt / SEED_WORDS_PER_TOKEN - 1):.0%}). So a 128K window holds "
+            f"about {round(128_000 * wpt):,} words of text like this, not the seed's 96K.")
 
 
 def measure_presets(names: list[str], presets: dict[str, str] = PRESETS) -> list[dict]:
@@ -106,11 +115,13 @@ def seed_claims(name: str = "gpt2") -> list[str]:
     spaced = {k: tpw(v) for k, v in TRANSLATIONS.items() if "Chinese" not in k}
     wpt = 1 / prose
     hello = [t.text for t in tk.tokens("Hello, world!")]
+    verdict = ("within 10% of it for this plain English" if abs(wpt / SEED_WORDS_PER_TOKEN - 1) < 0.1 else
+               f"{'more' if wpt > SEED_WORDS_PER_TOKEN else 'fewer'} words per token than the rule, by "
+               f"{abs(wpt / SEED_WORDS_PER_TOKEN - 1):.0%}, for this plain English")
     return [
         f"**'1 token ≈ 0.75 words'**: on our English paragraph {tk.label} gives {wpt:.2f} words per token "
-        f"({prose:.2f} tokens per word); on the fox sentence {1 / fox:.2f}. "
-        + ("Close for plain English prose; " if abs(wpt - 0.75) < 0.1 else f"Off by {abs(wpt - 0.75) / 0.75:.0%} here; ")
-        + "it is an English-prose average, and the rows below show how far code and other languages are from it.",
+        f"({prose:.2f} tokens per word), on the fox sentence {1 / fox:.2f}: {verdict}. The rule is a rough "
+        "average for English; rarer words, code and other languages (below) get far fewer words per token.",
         f"**'\"Hello\" = 1 token, \" world\" = 1 token'**: {tk.label} splits 'Hello, world!' into "
         f"{' | '.join(repr(h) for h in hello)}.",
         f"**'Code is less token-efficient'**: the indented Python class takes {code:.2f} tokens per "

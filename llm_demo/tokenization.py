@@ -3,17 +3,16 @@ assets/tokenizers/) and Hugging Face tokenizers (our trio's, SmolLM2's; any hub 
 
 Scripting: `from llm_demo.tokenization import tokenize; [(t.id, t.bytes) for t in tokenize("Hi!", "gpt2")]`.
 """
-import base64
 import codecs
-import gzip
+import json
 import os
 import re
 import threading
 from dataclasses import dataclass
 
-from llm_demo import ASSETS, config
+from llm_demo import config
+from llm_demo.tiktoken_offline import RANKS_DIR, load_tiktoken_offline
 
-RANKS_DIR = ASSETS / "tokenizers"
 # Our names -> tiktoken encoding names. "gpt2" is r50k_base: the same ranks, pattern and <|endoftext|>.
 TIKTOKEN_NAMES = {"gpt2": "r50k_base", "r50k_base": "r50k_base",
                   "cl100k_base": "cl100k_base", "o200k_base": "o200k_base"}
@@ -43,44 +42,7 @@ class Token:
         return self.bytes.decode("utf-8", errors="llm_demo_hex")
 
 
-# ---------------------------------------------------------------- tiktoken, from the shipped rank files
-
-
-def _load_shipped_ranks(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
-    """Stand-in for tiktoken's `load_tiktoken_bpe(url, expected_hash)`: read our gzipped copy of the file
-    `url` names, check it against tiktoken's own pinned sha256 (with tiktoken's check_hash), parse it."""
-    from tiktoken.load import check_hash
-    path = RANKS_DIR / (url.rsplit("/", 1)[-1] + ".gz")
-    if not path.exists():
-        raise ValueError(f"{path.name} is missing from {RANKS_DIR} (see PROVENANCE.md there)")
-    data = gzip.decompress(path.read_bytes())
-    if expected_hash is None or not check_hash(data, expected_hash):
-        raise ValueError(f"{path.name} does not match tiktoken's pinned sha256 {expected_hash}: refusing to use it")
-    ranks = {}
-    for line in data.splitlines():  # the format: base64(token bytes) <space> rank
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
-
-
-_swap_lock = threading.Lock()
-
-
-def load_tiktoken_offline(encoding: str):
-    """A tiktoken.Encoding built by tiktoken's own constructor (its pat_str, special tokens, pinned hash)
-    with the rank file read from assets/ instead of downloaded. Equal to tiktoken.get_encoding(encoding)."""
-    import tiktoken
-    from tiktoken_ext import openai_public
-    ctor = openai_public.ENCODING_CONSTRUCTORS[encoding]
-    with _swap_lock:  # the constructor calls the module-level loader: point it at our files meanwhile
-        original = openai_public.load_tiktoken_bpe
-        openai_public.load_tiktoken_bpe = _load_shipped_ranks
-        try:
-            kwargs = ctor()
-        finally:
-            openai_public.load_tiktoken_bpe = original
-    return tiktoken.Encoding(**kwargs)
+# ---------------------------------------------------------------- tiktoken
 
 
 class TiktokenTokenizer:
@@ -89,6 +51,7 @@ class TiktokenTokenizer:
     def __init__(self, name: str, enc):
         self.name, self.enc, self.label = name, enc, TIKTOKEN_LABELS.get(name, name)
         self.special_strings = sorted(enc.special_tokens_set)
+        self.missing_bytes = frozenset()  # every byte has a token: any text round-trips
 
     @property
     def vocab_size(self) -> int:
@@ -125,6 +88,13 @@ def _byte_level_alphabet() -> dict[str, int]:
 BYTE_LEVEL = _byte_level_alphabet()
 
 
+def _has_byte_level(node) -> bool:
+    """Whether a tokenizer.json component (or a Sequence of them) is ByteLevel."""
+    if not isinstance(node, dict):
+        return False
+    return node.get("type") == "ByteLevel" or any(map(_has_byte_level, node.get("decoders") or []))
+
+
 class HFTokenizer:
     kind = "hf"
 
@@ -135,8 +105,13 @@ class HFTokenizer:
         self.special_strings = sorted(tok.all_special_tokens)
         vocab = tok.get_vocab()
         plain = (t for t, i in vocab.items() if i not in self.added)
-        # Byte-level vocabularies (GPT-2 style) map back to exact bytes; others fall back to character offsets.
-        self.byte_level = all(c in BYTE_LEVEL for t in plain for c in t)
+        # Byte-level BPE (GPT-2 style: a ByteLevel decoder, a vocabulary written in the byte alphabet) maps back
+        # to exact bytes; other tokenizers (WordPiece, SentencePiece) fall back to character offsets.
+        decoder = json.loads(tok.backend_tokenizer.to_str()).get("decoder")
+        self.byte_level = _has_byte_level(decoder) and all(c in BYTE_LEVEL for t in plain for c in t)
+        # Bytes without a token of their own are dropped silently by a byte-level BPE without an unknown token.
+        self.missing_bytes = frozenset(b for c, b in BYTE_LEVEL.items() if c not in vocab) if self.byte_level \
+            else frozenset()
 
     @property
     def vocab_size(self) -> int:
@@ -272,7 +247,8 @@ def prepare_text(text: str | None, max_chars: int = config.MAX_TEXT_CHARS) -> tu
 
 
 def tokenize(text: str, name: str = "gpt2", allow_special: bool = False) -> list[Token]:
-    """Tokens of `text` (each with .id, .bytes, .text, .special); b"".join(t.bytes) == text.encode("utf-8").
+    """Tokens of `text` (each with .id, .bytes, .text, .special); b"".join(t.bytes) == text.encode("utf-8")
+    whenever the tokenizer has a token for every byte of the text (see its .missing_bytes).
 
     Special-token strings such as "<|endoftext|>" are plain text unless allow_special=True.
     """
@@ -326,6 +302,11 @@ def analyse(text: str | None, name: str = "gpt2", allow_special: bool = False) -
     tk = get_tokenizer(name)
     text, notes = prepare_text(text)
     tokens = tk.tokens(text, allow_special) if text else []
+    lost = [c for c in set(text) if tk.missing_bytes.intersection(c.encode("utf-8"))] if tk.missing_bytes else []
+    if lost:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in sorted(lost)[:5]) + (" …" if len(lost) > 5 else "")
+        notes.append(f"{tk.label} has no token for some bytes of {shown}: it drops them silently, so the model "
+                     "never sees those characters and decoding does not give them back.")
     typed = [s for s in tk.special_strings if s and s in text]
     if typed and not allow_special:
         notes.append(f"{', '.join(typed)} is shown as plain text, the way an API treats what a user types; "

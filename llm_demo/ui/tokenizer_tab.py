@@ -1,7 +1,134 @@
-"""Tokenizer tab."""
+"""Tokenizer tab: how LLMs see text. Thin handlers over llm_demo.tokenization, token_view, token_facts, bpe_trace."""
 import gradio as gr
+import pandas as pd
+
+from llm_demo.bpe_trace import render_trace, trace_word
+from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, budget_summary, chat_overhead,
+                                  context_budget, measure_presets, parse_conversation, seed_claims)
+from llm_demo.token_view import comparison_figure, render_comparison, render_view
+from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, tokenizer_options
+from llm_demo.ui.common import friendly
+
+INTRO = """A language model never sees letters: a **tokenizer** first cuts the text into pieces from a fixed
+vocabulary and the model sees only their ids. Type below and watch real tokenizers work: GPT-2's, GPT-4's and
+GPT-4o's (OpenAI's own rank files, shipped with the lab), SmolLM2's, and our TinyGPT's. Each colour is one
+token id (the same id keeps its colour); `·` is a space, `→` a tab, `↵` a newline; a token that holds only part
+of a character's UTF-8 bytes is written as its bytes, like `<0xE5>`."""
+OPENAI = list(TIKTOKEN_LABELS)
+
+
+def _choices() -> list[tuple[str, str]]:
+    return [(o.label if o.available else f"{o.label} (unavailable: {o.reason})", o.name)
+            for o in tokenizer_options()]
+
+
+def _pick(choice: str, hub_id: str) -> str:
+    return (hub_id or "").strip() or choice
+
+
+@friendly
+def inspect_text(text, choice, hub_id, show_ids, allow_special):
+    a = analyse(text, _pick(choice, hub_id), allow_special)
+    return render_view(a, show_ids), budget_summary(a.stats, a.tokenizer), pd.DataFrame(context_budget(a.stats))
+
+
+@friendly
+def compare_tokenizers(text, names, show_ids, allow_special):
+    results, notes = compare(text, names, allow_special)
+    if not results:
+        raise ValueError("None of the ticked tokenizers is available: " + " ".join(notes))
+    return comparison_figure(results), render_comparison(results, show_ids), "\n\n".join(f"⚠ {n}" for n in notes)
+
+
+@friendly
+def measure_claims(choice, hub_id):
+    name = _pick(choice, hub_id)
+    names = OPENAI + ([name] if name not in OPENAI else [])
+    df = pd.DataFrame(measure_presets(names))
+    df["cell"] = df.apply(lambda r: f"{r['tokens']} ({r['tokens/word']}/word, {r['chars/token']} ch/tok)", axis=1)
+    table = df.pivot(index="preset", columns="tokenizer", values="cell").reindex(list(PRESETS)).reset_index()
+    return "\n\n".join(seed_claims(name)), table
+
+
+@friendly
+def bpe_trace(word, choice, hub_id):
+    return render_trace(trace_word(word, _pick(choice, hub_id)))
+
+
+@friendly
+def overhead(conversation, name):
+    result = chat_overhead(parse_conversation(conversation), name)
+    view = render_view(analyse(result.templated_text, name, allow_special=True))
+    return (f"**{result.plain_tokens}** tokens for the messages' own text; **{result.templated_tokens}** with the "
+            f"chat template: the role markers, turn separators and any default system prompt cost "
+            f"**{result.overhead}** tokens ({result.overhead / result.templated_tokens:.0%} of what the model reads)."
+            ), view
 
 
 def build_tokenizer_tab():
     gr.Markdown("## Tokenizer")
-    gr.Markdown("This tab will show how GPT-2, GPT-4 and GPT-4o tokenizers split your text into tokens, with ids, counts and BPE merges.")
+    gr.Markdown(INTRO)
+    choices = _choices()
+    with gr.Row():
+        choice = gr.Dropdown(choices, value="gpt2", label="Tokenizer", elem_id="tok-choice", scale=2)
+        hub_id = gr.Textbox(label="…or a Hugging Face tokenizer id (needs internet; press Enter)",
+                            placeholder="openai-community/gpt2", elem_id="tok-hub", scale=1)
+    preset = gr.Dropdown(list(PRESETS), value=None, label="Presets: the seed's examples, other languages, emoji, "
+                         "numbers, code", elem_id="tok-preset")
+    text = gr.Textbox(value=SEED_PRESETS["Hello, world!"], lines=5, max_lines=16, label="Text", elem_id="tok-text")
+    with gr.Row():
+        show_ids = gr.Checkbox(False, label="show token ids", elem_id="tok-ids")
+        allow_special = gr.Checkbox(False, label="treat special-token text (like <|endoftext|>) as special",
+                                    elem_id="tok-special")
+    first_view, first_md, first_budget = inspect_text(text.value, "gpt2", "", False, False)
+    view = gr.HTML(first_view, elem_id="tok-view")
+
+    with gr.Accordion("Context budget: how much of a context window this text fills", open=False):
+        budget_md = gr.Markdown(first_md)
+        budget = gr.Dataframe(first_budget, wrap=True, interactive=False, elem_id="tok-budget")
+
+    with gr.Accordion("Side by side: one text, several tokenizers", open=False):
+        names = gr.CheckboxGroup(choices, value=OPENAI, label="Tokenizers")
+        compare_btn = gr.Button("Compare", elem_id="tok-compare")
+        plot = gr.Plot()
+        compare_notes = gr.Markdown()
+        compare_view = gr.HTML()
+
+    with gr.Accordion("The seed's claims, measured on the presets", open=False):
+        claims_btn = gr.Button("Measure with GPT-2, GPT-4, GPT-4o and the chosen tokenizer")
+        claims_md = gr.Markdown()
+        claims_table = gr.Dataframe(wrap=True, interactive=False)
+
+    with gr.Accordion("BPE merge trace: how the merges build a word's tokens", open=False):
+        gr.Markdown("BPE starts from the word's bytes and repeatedly merges the adjacent pair with the lowest "
+                    "rank (the earliest-learned merge) until no learned merge applies. Each row is one real merge "
+                    "from the chosen tokenizer's table; the new piece is outlined.")
+        with gr.Row():
+            word = gr.Textbox("tokenization", label="Word", scale=3)
+            trace_btn = gr.Button("Trace", scale=1)
+        trace_view = gr.HTML()
+
+    with gr.Accordion("Chat overhead: what the chat template adds", open=False):
+        chat_names = [c for c in choices if c[1] not in OPENAI]
+        with gr.Row():
+            conversation = gr.Textbox(DEFAULT_CONVERSATION, lines=4, label="Conversation (role: text per line)",
+                                      scale=3)
+            chat_tok = gr.Dropdown(chat_names, value="smollm2-135m-instruct", label="Instruct model's tokenizer",
+                                   scale=1)
+        overhead_btn = gr.Button("Count")
+        overhead_md = gr.Markdown()
+        overhead_view = gr.HTML()
+
+    fast = dict(concurrency_limit=None, show_progress="hidden")
+    gr.on([text.change, choice.change, show_ids.change, allow_special.change, hub_id.submit], inspect_text,
+          [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget], api_name="tokenize",
+          trigger_mode="always_last", **fast)
+    preset.input(lambda p: PRESETS.get(p, ""), preset, text, api_name="tokenizer_preset", **fast)
+    compare_btn.click(compare_tokenizers, [text, names, show_ids, allow_special], [plot, compare_view, compare_notes],
+                      api_name="compare_tokenizers", concurrency_limit=None)
+    claims_btn.click(measure_claims, [choice, hub_id], [claims_md, claims_table], api_name="seed_claims",
+                     concurrency_limit=None)
+    gr.on([trace_btn.click, word.submit], bpe_trace, [word, choice, hub_id], trace_view, api_name="bpe_trace",
+          concurrency_limit=None)
+    overhead_btn.click(overhead, [conversation, chat_tok], [overhead_md, overhead_view], api_name="chat_overhead",
+                       concurrency_limit=None)
