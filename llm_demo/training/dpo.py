@@ -1,0 +1,50 @@
+"""Stage 3, direct preference optimization: the SFT model learns to prefer polite answers with TRL's DPOTrainer.
+
+Run alone: `.venv/bin/python -m llm_demo.training dpo --out runs/tinygpt [--extra-pairs votes.jsonl]` (needs sft).
+"""
+import sys
+from pathlib import Path
+
+from llm_demo.training import common as C
+from llm_demo.training.data import read_jsonl
+from llm_demo.training.pairs import load_pairs_jsonl
+
+STAGE, PREVIOUS = "dpo", "sft"
+
+
+def build_dataset(data_dir: Path, extra_pairs: Path | None = None):
+    """Conversational preference rows: the user prompt, then the chosen and the rejected assistant answer."""
+    from datasets import Dataset
+
+    pairs = read_jsonl(data_dir / "dpo_train.jsonl") + (load_pairs_jsonl(extra_pairs) if extra_pairs else [])
+    return Dataset.from_list([{"prompt": [{"role": "user", "content": p["prompt"]}],
+                               "chosen": [{"role": "assistant", "content": p["chosen"]}],
+                               "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs])
+
+
+def run(out: Path, preset: C.Preset, seed: int, force: bool = False, extra_pairs: Path | None = None) -> dict | None:
+    path = C.stage_dir(out, STAGE)
+    if C.should_skip(path, force, C.is_complete(path)):
+        return None
+    C.require(C.stage_dir(out, PREVIOUS), PREVIOUS, out)
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from trl import DPOConfig, DPOTrainer
+
+    set_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(C.stage_dir(out, PREVIOUS))
+    model = AutoModelForCausalLM.from_pretrained(C.stage_dir(out, PREVIOUS))
+    ref_model = AutoModelForCausalLM.from_pretrained(C.stage_dir(out, PREVIOUS))  # frozen: the reference is SFT
+    dataset = build_dataset(out / "data", extra_pairs)
+    args = C.training_args(DPOConfig, preset, out, STAGE, preset.dpo_epochs, preset.dpo_lr, seed,
+                           max_length=preset.context, beta=preset.dpo_beta)
+    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer.train(resume_from_checkpoint=C.latest_checkpoint(out, STAGE))
+    n_extra = len(dataset) - len(read_jsonl(out / "data" / "dpo_train.jsonl"))
+    data = (f"{len(dataset):,} preference pairs (polite chosen, rude rejected, same facts"
+            + (f"; {n_extra} from {extra_pairs.name}" if extra_pairs else "") + "), starting from sft")
+    return C.finish(trainer, tokenizer, out, STAGE, data, {"dpo_beta": preset.dpo_beta, "reference_model": "sft"})
+
+
+if __name__ == "__main__":
+    from llm_demo.training.__main__ import main
+    sys.exit(main([STAGE, *sys.argv[1:]]))

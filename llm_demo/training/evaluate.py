@@ -1,0 +1,131 @@
+"""Evaluation of the trio on held-out data: greedy answers to chat-template prompts, perplexity, DPO reward accuracy.
+
+Run alone: `.venv/bin/python -m llm_demo.training eval --out runs/tinygpt` (writes eval.json and eval_samples.jsonl).
+"""
+import json
+import math
+import sys
+from pathlib import Path
+
+from llm_demo.training import common as C
+from llm_demo.training import world as W
+from llm_demo.training.data import read_jsonl
+from llm_demo.training.tokenizer import END, END_OF_TEXT, ROLES
+
+STAGE = "eval"
+
+
+def load(path: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def generate_answer(model, tokenizer, prompt: str, max_new_tokens: int) -> dict:
+    """Greedy answer to one user prompt, one prompt at a time (no padding, so results do not depend on batching).
+
+    format_ok: the answer is non-empty, stays in the assistant turn (no role token) and ends with <|end|>."""
+    import torch
+
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        return_dict=True, return_tensors="pt")
+    room = model.config.n_positions - ids["input_ids"].shape[1]  # learned positions end at n_positions
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=max(1, min(max_new_tokens, room)), do_sample=False)
+    new = out[0, ids["input_ids"].shape[1]:].tolist()
+    end_id = tokenizer.convert_tokens_to_ids(END)
+    role_ids = {tokenizer.convert_tokens_to_ids(f"<|{r}|>") for r in ROLES}
+    body = new[:-1] if new and new[-1] == end_id else new
+    format_ok = bool(new) and new[-1] == end_id and len(body) > 0 and not role_ids & set(body)
+    return {"answer": tokenizer.decode(body, skip_special_tokens=True).strip(), "format_ok": format_ok,
+            "new_tokens": len(new)}
+
+
+def score(row: dict, gen: dict) -> dict:
+    """One sample of eval_samples.jsonl: the prompt, the answer and the three per-answer judgements."""
+    correct = W.is_correct(gen["answer"], row["check"]) if row["check"] else None
+    return {"prompt": row["prompt"], "kind": row["kind"], "answer": gen["answer"], "format_ok": gen["format_ok"],
+            "correct": correct, "preferred": W.is_polite(gen["answer"])}
+
+
+def rates(samples: list[dict]) -> dict:
+    checkable = [s["correct"] for s in samples if s["correct"] is not None]
+    return {"format_compliance": round(sum(s["format_ok"] for s in samples) / len(samples), 4),
+            "task_accuracy": round(sum(checkable) / len(checkable), 4) if checkable else 0.0,
+            "preferred_rate": round(sum(s["preferred"] for s in samples) / len(samples), 4)}
+
+
+def perplexity(model, tokenizer, texts: list[str], context: int, max_tokens: int) -> float:
+    """exp(mean next-token loss) over the first max_tokens tokens of the held-out documents, in context-size windows."""
+    import torch
+
+    stream = [i for ids in tokenizer([t + END_OF_TEXT for t in texts])["input_ids"] for i in ids][:max_tokens]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(stream) - 1, context):
+            window = torch.tensor([stream[start:start + context]])  # [1, <=context]
+            if window.shape[1] < 2:
+                break
+            n = window.shape[1] - 1  # the model shifts labels itself: n predictions per window
+            total, count = total + model(window, labels=window).loss.item() * n, count + n
+    return math.exp(total / count)
+
+
+def completion_logp(model, tokenizer, prompt: str, answer: str) -> float:
+    """log p(answer + <|end|> | chat prompt), summed over the answer's tokens."""
+    import torch
+
+    user = [{"role": "user", "content": prompt}]
+    p = tokenizer.apply_chat_template(user, add_generation_prompt=True, return_dict=True)["input_ids"]
+    full = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": answer}], return_dict=True)["input_ids"]
+    ids = torch.tensor([full[:model.config.n_positions]])  # keep_start truncation, as in DPO training
+    with torch.no_grad():
+        logps = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)  # [len-1, vocab]: predicts tokens 1..len-1
+    targets = ids[0, 1:]
+    return logps[len(p) - 1:].gather(1, targets[len(p) - 1:, None]).sum().item()
+
+
+def reward_accuracy(policy, reference, tokenizer, pairs: list[dict], beta: float) -> float:
+    """Share of pairs where DPO's implicit reward beta * (log pi - log pi_ref) ranks chosen strictly above rejected."""
+    wins = 0
+    for pair in pairs:
+        r = {k: beta * (completion_logp(policy, tokenizer, pair["prompt"], pair[k])
+                        - completion_logp(reference, tokenizer, pair["prompt"], pair[k])) for k in ("chosen", "rejected")}
+        wins += r["chosen"] > r["rejected"]
+    return wins / len(pairs)
+
+
+def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict:
+    from tqdm import tqdm
+
+    for stage in C.MODEL_STAGES:
+        C.require(C.stage_dir(out, stage), stage, out)
+    prompts = read_jsonl(out / "data" / "eval_prompts.jsonl")
+    prompts = prompts[:preset.eval_prompts] if preset.eval_prompts else prompts
+    heldout_text = [r["text"] for r in read_jsonl(out / "data" / "pretrain_heldout.jsonl")]
+    stages, samples, models = {}, [], {}
+    for stage, folder in C.MODEL_STAGES.items():
+        model, tokenizer = models[folder] = load(C.stage_dir(out, stage))
+        rows = [dict(score(r, generate_answer(model, tokenizer, r["prompt"], preset.eval_new_tokens)), stage=folder)
+                for r in tqdm(prompts, desc=f"eval {folder}")]
+        samples += rows
+        ctx = model.config.n_positions
+        stages[folder] = {**rates(rows), "heldout_perplexity": round(
+            perplexity(model, tokenizer, heldout_text, ctx, preset.eval_ppl_tokens), 3)}
+    beta = json.loads((C.stage_dir(out, "dpo") / "summary.json").read_text())["dpo_beta"]
+    pairs = read_jsonl(out / "data" / "dpo_heldout.jsonl")
+    acc = reward_accuracy(models["dpo"][0], models["sft"][0], models["dpo"][1], pairs, beta)
+    result = {"stages": stages, "dpo_reward_accuracy": round(acc, 4)}
+    (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    with open(out / "eval_samples.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
+    for stage, folder in C.MODEL_STAGES.items():
+        metrics = dict(stages[folder], **({"dpo_reward_accuracy": result["dpo_reward_accuracy"]} if folder == "dpo" else {}))
+        C.write_model_card(C.stage_dir(out, stage), metrics)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    from llm_demo.training.__main__ import main
+    sys.exit(main([STAGE, *sys.argv[1:]]))
