@@ -93,7 +93,8 @@ def training_args(cls, preset: Preset, out: Path, stage: str, epochs: float, lr:
                num_train_epochs=epochs, learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=0.05,
                weight_decay=0.01, logging_steps=10, logging_first_step=True, save_steps=200, save_total_limit=1,
                report_to="none", seed=seed, data_seed=seed, bf16=False, fp16=False, gradient_checkpointing=False,
-               include_num_input_tokens_seen="non_padding", dataloader_num_workers=0, **extra)
+               include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
+               dataloader_pin_memory=False, **extra)
 
 
 def latest_checkpoint(out: Path, stage: str) -> str | None:
@@ -107,6 +108,8 @@ def finish(trainer, tokenizer, out: Path, stage: str, data: str, extra: dict | N
     from llm_demo.training.tokenizer import stop_token_ids
 
     path = stage_dir(out, stage)
+    if not trainer.is_world_process_zero():  # under `accelerate launch`, one process writes
+        return {}
     model = trainer.model
     model.generation_config.eos_token_id = stop_token_ids(tokenizer)  # generate() stops at <|end|> (or a doc end)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -129,6 +132,8 @@ def finish(trainer, tokenizer, out: Path, stage: str, data: str, extra: dict | N
     (path / "summary.json").write_text(json.dumps(summary, indent=1))
     write_model_card(path)
     shutil.rmtree(out / "checkpoints" / stage, ignore_errors=True)
+    if (out / "checkpoints").exists() and not any((out / "checkpoints").iterdir()):
+        (out / "checkpoints").rmdir()
     return summary
 
 

@@ -44,8 +44,8 @@ def generate_answer(model, tokenizer, prompt: str, max_new_tokens: int) -> dict:
 def score(row: dict, gen: dict) -> dict:
     """One sample of eval_samples.jsonl: the prompt, the answer and the three per-answer judgements."""
     correct = W.is_correct(gen["answer"], row["check"]) if row["check"] else None
-    return {"prompt": row["prompt"], "kind": row["kind"], "answer": gen["answer"], "format_ok": gen["format_ok"],
-            "correct": correct, "preferred": W.is_polite(gen["answer"])}
+    return {"prompt": row["prompt"], "kind": row["kind"], "check": row["check"], "answer": gen["answer"],
+            "format_ok": gen["format_ok"], "correct": correct, "preferred": W.is_polite(gen["answer"])}
 
 
 def rates(samples: list[dict]) -> dict:
@@ -59,7 +59,7 @@ def perplexity(model, tokenizer, texts: list[str], context: int, max_tokens: int
     """exp(mean next-token loss) over the first max_tokens tokens of the held-out documents, in context-size windows."""
     import torch
 
-    stream = [i for ids in tokenizer([t + END_OF_TEXT for t in texts])["input_ids"] for i in ids][:max_tokens]
+    stream = [i for ids in tokenizer([t + END_OF_TEXT for t in texts], verbose=False)["input_ids"] for i in ids][:max_tokens]
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(stream) - 1, context):

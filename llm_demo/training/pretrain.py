@@ -17,7 +17,7 @@ def build_dataset(tokenizer, data_dir: Path, context: int):
     from datasets import Dataset
 
     texts = [row["text"] + END_OF_TEXT for row in read_jsonl(data_dir / "pretrain_train.jsonl")]
-    stream = [i for ids in tokenizer(texts)["input_ids"] for i in ids]
+    stream = [i for ids in tokenizer(texts, verbose=False)["input_ids"] for i in ids]
     blocks = [stream[i:i + context] for i in range(0, len(stream) - context + 1, context)]
     return Dataset.from_dict({"input_ids": blocks})
 
