@@ -23,9 +23,9 @@ _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180
 _RAW_BYTES = re.compile("[\udc80-\udcff]+")  # what errors="surrogateescape" makes of partial UTF-8 bytes
 
 CSS = """<style>
-.tokview{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:15px;line-height:2.1;
-  white-space:normal;word-break:break-all;padding:6px 2px}
-.tokview .tok{color:#111;border-radius:3px;padding:1px 1px;margin:0 1px;unicode-bidi:isolate;white-space:pre}
+.tokview{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:15px;line-height:1.5;padding:6px 2px}
+.tokview .tok{display:inline-block;color:#111;border-radius:3px;padding:1px 2px;margin:2px 1px;
+  unicode-bidi:isolate;white-space:pre-wrap;word-break:break-all;max-width:100%}
 .tokview .tok.special{outline:2px solid #111;font-weight:bold}
 .tokview .ws{color:#777}
 .tokview .hex{font-size:11px;color:#822;border:1px dashed #a66;border-radius:2px;padding:0 1px}
@@ -76,17 +76,18 @@ def render_tokens(tokens: list[Token], show_ids: bool = False, cap: int = DISPLA
     return "".join(parts)
 
 
-def render_counts(stats: TextStats) -> str:
+def render_counts(stats: TextStats, label: str = "") -> str:
     items = [("tokens", f"{stats.tokens:,}"), ("characters", f"{stats.chars:,}"), ("words", f"{stats.words:,}"),
              ("tokens / word", f"{stats.tokens_per_word:.2f}"), ("characters / token", f"{stats.chars_per_token:.2f}")]
     cells = "".join(f'<span data-count="{k}"><b>{v}</b> {k}</span>' for k, v in items)
-    return f'<div class="tokcounts">{cells}</div>'
+    head = f'<span data-count="tokenizer"><b>{html.escape(label)}</b></span>' if label else ""
+    return f'<div class="tokcounts">{head}{cells}</div>'
 
 
 def render_view(a: Analysis, show_ids: bool = False, cap: int = DISPLAY_TOKEN_CAP) -> str:
     """The whole inspection view: counts, notes (what was capped, replaced or made special), then the tokens."""
     note_html = "".join(f'<p class="toknote">⚠ {html.escape(n)}</p>' for n in a.notes)
-    return CSS + render_counts(a.stats) + note_html + render_tokens(a.tokens, show_ids, cap)
+    return CSS + render_counts(a.stats, a.tokenizer) + note_html + render_tokens(a.tokens, show_ids, cap)
 
 
 def render_comparison(results: list[Analysis], show_ids: bool = False, cap: int = 1_000) -> str:
