@@ -5,7 +5,6 @@ Scripting: `from llm_demo.tokenization import tokenize; [(t.id, t.bytes) for t i
 """
 import codecs
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -214,12 +213,12 @@ def _load(name: str):
 
 
 def _load_hub_tokenizer(repo_id: str):
-    """Tokenizer files only (no weights, no remote code); refuses within config.HUB_TIMEOUT_S when offline."""
+    """Tokenizer files only (no weights, no remote code). Offline, models.hub_reachable() refuses at once when
+    HF_HUB_OFFLINE is set, else after one probe of at most config.HUB_TIMEOUT_S seconds (cached for 2 minutes)."""
     from llm_demo import models
     ok, reason = models.hub_reachable()
     if not ok:
         raise ValueError(f"Tokenizer {repo_id!r} is {reason}. GPT-2, GPT-4 and GPT-4o ship with the lab.")
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(config.HUB_TIMEOUT_S))
     from transformers import AutoTokenizer
     try:
         return AutoTokenizer.from_pretrained(repo_id, trust_remote_code=False)

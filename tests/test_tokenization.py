@@ -116,6 +116,24 @@ def test_unknown_names_and_offline_hub_ids_fail_fast_with_a_sentence(monkeypatch
         T.get_tokenizer("openai-community/gpt2")
 
 
+def test_hub_ids_load_tokenizer_files_only_and_explain_failures(monkeypatch):
+    """Online path without a network: the probe says online, the download fails; the user gets one sentence."""
+    from transformers import AutoTokenizer
+
+    from llm_demo import models
+    calls = []
+
+    def fake_from_pretrained(repo_id, **kw):
+        calls.append((repo_id, kw))
+        raise OSError("openai-community/nope is not a valid model identifier")
+    monkeypatch.setattr(models, "hub_reachable", lambda: (True, ""))
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", fake_from_pretrained)
+    with pytest.raises(ValueError, match="Could not load a tokenizer from 'openai-community/nope'"):
+        T.get_tokenizer("openai-community/nope")
+    assert calls == [("openai-community/nope", {"trust_remote_code": False})], f"unexpected call {calls}"
+    assert "openai-community/nope" not in T._cache, "a failed load must not be cached"
+
+
 def test_unavailable_options_say_why():
     for o in T.tokenizer_options():
         assert o.available or o.reason, f"{o.name} is unavailable without a reason"
@@ -136,17 +154,18 @@ def available_names() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_bpe():
-    """A byte-level BPE built here with the `tokenizers` library: the Hugging Face code path without a download."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  special_tokens=["<|endoftext|>"])
-    tok.train_from_iterator(list(PRESETS.values()) * 20, trainer)
-    return T.HFTokenizer("tiny-bpe", PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>"), "tiny")
+def tiny_bpe(tmp_path_factory):
+    """Our trio's tokenizer recipe (llm_demo.training.tokenizer.train_bpe) on a tiny corpus, saved and reloaded
+    the way models.load_tokenizer does: the Hugging Face code path without the trained trio or a download."""
+    from transformers import AutoTokenizer
+
+    from llm_demo.training.tokenizer import train_bpe
+    folder = tmp_path_factory.mktemp("tiny-bpe")
+    train_bpe(iter(list(PRESETS.values()) * 20), vocab_size=400).save_pretrained(folder)
+    tk = T.HFTokenizer("tiny-bpe", AutoTokenizer.from_pretrained(folder), "tiny BPE")
+    T._cache["tiny-bpe"] = tk  # so name-based helpers (analyse, trace_word, chat_overhead) can find it
+    yield tk
+    T._cache.pop("tiny-bpe", None)
 
 
 def check_round_trip(tk, text: str, allow_special: bool):
@@ -182,6 +201,18 @@ def test_dropped_bytes_are_reported(name):
         assert any("drops them silently" in n for n in notes), f"{tk.label} must report dropped bytes: {notes}"
     else:
         assert joined == text.encode("utf-8") and not notes, f"{tk.label}: {joined!r} {notes}"
+
+
+def test_trio_recipe_trace_and_chat_overhead(tiny_bpe):
+    from llm_demo.bpe_trace import trace_word
+    from llm_demo.token_facts import chat_overhead, parse_conversation
+    for word in ["tokenization", " quick", "fox!", "Привет"]:
+        trace = trace_word(word, "tiny-bpe")
+        assert trace.matches, f"traced {trace.ids} != tokenizer's {trace.encoded} for {word!r}"
+    msgs = parse_conversation("system: Be brief.\nuser: What is a token?")
+    result = chat_overhead(msgs, "tiny-bpe")
+    expected = len(tiny_bpe.tok.apply_chat_template(msgs, tokenize=True)["input_ids"])
+    assert result.templated_tokens == expected and result.overhead > 0, f"{result} vs {expected}"
 
 
 def test_offsets_fallback_for_normalising_tokenizers():
