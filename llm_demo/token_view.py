@@ -76,18 +76,19 @@ def render_tokens(tokens: list[Token], show_ids: bool = False, cap: int = DISPLA
     return "".join(parts)
 
 
-def render_counts(stats: TextStats, label: str = "") -> str:
+def render_counts(stats: TextStats, label: str = "", vocab_size: int = 0) -> str:
     items = [("tokens", f"{stats.tokens:,}"), ("characters", f"{stats.chars:,}"), ("words", f"{stats.words:,}"),
              ("tokens / word", f"{stats.tokens_per_word:.2f}"), ("characters / token", f"{stats.chars_per_token:.2f}")]
     cells = "".join(f'<span data-count="{k}"><b>{v}</b> {k}</span>' for k, v in items)
     head = f'<span data-count="tokenizer"><b>{html.escape(label)}</b></span>' if label else ""
+    head += f'<span data-count="vocabulary">{vocab_size:,}-token vocabulary</span>' if vocab_size else ""
     return f'<div class="tokcounts">{head}{cells}</div>'
 
 
 def render_view(a: Analysis, show_ids: bool = False, cap: int = DISPLAY_TOKEN_CAP) -> str:
     """The whole inspection view: counts, notes (what was capped, replaced or made special), then the tokens."""
     note_html = "".join(f'<p class="toknote">⚠ {html.escape(n)}</p>' for n in a.notes)
-    return CSS + render_counts(a.stats, a.tokenizer) + note_html + render_tokens(a.tokens, show_ids, cap)
+    return CSS + render_counts(a.stats, a.tokenizer, a.vocab_size) + note_html + render_tokens(a.tokens, show_ids, cap)
 
 
 def render_comparison(results: list[Analysis], show_ids: bool = False, cap: int = 1_000) -> str:

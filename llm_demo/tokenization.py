@@ -13,8 +13,8 @@ from llm_demo import config
 from llm_demo.tiktoken_offline import RANKS_DIR, load_tiktoken_offline
 
 # Our names -> tiktoken encoding names. "gpt2" is r50k_base: the same ranks, pattern and <|endoftext|>.
-TIKTOKEN_NAMES = {"gpt2": "r50k_base", "r50k_base": "r50k_base",
-                  "cl100k_base": "cl100k_base", "o200k_base": "o200k_base"}
+TIKTOKEN_NAMES = {"gpt2": "r50k_base", "cl100k_base": "cl100k_base", "o200k_base": "o200k_base"}
+ALIASES = {"r50k_base": "gpt2"}
 TIKTOKEN_LABELS = {"gpt2": "GPT-2 (r50k_base)", "cl100k_base": "GPT-4 / GPT-3.5-turbo (cl100k_base)",
                    "o200k_base": "GPT-4o (o200k_base)"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name: never a local path
@@ -45,8 +45,6 @@ class Token:
 
 
 class TiktokenTokenizer:
-    kind = "tiktoken"
-
     def __init__(self, name: str, enc):
         self.name, self.enc, self.label = name, enc, TIKTOKEN_LABELS.get(name, name)
         self.special_strings = sorted(enc.special_tokens_set)
@@ -95,9 +93,9 @@ def _has_byte_level(node) -> bool:
 
 
 class HFTokenizer:
-    kind = "hf"
-
     def __init__(self, name: str, tok, label: str):
+        if getattr(tok, "backend_tokenizer", None) is None:
+            raise ValueError(f"{label} has no fast (Rust) tokenizer, which the lab needs to map tokens to bytes.")
         self.name, self.tok, self.label = name, tok, label
         self.added = {i: t.content for i, t in tok.added_tokens_decoder.items()}
         self.special_ids = set(tok.all_special_ids)
@@ -184,7 +182,7 @@ def get_tokenizer(name: str):
     """A tokenizer by name (see tokenizer_options(), or a hub id "owner/name" when online); cached."""
     if not isinstance(name, str) or not name.strip():
         raise ValueError("Choose a tokenizer: the name is empty.")
-    name = name.strip()
+    name = ALIASES.get(name.strip(), name.strip())
     with _cache_lock:
         if name in _cache:
             return _cache[name]
@@ -294,6 +292,7 @@ class Analysis:
     tokens: list[Token]
     stats: TextStats
     notes: list[str]      # what was capped, replaced or treated specially, in sentences
+    vocab_size: int = 0
 
 
 def analyse(text: str | None, name: str = "gpt2", allow_special: bool = False) -> Analysis:
@@ -308,11 +307,12 @@ def analyse(text: str | None, name: str = "gpt2", allow_special: bool = False) -
                      "never sees those characters and decoding does not give them back.")
     typed = [s for s in tk.special_strings if s and s in text]
     if typed and not allow_special:
-        notes.append(f"{', '.join(typed)} is shown as plain text, the way an API treats what a user types; "
-                     "tick 'treat special-token text as special' to encode it as one control token.")
+        notes.append(f"{', '.join(typed)} is shown as plain text, as chat services treat what a user types (so "
+                     "nobody can type a control token); tick 'treat special-token text as special' to encode it "
+                     "as one control token.")
     elif typed:
         notes.append(f"{', '.join(typed)} is encoded as a special control token (outlined).")
-    return Analysis(tk.label, text, tokens, text_stats(text, len(tokens)), notes)
+    return Analysis(tk.label, text, tokens, text_stats(text, len(tokens)), notes, tk.vocab_size)
 
 
 def compare(text: str | None, names: list[str], allow_special: bool = False) -> tuple[list[Analysis], list[str]]:
