@@ -72,7 +72,7 @@ def context_budget(stats: TextStats) -> list[dict]:
     measured words per token next to the seed's 0.75 rule of thumb."""
     wpt = stats.words_per_token
     return [{"model": w.model, "window (tokens)": f"{w.tokens:,}",
-             "window used": f"{100 * stats.tokens / w.tokens:.2f}%",
+             "window used": f"{100 * stats.tokens / w.tokens:.3g}%",  # 3 significant digits: 0.00313%
              "words that fit, measured": f"{round(w.tokens * wpt):,}" if stats.tokens else "–",
              "words that fit, seed's 0.75": f"{round(w.tokens * SEED_WORDS_PER_TOKEN):,}",
              "source": w.source + (f" (note: {w.note})" if w.note else "")} for w in CONTEXT_WINDOWS]

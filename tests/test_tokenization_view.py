@@ -118,7 +118,7 @@ def test_context_budget_windows_and_words():
     assert [w.tokens for w in CONTEXT_WINDOWS][:1] == [1024] and all(w.source for w in CONTEXT_WINDOWS)
     stats = T.TextStats(tokens=512, chars=2000, words=400)
     rows = context_budget(stats)
-    assert rows[0]["window used"] == "50.00%", "512 of GPT-2's 1,024 tokens"
+    assert rows[0]["window used"] == "50%" and rows[3]["window used"] == "0.256%", "512 of 1,024 and of 200K"
     turbo = next(r for r in rows if r["model"] == "GPT-4 Turbo")
     assert turbo["words that fit, measured"] == f"{round(128_000 * 400 / 512):,}", "128K x measured words/token"
     assert turbo["words that fit, seed's 0.75"] == "96,000"

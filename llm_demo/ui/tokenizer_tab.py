@@ -85,7 +85,8 @@ def build_tokenizer_tab():
 
     with gr.Accordion("Context budget: how much of a context window this text fills", open=False):
         budget_md = gr.Markdown(first_md)
-        budget = gr.Dataframe(first_budget, wrap=True, interactive=False, elem_id="tok-budget")
+        budget = gr.Dataframe(first_budget, wrap=True, interactive=False, elem_id="tok-budget",
+                              column_widths=["15%", "9%", "8%", "9%", "9%", "50%"])
 
     with gr.Accordion("Side by side: one text, several tokenizers", open=False):
         names = gr.CheckboxGroup(choices, value=OPENAI, label="Tokenizers")
@@ -119,7 +120,7 @@ def build_tokenizer_tab():
         overhead_md = gr.Markdown()
         overhead_view = gr.HTML()
 
-    fast = dict(concurrency_limit=None, show_progress="hidden")
+    fast = dict(concurrency_limit=None, show_progress="minimal")
     gr.on([text.change, choice.change, show_ids.change, allow_special.change, hub_id.submit], inspect_text,
           [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget], api_name="tokenize",
           trigger_mode="always_last", **fast)
