@@ -80,7 +80,10 @@ def build_tokenizer_tab():
         show_ids = gr.Checkbox(False, label="show token ids", elem_id="tok-ids")
         allow_special = gr.Checkbox(False, label="treat special-token text (like <|endoftext|>) as special",
                                     elem_id="tok-special")
-    first_view, first_md, first_budget = inspect_text(text.value, "gpt2", "", False, False)
+    try:  # the page opens on GPT-2's view of the first preset; a broken rank file must not take the app down
+        first_view, first_md, first_budget = inspect_text(text.value, "gpt2", "", False, False)
+    except gr.Error as exc:
+        first_view, first_md, first_budget = f"<p>⚠ {exc.message}</p>", "", None
     view = gr.HTML(first_view, elem_id="tok-view")
 
     with gr.Accordion("Context budget: how much of a context window this text fills", open=False):
