@@ -1,0 +1,167 @@
+"""Chat core (no Gradio): history that fits the context, a streaming reply with the sampler's view, the
+temperature sweep, and the Plotly figure of one sampling step. The Chat tab is a thin layer over this.
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import plotly.graph_objects as go
+
+from llm_demo import config, engine, models
+from llm_demo.sampling import SamplingConfig
+
+STOPPED_MARK = " ⏹ (stopped)"
+INSPECT_TOP_N = 10
+
+# The seed's one-line description of each temperature in its table (labels shown above the sweep's columns).
+SEED_TEMPERATURE_NOTES = {
+    0.0: "deterministic: always the most likely token",
+    0.3: "conservative, factual",
+    0.7: "balanced creativity and coherence",
+    1.0: "standard sampling, moderate diversity",
+    1.5: "very creative, may lose coherence",
+}
+
+
+def text_of(content) -> str:
+    """Message content as plain text: Gradio 6 hands content back as a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    if isinstance(content, (list, tuple)):
+        return "".join(text_of(c) for c in content)
+    return "" if content is None else str(content)
+
+
+def clean_history(history) -> list[dict]:
+    """[{role, content: str}] for the model: user/assistant text only, our UI markers removed."""
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise ValueError("The chat history must be a list of {role, content} messages.")
+    out = []
+    for m in history:
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            continue
+        text = text_of(m.get("content")).removesuffix(STOPPED_MARK)
+        if text:
+            out.append({"role": m["role"], "content": text})
+    return out
+
+
+def fit_history(lm, messages: list[dict], system: str, max_new_tokens: int) -> tuple[str, list[dict], int]:
+    """Drop the oldest turns until prompt + answer fit the model's context: (prompt, kept, n_dropped)."""
+    budget = min(lm.context_length - max_new_tokens, config.MAX_PROMPT_TOKENS)
+    kept = list(messages)
+    while True:
+        prompt = models.build_prompt(lm.spec, lm.tokenizer, kept, system)
+        if len(engine.encode_prompt(lm, prompt)) <= budget:
+            return prompt, kept, len(messages) - len(kept)
+        if len(kept) <= 1:
+            raise ValueError(f"This message alone is longer than the {budget} tokens {lm.spec.label} can take "
+                             f"with {max_new_tokens} new tokens: shorten it or lower max new tokens.")
+        kept = kept[2:] if kept[0]["role"] == "user" and len(kept) > 2 else kept[1:]
+
+
+@dataclass
+class Reply:
+    """The growing answer and what the UI reports about it."""
+    text: str = ""
+    steps: list[dict] = field(default_factory=list)   # one per generated token, for the sampler view
+    prompt: str = ""
+    dropped: int = 0
+    n_tokens: int = 0
+    ttft_s: float | None = None
+    seconds: float = 0.0
+    finish_reason: str = ""
+
+    def stats(self) -> str:
+        tps = self.n_tokens / self.seconds if self.seconds > 0 else 0.0
+        ttft = f"{self.ttft_s * 1000:.0f} ms" if self.ttft_s is not None else "–"
+        s = f"{self.n_tokens} tokens · {tps:.1f} tokens/s · time to first token {ttft}"
+        return s + (f" · stopped by: {self.finish_reason}" if self.finish_reason else "")
+
+
+def step_record(lm, piece) -> dict:
+    """A JSON-friendly view of one sampling step (kept in the browser session's state)."""
+    st = piece.step
+    tok = lambda i: lm.tokenizer.decode([i])
+    return {"token": tok(piece.token_id), "prob": st.prob, "candidates": [tok(i) for i in st.candidates],
+            "chosen": st.candidates.index(piece.token_id),
+            "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages]}
+
+
+def stream_reply(model_name: str, messages: list[dict], system: str, cfg: SamplingConfig,
+                 inspect: int = INSPECT_TOP_N) -> Iterator[Reply]:
+    """Yield the same Reply object as it grows (text, steps), finishing with timing stats."""
+    cfg.validate()
+    if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
+        raise ValueError("Type a message first: there is nothing to answer.")
+    lm = models.load(model_name)
+    if not lm.spec.chat:
+        raise ValueError(f"{lm.spec.label} is a base model: it continues text but was never taught to chat. "
+                         "Pick an instruct, SFT or DPO model (or compare them in the Compare tab).")
+    reply = Reply()
+    reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
+    t0 = time.perf_counter()
+    for piece in engine.stream(lm, reply.prompt, cfg, inspect=inspect):
+        if reply.ttft_s is None:
+            reply.ttft_s = time.perf_counter() - t0
+        reply.text += piece.text
+        reply.n_tokens = piece.n_tokens
+        if piece.step is not None and piece.finish_reason != "end of turn":
+            reply.steps.append(step_record(lm, piece))
+        reply.seconds = time.perf_counter() - t0
+        reply.finish_reason = piece.finish_reason
+        yield reply
+
+
+def temperature_sweep(model_name: str, prompt: str, temperatures: list[float], cfg: SamplingConfig,
+                      system: str = "") -> Iterator[list[tuple[float, str]]]:
+    """One prompt answered at each temperature with the same seed; yields the columns as they fill."""
+    if not temperatures:
+        raise ValueError("List at least one temperature, e.g. 0, 0.3, 0.7, 1.0, 1.5.")
+    messages = [{"role": "user", "content": prompt if isinstance(prompt, str) else ""}]
+    cols = [(t, "") for t in temperatures]
+    for i, t in enumerate(temperatures):
+        run_cfg = SamplingConfig(t, cfg.top_k, cfg.top_p, cfg.repetition_penalty, cfg.max_new_tokens, cfg.seed)
+        for reply in stream_reply(model_name, messages, system, run_cfg, inspect=0):
+            cols[i] = (t, reply.text)
+            yield list(cols)
+
+
+def parse_temperatures(text: str) -> list[float]:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("List at least one temperature, e.g. 0, 0.3, 0.7, 1.0, 1.5.")
+    out = []
+    for part in text.replace(";", ",").split(","):
+        try:
+            out.append(float(part))
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not a temperature; write numbers separated by commas.") from None
+    if len(out) > 6:
+        raise ValueError(f"At most 6 temperatures at once (you listed {len(out)}).")
+    for t in out:
+        SamplingConfig(temperature=t).validate()
+    return out
+
+
+def sampler_figure(step: dict) -> go.Figure:
+    """Grouped bars: each candidate's probability after each stage of the sampler; the sampled one marked."""
+    labels = [repr(c)[1:-1] or "∅" for c in step["candidates"]]
+    labels = [f"▶ {lab}" if i == step["chosen"] else lab for i, lab in enumerate(labels)]
+    fig = go.Figure()
+    for stage in step["stages"]:
+        fig.add_bar(name=f"{stage['name']} ({stage['kept']} kept)", x=labels, y=stage["probs"])
+    fig.update_layout(barmode="group", height=380, margin=dict(l=40, r=10, t=50, b=40),
+                      title=f"Sampled {step['token']!r} with probability {step['prob']:.3f}",
+                      yaxis_title="probability", legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def prob_buckets(steps: list[dict]) -> list[tuple[str, str]]:
+    """(token, probability bucket) pairs for colouring the answer by how sure the sampler was."""
+    def bucket(p):
+        return "p ≥ 0.9" if p >= 0.9 else "0.5 ≤ p < 0.9" if p >= 0.5 else "0.1 ≤ p < 0.5" if p >= 0.1 else "p < 0.1"
+    return [(s["token"], bucket(s["prob"])) for s in steps]
