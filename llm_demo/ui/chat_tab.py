@@ -98,8 +98,8 @@ def mark_stopped(history, busy):
 
 def show_sampler(steps):
     if not steps:
-        return [], gr.update(maximum=1, value=1), None
-    return chat.prob_buckets(steps), gr.update(maximum=len(steps), value=len(steps)), chat.sampler_figure(steps[-1])
+        return [], gr.update(maximum=2, value=1), None
+    return chat.prob_buckets(steps), gr.update(maximum=max(2, len(steps)), value=len(steps)), chat.sampler_figure(steps[-1])
 
 
 @friendly
@@ -164,7 +164,7 @@ def build_chat_tab():
         gr.Markdown(SAMPLER)
         tokens = gr.HighlightedText(label="Last answer, each token coloured by the probability it was drawn with",
                                     color_map=COLORS, combine_adjacent=False, show_legend=True)
-        step = gr.Slider(1, 1, 1, step=1, label="Token #")
+        step = gr.Slider(1, 2, 1, step=1, label="Token #")
         plot = gr.Plot(label="Sampler stages for this token")
     with gr.Accordion("Temperature sweep: one prompt, several temperatures, same seed", open=False):
         with gr.Row():

