@@ -157,3 +157,12 @@ def test_chat_overhead_counts_what_apply_chat_template_gives():
 def test_chat_overhead_refuses_tokenizers_without_a_template():
     with pytest.raises(ValueError, match="chat template"):
         chat_overhead(parse_conversation("user: hi"), "gpt2")
+
+
+def test_benchmark_prints_its_result_line_last(capsys):
+    from llm_demo.bench.tokenizer import main, mixed_text
+    assert len(mixed_text(5000).encode("utf-8")) <= 5000, "the text must not exceed the requested size"
+    assert all(t in mixed_text(20_000) for t in PRESETS.values()), "mixed text = every preset (prose, code, ...)"
+    assert main(["--kb", "5", "--repeats", "1"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"render_5kb_ms=\d+\.\d overhead_vs_tiktoken=\d+\.\d\d", last), f"last line: {last!r}"
