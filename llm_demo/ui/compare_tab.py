@@ -1,7 +1,156 @@
-"""Compare: base vs SFT vs DPO tab."""
+"""Compare tab: one prompt through base, SFT and DPO side by side, scored, with arena-style votes."""
+import tempfile
+from pathlib import Path
+
 import gradio as gr
+
+from llm_demo import compare, config, models, pipeline
+from llm_demo.ui.chat_tab import _settings
+from llm_demo.ui.common import friendly
+
+INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
+supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
+sampling settings and seed. Open "What this model saw" under a column to see why base models "don't answer":
+they get plain text to continue, while SFT and DPO get the chat template they were trained on."""
+
+SCORES = """**Mean log-prob per token** (higher = more likely): how natural each answer looks to each stage's
+model; a model usually rates its own answer highest. **DPO implicit reward** = β · (log π_DPO(y|x) −
+log π_SFT(y|x)): how much more the DPO model likes the answer than its SFT starting point did; positive means
+DPO training pushed toward answers like it."""
+
+CURATED = {
+    "tinygpt": ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?",
+                "Where does Hugo live?", "Tell me a story about Tom.", "Hello!"],
+    "default": ["What is the capital of France?", "Give me three tips for sleeping better.",
+                "Write a haiku about the sea.", "What is 17 times 3?"],
+}
+FAMILY_LABELS = {"tinygpt": "TinyGPT trio (ours, offline)", "smollm2-135m": "SmolLM2-135M: base (hub) vs Instruct",
+                 "olmo2-1b": "OLMo-2 1B base / SFT / DPO (hub; needs a GPU to be quick)",
+                 "qwen2.5-0.5b": "Qwen2.5-0.5B base vs Instruct (hub)"}
+
+
+def _column_views(cols):
+    out = []
+    for c in cols:
+        if c.error:
+            head = f"### {c.title}\n⛔ *{c.error}*"
+        else:
+            state = f"stopped by: {c.finish_reason}" if c.done else "generating…" if c.text else "waiting…"
+            head = f"### {c.title}\n`{c.model}` · {c.n_tokens} tokens · {state}"
+        saw = f"{c.prompt_tokens} prompt tokens" if c.prompt else ""
+        out += [head, c.text, c.prompt, saw]
+    return out
+
+
+@friendly
+def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new, seed):
+    cfg = _settings(temperature, top_k, top_p, rep, max_new, seed)
+    if not isinstance(prompt, str) or not prompt.strip():
+        gr.Warning("Type a prompt first: nothing was run.")
+        yield *[gr.skip()] * 12, gr.skip(), False
+        return
+    cols = None
+    for cols in compare.stream_columns(family, prompt, cfg, system or ""):
+        yield *_column_views(cols), cols, True
+    yield *_column_views(cols), cols, False
+
+
+@friendly
+def score(family, prompt, system, cols, busy):
+    if not cols or busy:
+        return None, "Scores appear when all three columns have finished."
+    s = compare.score_columns(family, prompt, cols, system or "")
+    if not s.mean_logprob:
+        return None, "No answers to score."
+    note = f"β = {s.beta} ({s.beta_source})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
+    return compare.scores_table(s), note
+
+
+@friendly
+def vote(prompt, cols, busy, better, worse, votes):
+    if busy:
+        raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
+    if not cols:
+        raise ValueError("Run a prompt first, then vote.")
+    pair = compare.make_vote(prompt, cols, better, worse)
+    votes = list(votes or []) + [pair]
+    return votes, f"{len(votes)} vote(s) this session."
+
+
+@friendly
+def download(votes, request: gr.Request):
+    session = getattr(request, "session_hash", None) or "local"
+    folder = Path(tempfile.gettempdir()) / "llm_lab_votes" / "".join(ch for ch in session if ch.isalnum())
+    return str(compare.write_votes_jsonl(votes, folder))
+
+
+def pick_family(family):
+    prompts = CURATED.get(family, CURATED["default"])
+    return gr.update(samples=[[p] for p in prompts])
 
 
 def build_compare_tab():
     gr.Markdown("## Compare: base vs SFT vs DPO")
-    gr.Markdown("This tab will send one prompt through a base model, its SFT version and its DPO version, side by side.")
+    gr.Markdown(INTRO)
+    cols_state, busy, votes = gr.State([]), gr.State(False), gr.State([])
+    with gr.Row():
+        family = gr.Dropdown([(FAMILY_LABELS.get(f, f), f) for f in models.families()], value=models.DEFAULT_FAMILY,
+                             label="Model family", scale=1)
+        prompt = gr.Textbox(label="Prompt", value=CURATED["tinygpt"][0], scale=3)
+    examples = gr.Dataset(components=[prompt], samples=[[p] for p in CURATED["tinygpt"]], label="Curated prompts")
+    with gr.Row():
+        run, stop = gr.Button("Run all three", variant="primary"), gr.Button("Stop", variant="stop")
+    with gr.Accordion("Sampling settings (shared by the three columns)", open=False):
+        with gr.Row():
+            temperature = gr.Slider(0, 2, 0, step=0.05, label="Temperature (0 = greedy)")
+            top_k = gr.Slider(0, 200, 50, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.01, 1, 1.0, step=0.01, label="Top-p (1 = off)")
+        with gr.Row():
+            rep = gr.Slider(0.5, 2, 1.0, step=0.05, label="Repetition penalty (1 = off)")
+            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 64, step=1, label="Max new tokens")
+            seed = gr.Number(0, precision=0, label="Seed")
+        system = gr.Textbox(label="System prompt for the chat stages (empty: none / the model's default)")
+    views = []
+    with gr.Row(equal_height=True):
+        for slot in compare.SLOTS:
+            with gr.Column():
+                head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
+                answer = gr.Textbox(label="Answer", lines=8, interactive=False)
+                with gr.Accordion("What this model saw", open=False):
+                    saw = gr.Code(label="Exact prompt string", language=None, interactive=False)
+                    saw_n = gr.Markdown()
+                views += [head, answer, saw, saw_n]
+    gr.Markdown(SCORES)
+    table = gr.Dataframe(headers=["answer from", "under base", "under SFT", "under DPO", "DPO reward"],
+                         label="Scores (mean log-prob per token under each stage)", interactive=False)
+    score_note = gr.Markdown()
+    with gr.Row():
+        better = gr.Radio(list(compare.SLOTS), value="dpo", label="Better answer")
+        worse = gr.Radio(list(compare.SLOTS), value="sft", label="Worse answer")
+        with gr.Column():
+            vote_btn = gr.Button("Record vote")
+            vote_note = gr.Markdown("No votes yet.")
+            dl_btn = gr.Button("Download votes (DPO JSONL)")
+            dl_file = gr.File(label="prompt / chosen / rejected, one pair per line", interactive=False)
+    gr.Markdown("Train on your votes: `python -m llm_demo.training dpo --extra-pairs llm_lab_preferences.jsonl`.")
+    with gr.Accordion("The pipeline explained: pretraining → SFT → RLHF / DPO", open=False):
+        with gr.Row():
+            for title, text in pipeline.STAGE_PANELS:
+                gr.Markdown(f"**{title}**\n\n{text}")
+        gr.Markdown(pipeline.trio_facts())
+        ev = pipeline.load_eval()
+        gr.Plot(pipeline.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
+        gr.Plot(pipeline.curves_figure(), label="TinyGPT training curves")
+
+    knobs = [temperature, top_k, top_p, rep, max_new, seed]
+    run_ev = run.click(run_compare, [family, prompt, system, *knobs], [*views, cols_state, busy], api_name="compare",
+                       concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    run_ev.then(score, [family, prompt, system, cols_state, busy], [table, score_note], api_name="compare_scores",
+                concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    stop.click(lambda: (False, "Stopped: unfinished columns can't be voted on."), None, [busy, score_note],
+               cancels=[run_ev], api_name=False, concurrency_limit=None)
+    family.change(pick_family, family, examples, api_name=False, concurrency_limit=None)
+    examples.click(lambda x: x[0], examples, prompt, api_name=False, concurrency_limit=None)
+    vote_btn.click(vote, [prompt, cols_state, busy, better, worse, votes], [votes, vote_note], api_name="compare_vote",
+                   concurrency_limit=None)
+    dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None)

@@ -1,0 +1,177 @@
+"""Compare core (no Gradio): one prompt through a family's base, SFT and DPO stages, streamed side by side,
+then cross-scored; votes exported as DPO pairs. The Compare tab is a thin layer over this.
+
+Run from Python: `list(compare.stream_columns("tinygpt", "What colour is Tom's cat?", SamplingConfig()))`.
+"""
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from llm_demo import ASSETS, engine, models
+from llm_demo.sampling import SamplingConfig
+from llm_demo.training.pairs import pair_to_jsonl_line
+
+SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
+SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct (SFT + DPO)"}
+TRIO_DIR = ASSETS / "models" / "tinygpt"
+DEFAULT_BETA = 0.1   # TRL DPOConfig's default beta, used when a family records none
+
+
+@dataclass
+class Column:
+    slot: str
+    model: str = ""          # registry name, "" when the family has no such stage
+    title: str = ""
+    prompt: str = ""         # the exact string the model received
+    prompt_tokens: int = 0
+    text: str = ""
+    error: str = ""          # why the column is greyed (missing stage, failed load, bad settings)
+    done: bool = False
+    finish_reason: str = ""
+    n_tokens: int = 0
+    first_token_s: float | None = None
+
+
+def plan_columns(family: str) -> list[Column]:
+    """Which model fills each column; a stage the family lacks or that can't load is greyed with the reason."""
+    stages = models.family_stages(family)
+    cols = []
+    for slot in SLOTS:
+        name = stages.get(slot) or (stages.get("instruct") if slot == "sft" else "")
+        col = Column(slot, name, SLOT_TITLES["instruct" if name and name == stages.get("instruct") else slot])
+        if not name:
+            col.error = ("This family publishes no separate DPO checkpoint: its instruct model (SFT followed by "
+                         "preference tuning) is in the middle column." if "instruct" in stages
+                         else f"This family has no {slot} stage.")
+            col.done = True
+        else:
+            ok, reason = models.availability(name)
+            if not ok:
+                col.error, col.done = reason, True
+        cols.append(col)
+    return cols
+
+
+def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = "") -> Iterator[list[Column]]:
+    """All columns advance one token in turn (round robin in this thread), so they fill at the same time and
+    the whole run costs what running them one after another would. One failing column never stops the others."""
+    cfg.validate()
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("Type a prompt first: nothing was run.")
+    cols = plan_columns(family)
+    streams = {}
+    t0 = time.perf_counter()
+    for col in cols:
+        if col.done:
+            continue
+        try:
+            lm = models.load(col.model)
+            col.prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
+            col.prompt_tokens = len(engine.encode_prompt(lm, col.prompt))
+            streams[col.slot] = engine.stream(lm, col.prompt, cfg)
+        except ValueError as exc:
+            col.error, col.done = str(exc), True
+    yield cols
+    while streams:
+        for col in cols:
+            gen = streams.get(col.slot)
+            if gen is None:
+                continue
+            try:
+                piece = next(gen)
+            except ValueError as exc:
+                col.error, col.done = str(exc), True
+                del streams[col.slot]
+                continue
+            col.text += piece.text
+            col.n_tokens = piece.n_tokens
+            col.first_token_s = col.first_token_s or time.perf_counter() - t0
+            if piece.done:
+                col.done, col.finish_reason = True, piece.finish_reason
+                del streams[col.slot]
+        yield cols
+
+
+def family_beta(family: str) -> tuple[float, str]:
+    """The DPO beta the family was trained with, and where that number comes from."""
+    if family == "tinygpt":
+        summary = TRIO_DIR / "dpo" / "summary.json"
+        if summary.exists():
+            beta = json.loads(summary.read_text()).get("dpo_beta")
+            if beta is not None:
+                return float(beta), "assets/models/tinygpt/dpo/summary.json"
+    return DEFAULT_BETA, "TRL's default (the family does not publish its beta)"
+
+
+@dataclass
+class Scores:
+    """mean_logprob[answer slot][scorer slot], and the DPO implicit reward of each answer."""
+    mean_logprob: dict = field(default_factory=dict)
+    total_logprob: dict = field(default_factory=dict)
+    dpo_reward: dict = field(default_factory=dict)
+    beta: float = DEFAULT_BETA
+    beta_source: str = ""
+
+
+def score_columns(family: str, prompt: str, cols: list[Column], system: str = "") -> Scores:
+    """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT)."""
+    scorers = {c.slot: c.model for c in cols if c.model and not c.error}
+    beta, source = family_beta(family)
+    out = Scores(beta=beta, beta_source=source)
+    for ans in cols:
+        if ans.error or not ans.text:
+            continue
+        out.mean_logprob[ans.slot], out.total_logprob[ans.slot] = {}, {}
+        for slot, name in scorers.items():
+            lm = models.load(name)
+            p = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
+            s = engine.score(lm, p, ans.text)
+            out.mean_logprob[ans.slot][slot], out.total_logprob[ans.slot][slot] = s.mean, s.total
+        tot = out.total_logprob[ans.slot]
+        if "dpo" in tot and "sft" in tot:
+            out.dpo_reward[ans.slot] = beta * (tot["dpo"] - tot["sft"])
+    return out
+
+
+def scores_table(scores: Scores) -> list[list]:
+    """Rows for a table: answer, mean log-prob under each stage, DPO implicit reward."""
+    rows = []
+    for ans, per in scores.mean_logprob.items():
+        row = [SLOT_TITLES.get(ans, ans)] + [round(per[s], 3) if s in per else None for s in SLOTS]
+        reward = scores.dpo_reward.get(ans)
+        rows.append(row + [round(reward, 3) if reward is not None and math.isfinite(reward) else None])
+    return rows
+
+
+# ---------------------------------------------------------------- votes -> DPO pairs
+
+
+def make_vote(prompt: str, cols: list[Column], better: str, worse: str) -> dict:
+    """One arena vote as a DPO pair; refused (ValueError) unless both answers are finished and different."""
+    by_slot = {c.slot: c for c in cols}
+    if better == worse:
+        raise ValueError("Pick two different columns: one better, one worse.")
+    for slot in (better, worse):
+        col = by_slot.get(slot)
+        if col is None or col.error:
+            raise ValueError(f"The {slot} column has no answer to vote on.")
+        if not col.done:
+            raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
+        if not col.text.strip():
+            raise ValueError(f"The {slot} answer is empty: there is nothing to prefer or reject.")
+    return {"prompt": prompt, "chosen": by_slot[better].text, "rejected": by_slot[worse].text}
+
+
+def write_votes_jsonl(votes: list[dict], folder: Path) -> Path:
+    """The session's votes as DPO-format JSONL (prompt, chosen, rejected), for
+    `python -m llm_demo.training dpo --extra-pairs FILE`."""
+    if not votes:
+        raise ValueError("No votes yet: mark which answer is better first.")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "llm_lab_preferences.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(pair_to_jsonl_line(v["prompt"], v["chosen"], v["rejected"]) for v in votes)
+    return path

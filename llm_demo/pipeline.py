@@ -1,0 +1,89 @@
+"""The training pipeline explained: one panel per stage, and our trio's measured eval and training curves as
+Plotly figures (read from assets/models/tinygpt/, written by `python -m llm_demo.training all`)."""
+import csv
+import json
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from llm_demo import ASSETS
+
+TRIO_DIR = ASSETS / "models" / "tinygpt"
+
+STAGE_PANELS = [
+    ("1 · Pretraining", "Next-token prediction on a huge pile of text (trillions of tokens for real models; for "
+     "TinyGPT, generated stories and facts about one small world). The model learns language and facts, but only "
+     "ever *continues* text: ask it a question and it may write more questions."),
+    ("2 · Supervised fine-tuning (SFT)", "Training continues on instruction → response pairs written in a chat "
+     "template (the seed says 10K–100K curated examples are typical). The model learns the "
+     "turn format and to stop at the end of its turn."),
+    ("3 · RLHF (reward model + PPO)", "The classic alignment step: people rank answers, a *reward model* learns "
+     "to predict their rankings, then PPO pushes the LLM toward answers that model scores highly. It needs a second "
+     "network and online sampling, so we don't run it here."),
+    ("3′ · DPO (what we run)", "Direct Preference Optimization learns straight from pairs (prompt, chosen, "
+     "rejected), with no reward model: it raises the chosen answer's likelihood relative to the SFT reference "
+     "model and lowers the rejected one's. β sets how far it may move from the reference."),
+]
+
+EVAL_METRICS = [("format_compliance", "format compliance"), ("task_accuracy", "task accuracy"),
+                ("preferred_rate", "preferred trait (polite)")]
+
+
+def trio_facts(trio_dir: Path = TRIO_DIR) -> str:
+    """What each of our checkpoints was trained on, read from the summary.json the pipeline wrote."""
+    lines = []
+    for stage in ("base", "sft", "dpo"):
+        path = trio_dir / stage / "summary.json"
+        if path.exists():
+            s = json.loads(path.read_text())
+            beta = f", β = {s['dpo_beta']}" if "dpo_beta" in s else ""
+            lines.append(f"- **{stage}**: {s['data']}; {s['steps']:,} steps, {s['tokens_seen']:,} tokens seen, "
+                         f"{s['train_runtime_s']:.0f} s on the CPU{beta}.")
+    return "\n".join(lines) or "TinyGPT is not trained yet: run `python -m llm_demo.training all`."
+
+
+def load_eval(trio_dir: Path = TRIO_DIR) -> dict | None:
+    path = trio_dir / "eval.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def eval_figure(ev: dict) -> go.Figure:
+    """Grouped bars: each eval metric for base, SFT and DPO."""
+    stages = list(ev["stages"])
+    fig = go.Figure()
+    for key, label in EVAL_METRICS:
+        fig.add_bar(name=label, x=stages, y=[ev["stages"][s].get(key) for s in stages],
+                    text=[f"{ev['stages'][s].get(key, 0):.2f}" for s in stages], textposition="outside")
+    fig.update_layout(barmode="group", height=340, yaxis=dict(range=[0, 1.15], title="fraction of held-out prompts"),
+                      title=f"Measured on held-out prompts (greedy) · DPO reward accuracy "
+                            f"{ev.get('dpo_reward_accuracy', float('nan')):.2f}",
+                      margin=dict(l=40, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def read_log(stage_dir: Path) -> list[dict]:
+    path = stage_dir / "training_log.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [r for r in csv.DictReader(f) if r.get("loss")]
+
+
+def curves_figure(trio_dir: Path = TRIO_DIR) -> go.Figure | None:
+    """Training loss per stage, and DPO's reward margin and accuracy on its training batches."""
+    logs = {s: read_log(trio_dir / s) for s in ("base", "sft", "dpo")}
+    if not any(logs.values()):
+        return None
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("pretraining loss", "SFT loss", "DPO loss and rewards"))
+    for i, stage in enumerate(("base", "sft", "dpo"), start=1):
+        rows = logs[stage]
+        steps = [int(float(r["step"])) for r in rows]
+        fig.add_scatter(x=steps, y=[float(r["loss"]) for r in rows], name=f"{stage} loss", row=1, col=i)
+        if stage == "dpo":
+            for key in ("rewards/margins", "rewards/accuracies"):
+                if rows and rows[0].get(key):
+                    fig.add_scatter(x=steps, y=[float(r[key]) for r in rows], name=key, row=1, col=i)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=320, margin=dict(l=40, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.3))
+    return fig

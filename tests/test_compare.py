@@ -1,0 +1,119 @@
+"""Compare tab core and handlers: three streams, scores with the right DPO sign, votes as DPO JSONL."""
+import math
+
+import pytest
+import torch
+
+from llm_demo import compare, models
+from llm_demo.sampling import SamplingConfig
+from llm_demo.training.pairs import load_pairs_jsonl
+from llm_demo.ui import compare_tab
+
+PROMPT = "Hello cat"
+LIKED = "The cat sat on the mat."
+OTHER = "A dog ran in the park."
+
+
+@pytest.fixture(scope="module")
+def dpo_dir(tiny_dir, tmp_path_factory):
+    """A 'DPO' model that clearly prefers LIKED: the tiny SFT model nudged toward it with a few gradient steps."""
+    from tiny import load_tiny
+    lm = load_tiny(tiny_dir, "dpo")
+    prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": PROMPT}])
+    ids = lm.tokenizer(prompt + LIKED, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    model = lm.model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(20):
+        loss = model(ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    folder = tmp_path_factory.mktemp("dpo")
+    model.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_family(monkeypatch, tiny_dir, dpo_dir):
+    specs = {f"tiny-{st}": models.ModelSpec(f"tiny-{st}", "tinyfam", st, "embedded", str(d), f"tiny {st}")
+             for st, d in (("base", tiny_dir), ("sft", tiny_dir), ("dpo", dpo_dir))}
+    monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, **specs})
+    return "tinyfam"
+
+
+def run(family, seed=0, temperature=1.0, n=10):
+    cfg = SamplingConfig(temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=n, seed=seed)
+    return list(compare.stream_columns(family, PROMPT, cfg))
+
+
+def test_three_columns_stream_together_and_finish(tiny_family):
+    updates = run(tiny_family)
+    first_full = next(i for i, cols in enumerate(updates) if all(c.n_tokens > 0 for c in cols))
+    assert first_full <= 1, "all three columns should have their first token after one round"
+    final = updates[-1]
+    assert [c.slot for c in final] == ["base", "sft", "dpo"]
+    assert all(c.done and c.n_tokens > 0 and not c.error for c in final), [(c.slot, c.error) for c in final]
+    assert final[0].prompt == PROMPT and final[1].prompt.startswith("<|user|>"), "base gets plain text, SFT the template"
+    assert all(c.prompt_tokens > 0 for c in final)
+
+
+def test_same_seed_reproduces_all_three_columns(tiny_family):
+    a = [c.text for c in run(tiny_family, seed=3)[-1]]
+    b = [c.text for c in run(tiny_family, seed=3)[-1]]
+    assert a == b, "same seed and settings must give the same three answers"
+
+
+def test_a_missing_or_broken_stage_is_greyed_and_the_others_run(monkeypatch, tiny_family, tmp_path):
+    broken = models.ModelSpec("tiny-dpo", "tinyfam", "dpo", "embedded", str(tmp_path), "tiny dpo")
+    monkeypatch.setitem(models.REGISTRY, "tiny-dpo", broken)
+    final = run(tiny_family)[-1]
+    assert final[2].error and "not built yet" in final[2].error
+    assert final[0].n_tokens > 0 and final[1].n_tokens > 0, "one failing column must not stop the others"
+    cols = compare.plan_columns("smollm2-135m")
+    assert cols[1].title.startswith("Instruct") and "no separate DPO" in cols[2].error
+
+
+def test_scores_are_finite_and_the_dpo_reward_sign_is_right(tiny_family):
+    cols = run(tiny_family, temperature=0)[-1]
+    cols[1].text, cols[2].text = LIKED, OTHER       # score two known answers
+    s = compare.score_columns(tiny_family, PROMPT, cols)
+    for ans, per in s.mean_logprob.items():
+        assert all(math.isfinite(v) and v < 0 for v in per.values()), (ans, per)
+    assert s.dpo_reward["sft"] > 0, "the DPO model was tuned toward LIKED: its implicit reward must be positive"
+    assert s.dpo_reward["sft"] > s.dpo_reward["dpo"], "LIKED must out-score OTHER under the DPO reward"
+    assert s.beta == compare.DEFAULT_BETA
+    rows = compare.scores_table(s)
+    assert len(rows) == 3 and len(rows[0]) == 5
+
+
+def test_votes_export_as_dpo_jsonl_that_training_accepts(tiny_family, tmp_path):
+    cols = run(tiny_family)[-1]
+    cols[0].text, cols[2].text = "meh", "Lovely answer."
+    v = compare.make_vote(PROMPT, cols, "dpo", "base")
+    path = compare.write_votes_jsonl([v, v], tmp_path)
+    assert load_pairs_jsonl(path) == [{"prompt": PROMPT, "chosen": "Lovely answer.", "rejected": "meh"}] * 2
+
+
+def test_votes_on_unfinished_or_missing_answers_are_refused(tiny_family):
+    updates = run(tiny_family, n=6)
+    early = updates[1]
+    with pytest.raises(ValueError, match="unfinished"):
+        compare.make_vote(PROMPT, [compare.Column(c.slot, c.model, text="x") for c in early], "dpo", "sft")
+    with pytest.raises(ValueError, match="different"):
+        compare.make_vote(PROMPT, updates[-1], "sft", "sft")
+    with pytest.raises(ValueError, match="No votes"):
+        compare.write_votes_jsonl([], None)
+    with pytest.raises(Exception, match="unfinished"):
+        compare_tab.vote(PROMPT, updates[-1], True, "dpo", "sft", [])
+
+
+def test_handler_streams_views_and_refuses_empty_prompt(tiny_family):
+    outs = list(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 1.0, 1.0, 8, 0))
+    assert outs[-1][-1] is False and outs[0][-1] is True, "busy flag must go up while streaming and down at the end"
+    heads = outs[-1][0:12:4]
+    assert all("stopped by" in h for h in heads), heads
+    empty = list(compare_tab.run_compare(tiny_family, "  ", "", 0.7, 50, 1.0, 1.0, 8, 0))
+    assert len(empty) == 1 and empty[0][-1] is False
+    with pytest.raises(Exception, match="Top-p"):
+        list(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 0, 1.0, 8, 0))
