@@ -4,8 +4,7 @@ import html
 import gradio as gr
 
 from llm_demo import chat, config, models
-from llm_demo.sampling import SamplingConfig
-from llm_demo.ui.common import friendly
+from llm_demo.ui.common import friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the knobs on the right change *how* the next token is picked from the model's probabilities, and the
@@ -33,22 +32,16 @@ def _model_choices():
     return out
 
 
-def _settings(temperature, top_k, top_p, rep, max_new, seed) -> SamplingConfig:
-    """The UI's numbers as a validated config (the engine validates again; API callers bypass sliders)."""
-    def num(x, what):
-        try:
-            return float(x)
-        except (TypeError, ValueError):
-            raise ValueError(f"{what} must be a number, got {x!r}.") from None
-    k, n, s = num(top_k, "Top-k"), num(max_new, "Max new tokens"), num(seed, "Seed")
-    return SamplingConfig(num(temperature, "Temperature"), int(k) if k == int(k) else k, num(top_p, "Top-p"),
-                          num(rep, "Repetition penalty"), int(n) if n == int(n) else n,
-                          int(s) if s == int(s) else s).validate()
+def load_with_progress(name: str, progress: gr.Progress) -> None:
+    """Load a model (first use takes seconds) with a progress note; fails here, before anything changes."""
+    if name not in models.CACHE.loaded_names():
+        progress(0, desc=f"Loading {models.get_spec(name).label} (first use only)…")
+    models.load(name)
 
 
-def _answer(history, messages, model, system, cfg, last_model):
+def _answer(history, messages, model, system, cfg, last_model, progress):
     """Shared by Send and Regenerate: stream the answer to the last user message into the chatbot."""
-    models.load(model)                               # fails here (message kept) if the model can't load
+    load_with_progress(model, progress)              # fails here (message kept) if the model can't load
     notice = ""
     if last_model and last_model != model and any(m["role"] == "assistant" for m in messages):
         notice = f"Switched model: earlier answers came from {last_model}, the next from {model}. "
@@ -67,25 +60,27 @@ def _answer(history, messages, model, system, cfg, last_model):
 
 
 @friendly
-def respond(message, history, model, system, temperature, top_k, top_p, rep, max_new, seed, last_model):
-    cfg = _settings(temperature, top_k, top_p, rep, max_new, seed)
+def respond(message, history, model, system, temperature, top_k, top_p, rep, max_new, seed, last_model,
+            progress=gr.Progress()):
+    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     if not isinstance(message, str) or not message.strip():
         gr.Warning("Type a message first: nothing was sent.")
         yield message, history, "Type a message first: nothing was sent.", gr.skip(), False, last_model
         return
     messages = chat.clean_history(history) + [{"role": "user", "content": message}]
-    yield from _answer(history, messages, model, system, cfg, last_model)
+    yield from _answer(history, messages, model, system, cfg, last_model, progress)
 
 
 @friendly
-def regenerate(history, model, system, temperature, top_k, top_p, rep, max_new, seed, last_model):
-    cfg = _settings(temperature, top_k, top_p, rep, max_new, seed)
+def regenerate(history, model, system, temperature, top_k, top_p, rep, max_new, seed, last_model,
+               progress=gr.Progress()):
+    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     messages = chat.clean_history(history)
     while messages and messages[-1]["role"] == "assistant":
         messages.pop()
     if not messages:
         raise gr.Error("Nothing to regenerate yet: send a message first.")
-    yield from _answer(messages, messages, model, system, cfg, last_model)
+    yield from _answer(messages, messages, model, system, cfg, last_model, progress)
 
 
 def mark_stopped(history, busy):
@@ -119,7 +114,7 @@ def pick_token(evt: gr.SelectData):
 @friendly
 def sweep(prompt, temps, model, system, top_k, top_p, rep, max_new, seed):
     temperatures = chat.parse_temperatures(temps)
-    cfg = _settings(0.7, top_k, top_p, rep, max_new, seed)
+    cfg = sampling_config(0.7, top_k, top_p, rep, max_new, seed)
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("Type a prompt for the sweep first.")
     for cols in chat.temperature_sweep(model, prompt, temperatures, cfg, system or ""):

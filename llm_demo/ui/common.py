@@ -1,8 +1,11 @@
 """Shared UI glue: turn exceptions from the core into short messages a student can read."""
 import functools
 import inspect
+import math
 import logging
 import gradio as gr
+
+from llm_demo.sampling import SamplingConfig
 
 log = logging.getLogger("llm_demo")
 
@@ -34,3 +37,21 @@ def friendly(fn):
         except Exception as exc:  # noqa: BLE001
             raise _to_gr_error(exc) from exc
     return wrapper
+
+
+def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingConfig:
+    """The UI's numbers as a validated config (the engine validates again; API callers bypass sliders).
+    Whole numbers typed as floats (5.0) become ints; anything else goes to validate() as it is."""
+    def num(x, what):
+        if isinstance(x, bool):
+            raise ValueError(f"{what} must be a number, got {x!r}.")
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} must be a number, got {x!r}.") from None
+
+    def whole(x):
+        return int(x) if math.isfinite(x) and x == int(x) else x
+    return SamplingConfig(num(temperature, "Temperature"), whole(num(top_k, "Top-k")), num(top_p, "Top-p"),
+                          num(rep, "Repetition penalty"), whole(num(max_new, "Max new tokens")),
+                          whole(num(seed, "Seed"))).validate()

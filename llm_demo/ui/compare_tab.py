@@ -5,8 +5,7 @@ from pathlib import Path
 import gradio as gr
 
 from llm_demo import compare, config, models, pipeline
-from llm_demo.ui.chat_tab import _settings
-from llm_demo.ui.common import friendly
+from llm_demo.ui.common import friendly, sampling_config
 
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
 supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
@@ -43,12 +42,16 @@ def _column_views(cols):
 
 
 @friendly
-def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new, seed):
-    cfg = _settings(temperature, top_k, top_p, rep, max_new, seed)
+def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new, seed, progress=gr.Progress()):
+    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     if not isinstance(prompt, str) or not prompt.strip():
         gr.Warning("Type a prompt first: nothing was run.")
         yield *[gr.skip()] * 12, gr.skip(), False
         return
+    for col in compare.plan_columns(family):
+        if not col.error and col.model not in models.CACHE.loaded_names():
+            progress(0, desc=f"Loading {models.get_spec(col.model).label} (first use only)…")
+            break
     cols = None
     for cols in compare.stream_columns(family, prompt, cfg, system or ""):
         yield *_column_views(cols), cols, True
