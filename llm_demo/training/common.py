@@ -34,10 +34,15 @@ class Preset:
     sft_epochs: float = field(default=1.0, metadata={"help": "passes over the SFT chats"})
     sft_lr: float = field(default=5e-4, metadata={"help": "peak learning rate, SFT"})
     dpo_epochs: float = field(default=1.0, metadata={"help": "passes over the DPO pairs"})
-    dpo_lr: float = field(default=1e-4, metadata={"help": "peak learning rate, DPO"})
+    dpo_lr: float = field(default=3e-5, metadata={"help": "peak learning rate, DPO"})
     # beta scales the implicit reward beta * log(pi/pi_ref); 0.1 is the DPO paper's common setting
     # (Rafailov et al. 2023, sec. 6) and TRL's default: small enough that the policy may move far from the SFT model.
     dpo_beta: float = field(default=0.1, metadata={"help": "DPO beta (KL strength toward the SFT reference)"})
+    # RPO (Pang et al. 2024, "Iterative Reasoning Preference Optimization", eq. 1): adding the chosen answers' NLL
+    # to the DPO loss keeps their likelihood from falling while the margin grows; 0 is plain DPO. Measured here:
+    # plain DPO (lr 1e-4, beta 0.1; and lr 3e-5, beta 0.5) drove log p(chosen) from -13 to about -30 and the
+    # model wrote word salad (task accuracy 0.63 -> 0.15 / 0.25); with this term it stays at 0.62.
+    dpo_sft_weight: float = field(default=1.0, metadata={"help": "weight of an NLL term on chosen answers (0: plain DPO)"})
     eval_prompts: int = field(default=0, metadata={"help": "held-out prompts to generate for (0: all)"})
     eval_new_tokens: int = field(default=96, metadata={"help": "greedy tokens per answer at most"})
     eval_ppl_tokens: int = field(default=30000, metadata={"help": "held-out pretraining tokens for perplexity"})

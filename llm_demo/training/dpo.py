@@ -36,13 +36,16 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False, extra_pairs
     ref_model = AutoModelForCausalLM.from_pretrained(C.stage_dir(out, PREVIOUS))  # frozen: the reference is SFT
     dataset = build_dataset(out / "data", extra_pairs)
     args = C.training_args(DPOConfig, preset, out, STAGE, preset.dpo_epochs, preset.dpo_lr, seed,
-                           max_length=preset.context, beta=preset.dpo_beta)
+                           max_length=preset.context, beta=preset.dpo_beta,
+                           loss_type=["sigmoid", "sft"] if preset.dpo_sft_weight else ["sigmoid"],
+                           loss_weights=[1.0, preset.dpo_sft_weight] if preset.dpo_sft_weight else None)
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.train(resume_from_checkpoint=C.latest_checkpoint(out, STAGE))
     n_extra = len(dataset) - len(read_jsonl(out / "data" / "dpo_train.jsonl"))
     data = (f"{len(dataset):,} preference pairs (polite chosen, rude rejected, same facts"
             + (f"; {n_extra} from {extra_pairs.name}" if extra_pairs else "") + "), starting from sft")
-    return C.finish(trainer, tokenizer, out, STAGE, data, {"dpo_beta": preset.dpo_beta, "reference_model": "sft"})
+    return C.finish(trainer, tokenizer, out, STAGE, data, {"dpo_beta": preset.dpo_beta, "reference_model": "sft",
+                                                                 "dpo_sft_weight": preset.dpo_sft_weight})
 
 
 if __name__ == "__main__":
