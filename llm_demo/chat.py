@@ -7,7 +7,7 @@ from typing import Iterator
 
 import plotly.graph_objects as go
 
-from llm_demo import config, engine, models
+from llm_demo import batching, config, engine, models
 from llm_demo.sampling import SamplingConfig
 
 STOPPED_MARK = " ⏹ (stopped)"
@@ -105,7 +105,7 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
     reply = Reply()
     reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
     t0 = time.perf_counter()
-    for piece in engine.stream(lm, reply.prompt, cfg, inspect=inspect):
+    for piece in batching.stream(lm, reply.prompt, cfg, inspect=inspect):
         if reply.ttft_s is None:
             reply.ttft_s = time.perf_counter() - t0
         reply.text += piece.text

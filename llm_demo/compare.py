@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from llm_demo import ASSETS, engine, models
+from llm_demo import ASSETS, batching, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import pair_to_jsonl_line
 
@@ -71,7 +71,7 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
             lm = models.load(col.model)
             col.prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
             col.prompt_tokens = len(engine.encode_prompt(lm, col.prompt))
-            streams[col.slot] = engine.stream(lm, col.prompt, cfg)
+            streams[col.slot] = batching.stream(lm, col.prompt, cfg)
         except ValueError as exc:
             col.error, col.done = str(exc), True
     yield cols

@@ -1,18 +1,22 @@
 """Deployment limits and switches, in one place: the UI shows them, the engine enforces them.
 
-Every value can be overridden by an environment variable (named next to it) when deploying for a class.
+Every value can be overridden by an environment variable (named next to it) when deploying for a class;
+README.md "Deploying for a class" lists them. Defaults are sized for a 2-vCPU, 16 GB machine (a free CPU Space).
 """
 import os
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise SystemExit(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise SystemExit(f"{name}={value} is too small: it must be at least {minimum}")
+    return value
 
 
 def _env_flag(name: str, default: bool = False) -> bool:
@@ -26,10 +30,23 @@ MAX_PROMPT_TOKENS = _env_int("LLM_DEMO_MAX_PROMPT_TOKENS", 2048)
 GENERATION_TIMEOUT_S = _env_int("LLM_DEMO_GENERATION_TIMEOUT_S", 120)
 MAX_TEXT_CHARS = _env_int("LLM_DEMO_MAX_TEXT_CHARS", 200_000)  # tokenizer tab input cap
 
-# Queueing: every handler that runs a model shares this concurrency id and limit.
+# Queueing: every handler that runs a model shares this concurrency id and limit; cheap handlers (tokenizer,
+# planner, votes) have no limit, so they never wait behind generation. The limit is also how many streams
+# of one model are batched into one forward pass (llm_demo/batching.py): on 2 CPU cores a batch of 8
+# SmolLM2-135M streams costs about 1.5-2x one stream per step, so 8 at once is ~4x the tokens/s of 1 at a time.
 MODEL_CONCURRENCY_ID = "model"
-MODEL_CONCURRENCY_LIMIT = _env_int("LLM_DEMO_MODEL_CONCURRENCY", 2)
+MODEL_CONCURRENCY_LIMIT = _env_int("LLM_DEMO_MODEL_CONCURRENCY", 8)
+# Requests waiting for a model slot beyond this get Gradio's "busy, please try again" instead of a place in line:
+# 64 is two per student for a class of 30 (a chat and a compare), and position 64 still starts within a minute
+# or two at the default answer lengths.
 QUEUE_MAX_SIZE = _env_int("LLM_DEMO_QUEUE_MAX", 64)
+
+# Batching: concurrent streams of one model share each forward pass (off: each stream runs alone, in turn).
+BATCHING = _env_flag("LLM_DEMO_BATCHING", default=True)
+MAX_BATCH_SIZE = _env_int("LLM_DEMO_MAX_BATCH", MODEL_CONCURRENCY_LIMIT)
+# A stream whose reader falls this many tokens behind leaves the batch until the reader catches up, so an
+# abandoned stream never costs more than this many tokens.
+BATCH_MAX_AHEAD = 8
 
 # Model cache: least-recently-used models are evicted above this many megabytes of weights.
 MODEL_MEMORY_BUDGET_MB = _env_int("LLM_DEMO_MODEL_MEMORY_MB", 4096)
@@ -37,3 +54,19 @@ MODEL_MEMORY_BUDGET_MB = _env_int("LLM_DEMO_MODEL_MEMORY_MB", 4096)
 HUB_TIMEOUT_S = _env_int("LLM_DEMO_HUB_TIMEOUT_S", 4)
 # Typed hub ids / local directories are refused unless the deployer turns this on (off on public Spaces).
 ALLOW_CUSTOM_MODELS = _env_flag("LLM_DEMO_ALLOW_CUSTOM_MODELS")
+# Typed Hugging Face tokenizer ids in the Tokenizer tab (tokenizer files only, never code): on when run locally,
+# off by default on a Hugging Face Space (which sets SPACE_ID), where every visitor could make the server
+# download and keep arbitrary repositories' files.
+ALLOW_HUB_TOKENIZERS = _env_flag("LLM_DEMO_ALLOW_HUB_TOKENIZERS", default=not os.environ.get("SPACE_ID"))
+
+# Gradio's file cache (downloads such as the votes JSONL): every CACHE_CLEAN_EVERY_S seconds, files older than
+# CACHE_MAX_AGE_S are deleted; a closed tab deletes its own votes file at once.
+CACHE_CLEAN_EVERY_S = _env_int("LLM_DEMO_CACHE_CLEAN_EVERY_S", 600)
+CACHE_MAX_AGE_S = _env_int("LLM_DEMO_CACHE_MAX_AGE_S", 3600)
+
+
+def limits_markdown() -> str:
+    """The per-request caps and the queue, as the Chat and Compare tabs show them."""
+    return (f"Limits on this deployment: {MAX_NEW_TOKENS_CAP} new tokens, {MAX_PROMPT_TOKENS} prompt tokens, "
+            f"{GENERATION_TIMEOUT_S} s per answer. {MODEL_CONCURRENCY_LIMIT} answers are generated at once "
+            f"(batched); when more people ask, the answer box shows your place in the queue.")

@@ -65,49 +65,74 @@ def _safe_end(text: str, stops: tuple[str, ...]) -> int:
     return end
 
 
+class Decoder:
+    """One stream's state between forward passes: its ids, its own seeded torch.Generator, its sampling settings
+    and stop conditions. stream() below and batching.stream() both feed it one row of logits per token."""
+
+    def __init__(self, lm: LoadedModel, prompt: str, cfg: SamplingConfig, inspect: int = 0,
+                 ignore_eos: bool = False):
+        cfg.validate()
+        ids = encode_prompt(lm, prompt)
+        limit = min(config.MAX_PROMPT_TOKENS, lm.context_length - 1)
+        if len(ids) > limit:
+            raise ValueError(f"The prompt is {len(ids)} tokens; this model and deployment accept at most {limit}.")
+        self.lm, self.cfg, self.inspect = lm, cfg, inspect
+        self.stops = tuple(s for s in cfg.stop if s)
+        self.eos = set() if ignore_eos else stop_token_ids(lm)
+        self.gen = torch.Generator(device="cpu").manual_seed(int(cfg.seed))
+        self.all_ids = torch.tensor([ids], dtype=torch.long)   # [1, seq], on CPU for the repetition penalty
+        self.new_ids: list[int] = []
+        self.shown = 0
+        self.deadline = time.monotonic() + config.GENERATION_TIMEOUT_S
+
+    @property
+    def last_token(self) -> int:
+        return int(self.all_ids[0, -1])
+
+    def advance(self, logits: torch.Tensor) -> Piece:
+        """Sample the next token from logits [vocab] and say what to show and whether the stream is done."""
+        tok, info = next_token(logits.float().cpu(), self.all_ids, self.cfg, self.gen, self.inspect)
+        self.all_ids = torch.cat([self.all_ids, torch.tensor([[tok]])], dim=1)
+        reason = ""
+        if tok in self.eos:
+            reason = "end of turn"
+        else:
+            self.new_ids.append(tok)
+        text = self.lm.tokenizer.decode(self.new_ids, skip_special_tokens=True)
+        cut = next((text.find(s) for s in self.stops if s in text), -1)
+        if cut >= 0:
+            text, reason = text[:cut], "stop string"
+        elif not reason and len(self.new_ids) >= self.cfg.max_new_tokens:
+            reason = "max new tokens"
+        elif not reason and self.all_ids.shape[1] >= self.lm.context_length:
+            reason = "context full"
+        elif not reason and time.monotonic() > self.deadline:
+            reason = f"time limit ({config.GENERATION_TIMEOUT_S} s)"
+        end = len(text) if reason else _safe_end(text, self.stops)
+        piece = Piece(text[self.shown:end], tok, info if self.inspect else None, bool(reason), reason,
+                      len(self.new_ids))
+        self.shown = max(self.shown, end)
+        return piece
+
+
 def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 0,
            ignore_eos: bool = False) -> Iterator[Piece]:
-    """Yield Pieces as tokens are produced. inspect=N attaches the sampler's view of the top-N candidates."""
-    cfg.validate()
-    ids = encode_prompt(lm, prompt)
-    limit = min(config.MAX_PROMPT_TOKENS, lm.context_length - 1)
-    if len(ids) > limit:
-        raise ValueError(f"The prompt is {len(ids)} tokens; this model and deployment accept at most {limit}.")
-    stops = tuple(s for s in cfg.stop if s)
-    eos = set() if ignore_eos else stop_token_ids(lm)
-    gen = torch.Generator(device="cpu").manual_seed(int(cfg.seed))
-    all_ids = torch.tensor([ids], dtype=torch.long)        # [1, seq], on CPU for the repetition penalty
-    new_ids: list[int] = []
-    shown = 0
-    deadline = time.monotonic() + config.GENERATION_TIMEOUT_S
+    """Yield Pieces as tokens are produced. inspect=N attaches the sampler's view of the top-N candidates.
+
+    Inference mode is entered per step, never held across a yield: the consumer may resume us on another thread.
+    """
+    dec = Decoder(lm, prompt, cfg, inspect, ignore_eos)
     with torch.inference_mode():
-        out = lm.model(input_ids=all_ids.to(lm.device), use_cache=True)
-        while True:
-            logits = out.logits[0, -1].float().cpu()           # [vocab]
-            tok, info = next_token(logits, all_ids, cfg, gen, inspect)
-            all_ids = torch.cat([all_ids, torch.tensor([[tok]])], dim=1)
-            reason = ""
-            if tok in eos:
-                reason = "end of turn"
-            else:
-                new_ids.append(tok)
-            text = lm.tokenizer.decode(new_ids, skip_special_tokens=True)
-            cut = next((text.find(s) for s in stops if s in text), -1)
-            if cut >= 0:
-                text, reason = text[:cut], "stop string"
-            elif not reason and len(new_ids) >= cfg.max_new_tokens:
-                reason = "max new tokens"
-            elif not reason and all_ids.shape[1] >= lm.context_length:
-                reason = "context full"
-            elif not reason and time.monotonic() > deadline:
-                reason = f"time limit ({config.GENERATION_TIMEOUT_S} s)"
-            end = len(text) if reason else _safe_end(text, stops)
-            yield Piece(text[shown:end], tok, info if inspect else None, bool(reason), reason, len(new_ids))
-            shown = max(shown, end)
-            if reason:
-                return
-            out = lm.model(input_ids=torch.tensor([[tok]], device=lm.device), cache=out.cache,
+        out = lm.model(input_ids=dec.all_ids.to(lm.device), use_cache=True)
+        piece = dec.advance(out.logits[0, -1])                 # logits [vocab]
+    while True:
+        yield piece
+        if piece.done:
+            return
+        with torch.inference_mode():
+            out = lm.model(input_ids=torch.tensor([[piece.token_id]], device=lm.device), cache=out.cache,
                            use_cache=True)
+            piece = dec.advance(out.logits[0, -1])
 
 
 def generate(lm: LoadedModel, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
