@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     # ---- size dial ----
     size = p.add_argument_group("size (a preset, then optional per-field overrides)")
     size.add_argument("--preset", choices=sorted(C.PRESETS), default="full",
-                      help="full: the shipped trio (~15 min on 2 cores); micro: every stage in seconds")
+                      help="full: the shipped trio (about 20 min on 2 busy cores); micro: every stage in seconds")
     size.add_argument("--seed", type=int, default=0, help="seed of the data generators and of training")
     size.add_argument("--threads", type=int, default=None,
                       help="torch CPU threads (default: torch's choice). On a busy 2-core machine 1 is fastest: "

@@ -155,7 +155,7 @@ def write_model_card(path: Path, metrics: dict | None = None) -> None:
              f"| parameters | {s['parameters']:,} |", f"| vocabulary | {cfg['vocab_size']} (byte-level BPE) |",
              f"| data | {s['data']} |", f"| steps | {s['steps']:,} |", f"| tokens seen | {s['tokens_seen']:,} |",
              f"| training time | {s['train_runtime_s']} s ({s['tokens_per_s']} tokens/s) |"]
-    lines += [f"| {k} | {v} |" for k, v in s.items() if k in ("dpo_beta", "reference_model")]
+    lines += [f"| {k} | {v} |" for k, v in s.items() if k in ("dpo_beta", "dpo_sft_weight", "reference_model")]
     if metrics:
         lines += ["", "## Evaluation (held-out, greedy, chat template)", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in metrics.items()]

@@ -55,20 +55,27 @@ def rates(samples: list[dict]) -> dict:
             "preferred_rate": round(sum(s["preferred"] for s in samples) / len(samples), 4)}
 
 
-def perplexity(model, tokenizer, texts: list[str], context: int, max_tokens: int) -> float:
-    """exp(mean next-token loss) over the first max_tokens tokens of the held-out documents, in context-size windows."""
+def token_windows(tokenizer, texts: list[str], context: int, max_tokens: int) -> list[list[int]]:
+    """The first max_tokens tokens of the documents (joined by <|endoftext|>), cut into windows of `context`."""
+    stream = [i for ids in tokenizer([t + END_OF_TEXT for t in texts], verbose=False)["input_ids"] for i in ids]
+    stream = stream[:max_tokens]
+    return [w for w in (stream[i:i + context] for i in range(0, len(stream), context)) if len(w) >= 2]
+
+
+def window_loss(model, window: list[int]) -> float:
+    """Mean next-token loss (nats) over one window: len(window) - 1 predictions (the model shifts labels itself)."""
     import torch
 
-    stream = [i for ids in tokenizer([t + END_OF_TEXT for t in texts], verbose=False)["input_ids"] for i in ids][:max_tokens]
-    total, count = 0.0, 0
     with torch.no_grad():
-        for start in range(0, len(stream) - 1, context):
-            window = torch.tensor([stream[start:start + context]])  # [1, <=context]
-            if window.shape[1] < 2:
-                break
-            n = window.shape[1] - 1  # the model shifts labels itself: n predictions per window
-            total, count = total + model(window, labels=window).loss.item() * n, count + n
-    return math.exp(total / count)
+        ids = torch.tensor([window])  # [1, len]
+        return model(ids, labels=ids).loss.item()
+
+
+def perplexity(model, tokenizer, texts: list[str], context: int, max_tokens: int) -> float:
+    """exp(mean next-token loss), weighted by predictions, over the held-out windows."""
+    windows = token_windows(tokenizer, texts, context, max_tokens)
+    total = sum(window_loss(model, w) * (len(w) - 1) for w in windows)
+    return math.exp(total / sum(len(w) - 1 for w in windows))
 
 
 def completion_logp(model, tokenizer, prompt: str, answer: str) -> float:
