@@ -34,7 +34,8 @@ def test_every_stage_writes_a_loadable_checkpoint(micro):
                                       return_dict=True, return_tensors="pt")
         out = model.generate(**ids, max_new_tokens=4, do_sample=False)
         assert out.shape[1] > ids["input_ids"].shape[1], f"{stage}: generate() produced nothing"
-        assert tok.eos_token_id in model.generation_config.eos_token_id, f"{stage}: generate() would not stop at <|end|>"
+        stops = model.generation_config.eos_token_id
+        assert tok.eos_token_id in stops, f"{stage}: generate() would not stop at <|end|>"
         summary = json.loads((path / "summary.json").read_text())
         assert summary["steps"] > 0 and summary["tokens_seen"] > 0, f"{stage}: no training recorded: {summary}"
     assert torch.isfinite(torch.tensor(json.loads((micro / "base" / "summary.json").read_text())["final_train_loss"]))

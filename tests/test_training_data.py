@@ -35,7 +35,8 @@ def test_splits_do_not_overlap():
     assert not set(train) & set(held), "a pretraining document is in both splits"
     sft_prompts = {r["prompt"][0]["content"] for r in D.sft(cfg)}
     dpo_train = {p["prompt"] for p in D.dpo_pairs(cfg, 200, heldout=False)}
-    held_prompts = {r["prompt"] for r in D.eval_prompts(cfg)} | {p["prompt"] for p in D.dpo_pairs(cfg, 50, heldout=True)}
+    held_prompts = ({r["prompt"] for r in D.eval_prompts(cfg)}
+                    | {p["prompt"] for p in D.dpo_pairs(cfg, 50, heldout=True)})
     assert not sft_prompts & held_prompts, f"held-out prompts leak into SFT: {sorted(sft_prompts & held_prompts)[:3]}"
     assert not dpo_train & held_prompts, f"held-out prompts leak into DPO: {sorted(dpo_train & held_prompts)[:3]}"
     assert all(D.is_heldout(p, cfg) for p in held_prompts), "an eval prompt is not in the held-out split"
@@ -86,7 +87,8 @@ def test_chat_template_prompt_is_a_token_prefix():
     tok = train_bpe(iter(D.pretraining(D.DataConfig(corpus_mb=0.05))[0]), 400)
     user = [{"role": "user", "content": "What colour is Pip?"}]
     prompt = tok.apply_chat_template(user, add_generation_prompt=True, return_dict=True)["input_ids"]
-    full = tok.apply_chat_template(user + [{"role": "assistant", "content": "Pip is red."}], return_dict=True)["input_ids"]
+    turn = [{"role": "assistant", "content": "Pip is red."}]
+    full = tok.apply_chat_template(user + turn, return_dict=True)["input_ids"]
     assert full[:len(prompt)] == prompt, "TRL finds the completion by this prefix; the template must keep it"
     assert full[-1] == tok.convert_tokens_to_ids(END) == tok.eos_token_id, "a turn must end with <|end|> = eos"
     with pytest.raises(Exception, match="unknown role"):
@@ -97,8 +99,9 @@ def test_pairs_file_roundtrip_and_errors(tmp_path):
     good = tmp_path / "votes.jsonl"
     good.write_text(pair_to_jsonl_line("Hi", "Hello! Nice to meet you.", "Ugh. What?") + "\n")
     assert load_pairs_jsonl(good) == [{"prompt": "Hi", "chosen": "Hello! Nice to meet you.", "rejected": "Ugh. What?"}]
-    cases = {'{"prompt": "a", "chosen": "b", "rejected": "c"}\n{"prompt": "a", "chosen": "b"}': "line 2: missing key(s) rejected",
-             '{"prompt": "a", "chosen": "b", "rejected": "c"}\nnot json': "line 2: not valid JSON",
+    ok = '{"prompt": "a", "chosen": "b", "rejected": "c"}\n'
+    cases = {ok + '{"prompt": "a", "chosen": "b"}': "line 2: missing key(s) rejected",
+             ok + 'not json': "line 2: not valid JSON",
              '[1, 2]': "line 1: expected a JSON object",
              '{"prompt": "", "chosen": "b", "rejected": "c"}': "line 1: 'prompt' must be a non-empty string",
              '{"prompt": "a", "chosen": "b", "rejected": "b"}': "line 1: 'chosen' and 'rejected' are identical"}
@@ -112,6 +115,10 @@ def test_pairs_file_roundtrip_and_errors(tmp_path):
     with pytest.raises(ValueError, match="no preference pairs"):
         load_pairs_jsonl(empty)
     assert json.loads(pair_to_jsonl_line("p", "c", "r")) == {"prompt": "p", "chosen": "c", "rejected": "r"}
+    latin = tmp_path / "latin1.jsonl"
+    latin.write_bytes('{"prompt": "caf\u00e9", "chosen": "b", "rejected": "c"}'.encode("latin-1"))
+    with pytest.raises(ValueError, match="not UTF-8"):
+        load_pairs_jsonl(latin)
 
 
 def test_world_prose_is_deterministic_and_uses_the_facts():

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_preset(args) -> C.Preset:
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(C.Preset) if getattr(args, f.name) is not None}
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(C.Preset)
+                 if getattr(args, f.name) is not None}
     for name, value in overrides.items():
         if isinstance(value, (int, float)) and value < 0:
             raise SystemExit(f"error: --{name.replace('_', '-')} must not be negative (got {value})")

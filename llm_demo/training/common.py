@@ -1,12 +1,14 @@
 """What the three stage scripts share: the size presets, the output-dir layout, guards, and saving a checkpoint.
 
+Not run on its own: `.venv/bin/python -m llm_demo.training --help` shows every preset field as a flag.
+
 Layout of `--out DIR`: data/, tokenizer/, base/, sft/, dpo/ (each a from_pretrained-able model folder with its
 logs and model card), eval.json, and checkpoints/<stage>/ while a stage runs (removed when it finishes).
 """
 import csv
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from llm_demo import ROOT
@@ -42,7 +44,8 @@ class Preset:
     # to the DPO loss keeps their likelihood from falling while the margin grows; 0 is plain DPO. Measured here:
     # plain DPO (lr 1e-4, beta 0.1; and lr 3e-5, beta 0.5) drove log p(chosen) from -13 to about -30 and the
     # model wrote word salad (task accuracy 0.63 -> 0.15 / 0.25); with this term it stays at 0.62.
-    dpo_sft_weight: float = field(default=1.0, metadata={"help": "weight of an NLL term on chosen answers (0: plain DPO)"})
+    dpo_sft_weight: float = field(default=1.0, metadata={
+        "help": "weight of an NLL term on chosen answers (0: plain DPO)"})
     eval_prompts: int = field(default=0, metadata={"help": "held-out prompts to generate for (0: all)"})
     eval_new_tokens: int = field(default=96, metadata={"help": "greedy tokens per answer at most"})
     eval_ppl_tokens: int = field(default=30000, metadata={"help": "held-out pretraining tokens for perplexity"})
@@ -147,8 +150,8 @@ def write_model_card(path: Path, metrics: dict | None = None) -> None:
     s = json.loads((path / "summary.json").read_text())
     cfg = json.loads((path / "config.json").read_text())
     lines = [f"# tinygpt-{s['folder']}", "",
-             f"Stage `{s['stage']}` of LLM Lab's miniature pipeline (base -> SFT -> DPO), trained from scratch on a CPU",
-             "by `python -m llm_demo.training` (see the repository README, section *Our tiny trio*).", "",
+             f"Stage `{s['stage']}` of LLM Lab's miniature pipeline (base -> SFT -> DPO), trained from scratch on",
+             "a CPU by `python -m llm_demo.training` (see the repository README, section *Our tiny trio*).", "",
              "| | |", "|---|---|",
              f"| architecture | GPT-2 style decoder: {cfg['n_layer']} pre-norm blocks, width {cfg['n_embd']}, "
              f"{cfg['n_head']} heads, learned positions ({cfg['n_positions']}), GELU, tied head |",
@@ -162,7 +165,3 @@ def write_model_card(path: Path, metrics: dict | None = None) -> None:
     lines += ["", "Logs: `training_log.csv` / `training_log.json` (loss and learning rate per logged step"
               + (", DPO's rewards/* metrics" if s["stage"] == "dpo" else "") + ").", ""]
     (path / "README.md").write_text("\n".join(lines))
-
-
-def preset_dict(preset: Preset) -> dict:
-    return asdict(preset)

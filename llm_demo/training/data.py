@@ -11,14 +11,16 @@ from pathlib import Path
 from llm_demo.training import world as W
 
 FACT_TEMPLATES = {
-    "colour": ("What colour is {n}?", "What is the colour of {n}?", "Tell me the colour of {n}.", "Which colour is {n}?"),
+    "colour": ("What colour is {n}?", "What is the colour of {n}?", "Tell me the colour of {n}.",
+               "Which colour is {n}?"),
     "animal": ("What kind of animal is {n}?", "What animal is {n}?", "Tell me what animal {n} is."),
     "place": ("Where does {n} live?", "Where is the home of {n}?", "Tell me where {n} lives."),
     "food": ("What does {n} like to eat?", "What is the favourite food of {n}?", "What food does {n} like?"),
     "age": ("How old is {n}?", "What is the age of {n}?", "Tell me how old {n} is."),
     "friend": ("Who is the best friend of {n}?", "Who is {n}'s best friend?", "Tell me the name of {n}'s best friend."),
 }
-PLUS_TEMPLATES = ("What is {a} plus {b}?", "What is {a} + {b}?", "Can you add {a} and {b}?", "How much is {a} plus {b}?")
+PLUS_TEMPLATES = ("What is {a} plus {b}?", "What is {a} + {b}?", "Can you add {a} and {b}?",
+                  "How much is {a} plus {b}?")
 MINUS_TEMPLATES = ("What is {a} minus {b}?", "What is {a} - {b}?", "Take {b} away from {a}. What is left?")
 STORY_TEMPLATES = ("Tell me a short story about {n}.", "Write a story about {n}.", "Can you tell me a story about {n}?")
 CHAT_CORES = {

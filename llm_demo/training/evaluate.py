@@ -84,7 +84,8 @@ def completion_logp(model, tokenizer, prompt: str, answer: str) -> float:
 
     user = [{"role": "user", "content": prompt}]
     p = tokenizer.apply_chat_template(user, add_generation_prompt=True, return_dict=True)["input_ids"]
-    full = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": answer}], return_dict=True)["input_ids"]
+    turn = [{"role": "assistant", "content": answer}]
+    full = tokenizer.apply_chat_template(user + turn, return_dict=True)["input_ids"]
     ids = torch.tensor([full[:model.config.n_positions]])  # keep_start truncation, as in DPO training
     with torch.no_grad():
         logps = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)  # [len-1, vocab]: predicts tokens 1..len-1
@@ -97,7 +98,8 @@ def reward_accuracy(policy, reference, tokenizer, pairs: list[dict], beta: float
     wins = 0
     for pair in pairs:
         r = {k: beta * (completion_logp(policy, tokenizer, pair["prompt"], pair[k])
-                        - completion_logp(reference, tokenizer, pair["prompt"], pair[k])) for k in ("chosen", "rejected")}
+                        - completion_logp(reference, tokenizer, pair["prompt"], pair[k]))
+             for k in ("chosen", "rejected")}
         wins += r["chosen"] > r["rejected"]
     return wins / len(pairs)
 
@@ -127,7 +129,8 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict:
     with open(out / "eval_samples.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
     for stage, folder in C.MODEL_STAGES.items():
-        metrics = dict(stages[folder], **({"dpo_reward_accuracy": result["dpo_reward_accuracy"]} if folder == "dpo" else {}))
+        extra = {"dpo_reward_accuracy": result["dpo_reward_accuracy"]} if folder == "dpo" else {}
+        metrics = dict(stages[folder], **extra)
         C.write_model_card(C.stage_dir(out, stage), metrics)
     print(json.dumps(result, indent=2))
     return result

@@ -44,6 +44,8 @@ def load_pairs_jsonl(path: str | Path) -> list[dict]:
     try:
         with open(path, encoding="utf-8") as f:
             pairs = parse_pairs(f)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
     except ValueError as exc:
         raise ValueError(f"{path} {exc}") from None
     if not pairs:

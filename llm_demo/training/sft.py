@@ -1,4 +1,4 @@
-"""Stage 2, supervised fine-tuning: the base model learns the chat format from prompt/answer pairs with TRL's SFTTrainer.
+"""Stage 2, supervised fine-tuning: the base model learns the chat format from prompt/answer pairs (TRL's SFTTrainer).
 
 Run alone: `.venv/bin/python -m llm_demo.training sft --out runs/tinygpt` (needs the pretrain stage).
 """

@@ -1,4 +1,4 @@
-"""Byte-level BPE trained on our pretraining corpus with `tokenizers`, saved as a standard HF tokenizer with a chat template.
+"""Byte-level BPE trained on our pretraining corpus with `tokenizers`, saved as an HF tokenizer with a chat template.
 
 Run alone: `.venv/bin/python -m llm_demo.training tokenizer --out runs/tinygpt` (needs the data stage).
 """

@@ -120,7 +120,8 @@ def story(rng: random.Random, hero: str | None = None, sentences: int | None = N
     k = sentences or rng.randint(3, 6)
     opening = rng.choice([f"One {rng.choice(WEATHER)} morning, {c.name} the {c.colour} {c.animal} walked to {place}.",
                           f"Once upon a time, {c.name} the {c.colour} {c.animal} lived in {c.place}.",
-                          f"It was a {rng.choice(WEATHER)} day in {c.place}, and {c.name} felt {rng.choice(FEELINGS)}."])
+                          f"It was a {rng.choice(WEATHER)} day in {c.place}, "
+                          f"and {c.name} felt {rng.choice(FEELINGS)}."])
     ending = rng.choice([f"At night, {c.name} went home to {c.place} and slept well.",
                          "It was a good day.", f"{c.name} and {f.name} were happy.", "The end."])
     return " ".join([opening] + pool[:k] + [ending])
