@@ -65,14 +65,17 @@ def stage_dir(out: Path, stage: str) -> Path:
 
 
 def is_complete(path: Path) -> bool:
-    """A model folder is complete once its weights and its summary are written (the summary is written last)."""
+    """A model folder is complete once its summary is written: finish() writes it after the weights."""
     return (path / "model.safetensors").exists() and (path / "summary.json").exists()
 
 
+DONE_MARKERS = {"data": "manifest.json", "tokenizer": "tokenizer.json"}  # the files that mark those stages done
+
+
 def require(path: Path, stage: str, out: Path) -> None:
-    ok = is_complete(path) if path.name in MODEL_STAGES.values() else (path / "manifest.json").exists() or (
-        path / "tokenizer.json").exists()
-    if not ok:
+    """Stop with the command to run when the output of an earlier stage is missing."""
+    marker = DONE_MARKERS.get(stage)
+    if not ((path / marker).exists() if marker else is_complete(path)):
         raise SystemExit(f"error: missing {path} (the {stage} stage's output); run "
                          f"`python -m llm_demo.training {stage} --out {out}` first, or `all`")
 
