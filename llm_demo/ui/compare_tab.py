@@ -1,7 +1,4 @@
 """Compare tab: one prompt through base, SFT and DPO side by side, scored, with arena-style votes."""
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 
 from llm_demo import compare, config, models, pipeline
@@ -83,8 +80,12 @@ def vote(prompt, cols, busy, better, worse, votes):
 @friendly
 def download(votes, request: gr.Request):
     session = getattr(request, "session_hash", None) or "local"
-    folder = Path(tempfile.gettempdir()) / "llm_lab_votes" / "".join(ch for ch in session if ch.isalnum())
-    return str(compare.write_votes_jsonl(votes, folder))
+    return str(compare.write_votes_jsonl(votes, compare.votes_dir(session)))
+
+
+def forget_session(request: gr.Request):
+    """demo.unload: a closed tab's votes file is deleted at once (Gradio's own copies by delete_cache)."""
+    compare.forget_votes(getattr(request, "session_hash", None))
 
 
 def pick_family(family):
@@ -103,6 +104,7 @@ def build_compare_tab():
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in CURATED["tinygpt"]], label="Curated prompts")
     with gr.Row():
         run, stop = gr.Button("Run all three", variant="primary"), gr.Button("Stop", variant="stop")
+    gr.Markdown(config.limits_markdown())
     with gr.Accordion("Sampling settings (shared by the three columns)", open=False):
         with gr.Row():
             temperature = gr.Slider(0, 2, 0, step=0.05, label="Temperature (0 = greedy)")
@@ -136,7 +138,7 @@ def build_compare_tab():
             dl_btn = gr.Button("Download votes (DPO JSONL)")
             dl_file = gr.File(label="prompt / chosen / rejected, one pair per line", interactive=False)
     gr.Markdown("Train on your votes: `python -m llm_demo.training dpo --extra-pairs llm_lab_preferences.jsonl`.")
-    with gr.Accordion("The pipeline explained: pretraining → SFT → RLHF / DPO", open=False):
+    with gr.Accordion("The pipeline explained: pretraining → SFT → RLHF / DPO", open=True):
         with gr.Row():
             for title, text in pipeline.STAGE_PANELS:
                 gr.Markdown(f"**{title}**\n\n{text}")

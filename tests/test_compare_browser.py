@@ -1,0 +1,21 @@
+"""A person runs a curated prompt in the Compare tab, sees three columns fill, scores appear, and votes."""
+from playwright.sync_api import expect
+
+from conftest import open_tab, screenshot
+
+
+def test_compare_runs_three_columns_scores_and_votes(page):
+    open_tab(page, "Compare")
+    panel = page.locator('[role="tabpanel"]:visible')
+    panel.get_by_text("What does Ivy like to eat?").click()
+    expect(panel.get_by_label("Prompt")).to_have_value("What does Ivy like to eat?")
+    panel.get_by_role("button", name="Run all three").click()
+    answers = panel.get_by_label("Answer")
+    for i in range(3):
+        expect(answers.nth(i)).not_to_have_value("", timeout=60_000)
+    expect(panel.get_by_text("stopped by:").first).to_be_visible(timeout=60_000)
+    expect(panel.get_by_text("stopped by:")).to_have_count(3, timeout=60_000)
+    expect(panel.get_by_role("gridcell", name="DPO", exact=True)).to_be_visible(timeout=60_000)
+    panel.get_by_role("button", name="Record vote").click()
+    expect(panel.get_by_text("1 vote(s) this session.")).to_be_visible(timeout=30_000)
+    screenshot(page, "compare")
