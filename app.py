@@ -10,7 +10,7 @@ import gradio as gr
 
 from llm_demo import config
 from llm_demo.ui.chat_tab import build_chat_tab
-from llm_demo.ui.compare_tab import build_compare_tab
+from llm_demo.ui.compare_tab import build_compare_tab, forget_session
 from llm_demo.ui.scaling_tab import build_scaling_tab
 from llm_demo.ui.tokenizer_tab import build_tokenizer_tab
 
@@ -19,7 +19,8 @@ Every number on these pages is measured live on this machine or cites its source
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="LLM Lab") as demo:
+    # Gradio's copies of downloads are deleted every CACHE_CLEAN_EVERY_S seconds once CACHE_MAX_AGE_S old.
+    with gr.Blocks(title="LLM Lab", delete_cache=(config.CACHE_CLEAN_EVERY_S, config.CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Tokenizer", id="tokenizer"):
@@ -30,7 +31,10 @@ def build_app() -> gr.Blocks:
                 build_compare_tab()
             with gr.Tab("Scaling laws", id="scaling"):
                 build_scaling_tab()
-    demo.queue(max_size=config.QUEUE_MAX_SIZE, default_concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+        demo.unload(forget_session)
+    # Model handlers set concurrency_id=config.MODEL_CONCURRENCY_ID themselves; everything else is cheap and
+    # unlimited, so it never waits behind generation. A full queue answers "busy, try again" (Gradio's message).
+    demo.queue(max_size=config.QUEUE_MAX_SIZE, default_concurrency_limit=None)
     return demo
 
 

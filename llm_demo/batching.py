@@ -113,30 +113,30 @@ class Batcher:
     def _compute(self, joins: list[_Row]) -> dict:
         """Outside the lock (only the leader touches the batch): one decode step for the batch, then prefills."""
         produced: dict = {}
-        with torch.inference_mode():
-            if self.rows:
-                lm = self.rows[0].dec.lm
-                n = len(self.rows)
-                inp = torch.tensor([[r.dec.last_token] for r in self.rows], device=lm.device)      # [n, 1]
-                pos = torch.tensor([[r.dec.all_ids.shape[1] - 1] for r in self.rows], device=lm.device)
-                self.mask = torch.cat([self.mask, torch.ones(n, 1, dtype=torch.long, device=lm.device)], dim=1)
-                out = lm.model(input_ids=inp, attention_mask=self.mask, position_ids=pos, cache=self.cache,
-                               use_cache=True)
-                self.cache = out.cache
-                logits = out.logits[:, -1]                                                            # [n, vocab]
+        if self.rows:
+            lm = self.rows[0].dec.lm
+            n = len(self.rows)
+            inp = torch.tensor([[r.dec.last_token] for r in self.rows], device=lm.device)          # [n, 1]
+            pos = torch.tensor([[r.dec.all_ids.shape[1] - 1] for r in self.rows], device=lm.device)
+            self.mask = torch.cat([self.mask, torch.ones(n, 1, dtype=torch.long, device=lm.device)], dim=1)
+            out = engine.forward(lm, input_ids=inp, attention_mask=self.mask, position_ids=pos, cache=self.cache,
+                                 use_cache=True)
+            self.cache = out.cache
+            with torch.inference_mode():
                 for i, r in enumerate(self.rows):
-                    produced[r] = r.dec.advance(logits[i])
-                self._count(n)
-            for r in joins:
-                try:
-                    lm = r.dec.lm
-                    out = lm.model(input_ids=r.dec.all_ids.to(lm.device), use_cache=True)
+                    produced[r] = r.dec.advance(out.logits[i, -1])                                   # [vocab]
+            self._count(n)
+        for r in joins:
+            try:
+                lm = r.dec.lm
+                out = engine.forward(lm, input_ids=r.dec.all_ids.to(lm.device), use_cache=True, logits_to_keep=1)
+                with torch.inference_mode():
                     produced[r] = r.dec.advance(out.logits[0, -1])
-                    self._count(1)
-                    if not produced[r].done:
-                        self._merge(r, out.cache)
-                except Exception as exc:  # noqa: BLE001 - one stream's failure is its own
-                    produced[r] = exc
+                self._count(1)
+                if not produced[r].done:
+                    self._merge(r, out.cache)
+            except Exception as exc:  # noqa: BLE001 - one stream's failure is its own
+                produced[r] = exc
         return produced
 
     def _publish(self, produced: dict) -> None:
@@ -220,8 +220,7 @@ def batchable(lm: LoadedModel) -> bool:
     from transformers.cache_utils import DynamicLayer
     with _registry_lock:
         if lm.model not in _supported:
-            with torch.inference_mode():
-                probe = lm.model(input_ids=torch.zeros(1, 1, dtype=torch.long, device=lm.device), use_cache=True)
+            probe = engine.forward(lm, input_ids=torch.zeros(1, 1, dtype=torch.long, device=lm.device), use_cache=True)
             layers = getattr(probe.cache, "layers", None)
             _supported[lm.model] = bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
         return _supported[lm.model]

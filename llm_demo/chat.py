@@ -139,7 +139,7 @@ def parse_temperatures(text: str) -> list[float]:
         try:
             out.append(float(part))
         except ValueError:
-            raise ValueError(f"{part.strip()!r} is not a temperature; write numbers separated by commas.") from None
+            raise ValueError(f"{part.strip()[:40]!r} is not a temperature; write numbers separated by commas.") from None
     if len(out) > 6:
         raise ValueError(f"At most 6 temperatures at once (you listed {len(out)}).")
     for t in out:

@@ -3,8 +3,11 @@ then cross-scored; votes exported as DPO pairs. The Compare tab is a thin layer 
 
 Run from Python: `list(compare.stream_columns("tinygpt", "What colour is Tom's cat?", SamplingConfig()))`.
 """
+import hashlib
 import json
 import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +166,20 @@ def make_vote(prompt: str, cols: list[Column], better: str, worse: str) -> dict:
         if not col.text.strip():
             raise ValueError(f"The {slot} answer is empty: there is nothing to prefer or reject.")
     return {"prompt": prompt, "chosen": by_slot[better].text, "rejected": by_slot[worse].text}
+
+
+def votes_dir(session: str) -> Path:
+    """A browser session's own folder for its votes file, under the system temp dir. The folder is named by a
+    hash of the session id, so no text from a request ever becomes part of a path."""
+    if not isinstance(session, str) or not session:
+        raise ValueError("This page has no session id, so its votes cannot be saved: reload the page.")
+    return Path(tempfile.gettempdir()) / "llm_lab_votes" / hashlib.sha256(session.encode()).hexdigest()[:32]
+
+
+def forget_votes(session: str) -> None:
+    """Delete a session's votes folder (when its tab closes)."""
+    if isinstance(session, str) and session:
+        shutil.rmtree(votes_dir(session), ignore_errors=True)
 
 
 def write_votes_jsonl(votes: list[dict], folder: Path) -> Path:

@@ -3,6 +3,7 @@
 stream() is a plain generator over a KV-cached decoding loop that runs in the caller's thread: when the caller
 stops iterating (Stop button, closed tab), generation stops at once and no thread is left behind.
 """
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -12,6 +13,17 @@ import torch
 from llm_demo import config
 from llm_demo.models import LoadedModel
 from llm_demo.sampling import SamplingConfig, StepInfo, next_token
+
+
+# One forward pass at a time in this process, whatever the model: on a small CPU, two passes at once only split
+# the same cores between two thread teams (and can be several times slower than taking turns).
+FORWARD_LOCK = threading.Lock()
+
+
+def forward(lm: LoadedModel, **inputs):
+    """lm.model(**inputs) in inference mode, holding FORWARD_LOCK."""
+    with FORWARD_LOCK, torch.inference_mode():
+        return lm.model(**inputs)
 
 
 @dataclass
@@ -122,17 +134,16 @@ def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 
     Inference mode is entered per step, never held across a yield: the consumer may resume us on another thread.
     """
     dec = Decoder(lm, prompt, cfg, inspect, ignore_eos)
-    with torch.inference_mode():
-        out = lm.model(input_ids=dec.all_ids.to(lm.device), use_cache=True)
-        piece = dec.advance(out.logits[0, -1])                 # logits [vocab]
+    # logits_to_keep=1: only the last position's logits (a full [seq, vocab] matrix costs as much as the pass)
+    out = forward(lm, input_ids=dec.all_ids.to(lm.device), use_cache=True, logits_to_keep=1)
     while True:
+        with torch.inference_mode():
+            piece = dec.advance(out.logits[0, -1])             # logits [vocab]
         yield piece
         if piece.done:
             return
-        with torch.inference_mode():
-            out = lm.model(input_ids=torch.tensor([[piece.token_id]], device=lm.device), cache=out.cache,
-                           use_cache=True)
-            piece = dec.advance(out.logits[0, -1])
+        out = forward(lm, input_ids=torch.tensor([[piece.token_id]], device=lm.device), cache=out.cache,
+                      use_cache=True)
 
 
 def generate(lm: LoadedModel, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
@@ -154,8 +165,7 @@ def score(lm: LoadedModel, prompt: str, response: str, *, append_eos: bool = Fal
         r_ids = r_ids + [lm.tokenizer.eos_token_id]
     ids = (p_ids + r_ids)[-lm.context_length:]
     n = min(len(r_ids), len(ids) - 1)
-    with torch.inference_mode():
-        logits = lm.model(input_ids=torch.tensor([ids], device=lm.device)).logits[0].float().cpu()
+    logits = forward(lm, input_ids=torch.tensor([ids], device=lm.device)).logits[0].float().cpu()
     logp = torch.log_softmax(logits[:-1], dim=-1)              # [seq-1, vocab]: position t predicts ids[t+1]
     target = torch.tensor(ids[1:])
     per_tok = logp.gather(1, target[:, None])[:, 0][-n:]

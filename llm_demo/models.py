@@ -69,7 +69,7 @@ def family_stages(family: str) -> dict[str, str]:
     """{stage: model name} for one family, in pipeline order."""
     out = {s.stage: s.name for s in REGISTRY.values() if s.family == family}
     if not out:
-        raise ValueError(f"Unknown model family {family!r}. Known families: {', '.join(families())}.")
+        raise ValueError(f"Unknown model family {str(family)[:60]!r}. Known families: {', '.join(families())}.")
     return {st: out[st] for st in STAGES if st in out}
 
 
@@ -94,7 +94,7 @@ def get_spec(name: str) -> ModelSpec:
         source = "embedded" if Path(target).is_dir() else "hub"
         stage = "instruct" if any(w in target.lower() for w in ("instruct", "chat", "sft", "dpo")) else "base"
         return ModelSpec(name, "custom", stage, source, target, f"{target} (custom)")
-    raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(REGISTRY)}.")
+    raise ValueError(f"Unknown model {name[:60]!r}. Choose one of: {', '.join(REGISTRY)}.")
 
 
 # ---------------------------------------------------------------- availability

@@ -183,6 +183,9 @@ def get_tokenizer(name: str):
     if not isinstance(name, str) or not name.strip():
         raise ValueError("Choose a tokenizer: the name is empty.")
     name = ALIASES.get(name.strip(), name.strip())
+    if len(name) > 200:
+        raise ValueError(f"A {len(name):,}-character text is not a tokenizer name: choose one from the list "
+                         "(Hugging Face ids are at most 96 characters).")
     with _cache_lock:
         if name in _cache:
             return _cache[name]
@@ -207,6 +210,10 @@ def _load(name: str):
     if not HUB_ID.match(name):
         raise ValueError(f"Unknown tokenizer {name!r}. Choose one of {', '.join([*TIKTOKEN_LABELS, *known])}, "
                          "or type a Hugging Face id such as openai-community/gpt2 (needs internet).")
+    if not config.ALLOW_HUB_TOKENIZERS:
+        raise ValueError(f"Typed Hugging Face tokenizer ids are switched off on this deployment, so {name!r} was "
+                         "not loaded; pick a listed tokenizer (the host can allow ids with "
+                         "LLM_DEMO_ALLOW_HUB_TOKENIZERS=1).")
     return HFTokenizer(name, _load_hub_tokenizer(name), f"{name} (hub)")
 
 

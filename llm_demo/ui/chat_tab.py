@@ -153,8 +153,7 @@ def build_chat_tab():
             max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 128, step=1, label="Max new tokens")
             seed = gr.Number(0, precision=0, label="Seed (same seed + settings = same answer)")
             gr.Markdown(KNOBS)
-            gr.Markdown(f"Limits on this deployment: {config.MAX_NEW_TOKENS_CAP} new tokens, "
-                        f"{config.MAX_PROMPT_TOKENS} prompt tokens, {config.GENERATION_TIMEOUT_S} s per answer.")
+            gr.Markdown(config.limits_markdown())
     with gr.Accordion("Look inside the sampler", open=True):
         gr.Markdown(SAMPLER)
         tokens = gr.HighlightedText(label="Last answer, each token coloured by the probability it was drawn with",

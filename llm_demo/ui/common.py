@@ -14,7 +14,8 @@ def _to_gr_error(exc: Exception) -> gr.Error:
     if isinstance(exc, gr.Error):
         return exc
     if isinstance(exc, (ValueError, TypeError, KeyError)):
-        return gr.Error(str(exc).strip("'\"") or type(exc).__name__)
+        text = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) or type(exc).__name__
+        return gr.Error(str(text) if len(str(text)) <= 500 else str(text)[:500] + "…")  # never a wall of echoed text
     log.exception("handler failed")
     return gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). The app is still running.")
 

@@ -2,6 +2,7 @@
 import gradio as gr
 import pandas as pd
 
+from llm_demo import config
 from llm_demo.bpe_trace import render_trace, trace_word
 from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, budget_summary, chat_overhead,
                                   context_budget, measure_presets, parse_conversation, seed_claims)
@@ -71,8 +72,10 @@ def build_tokenizer_tab():
     choices = _choices()
     with gr.Row():
         choice = gr.Dropdown(choices, value="gpt2", label="Tokenizer", elem_id="tok-choice", scale=2)
-        hub_id = gr.Textbox(label="…or a Hugging Face tokenizer id (needs internet; press Enter)",
-                            placeholder="openai-community/gpt2", elem_id="tok-hub", scale=1)
+        hub_id = gr.Textbox(label="…or a Hugging Face tokenizer id (needs internet; press Enter)"
+                            if config.ALLOW_HUB_TOKENIZERS else "Hugging Face tokenizer ids: off on this deployment",
+                            placeholder="openai-community/gpt2", elem_id="tok-hub", scale=1,
+                            interactive=config.ALLOW_HUB_TOKENIZERS)
     preset = gr.Dropdown(list(PRESETS), value=None, label="Presets: the seed's examples, other languages, emoji, "
                          "numbers, code", elem_id="tok-preset")
     text = gr.Textbox(value=SEED_PRESETS["Hello, world!"], lines=5, max_lines=16, label="Text", elem_id="tok-text")
