@@ -88,8 +88,10 @@ def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfi
     if cfg.greedy:
         # Temperature -> 0 is the limit where all probability moves to the argmax: greedy decoding.
         chosen = int(logits.argmax(-1))
-        final = torch.full_like(logits, -math.inf)
-        final[0, chosen] = 0.0
+        final = logits
+        if inspect:
+            final = torch.full_like(logits, -math.inf)
+            final[0, chosen] = 0.0
         stages += [("after temperature", final), ("after top-k", final), ("after top-p", final)]
     else:
         # Shift so the max logit is 0 (softmax is shift-invariant): a tiny temperature then gives -inf, never NaN.
@@ -98,12 +100,18 @@ def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfi
         if cfg.top_k > 0:
             logits = TopKLogitsWarper(int(cfg.top_k))(input_ids, logits)
         stages.append(("after top-k", logits))
+        # From here only the tokens still in play matter: top-p and the draw work on them alone. Same result as
+        # on the whole vocabulary (the others have probability 0), but sorting and sampling 50 scores instead of
+        # 50,000 saves milliseconds per token.
+        keep = torch.isfinite(logits[0]).nonzero()[:, 0]               # [n_kept] vocabulary ids
+        vals = logits[:, keep]                                         # [1, n_kept]
         if cfg.top_p < 1.0:
-            logits = TopPLogitsWarper(cfg.top_p)(input_ids, logits)
-        stages.append(("after top-p", logits))
-        final = logits
-        probs = torch.softmax(final, dim=-1)
-        chosen = int(torch.multinomial(probs, 1, generator=generator))
+            vals = TopPLogitsWarper(cfg.top_p)(input_ids, vals)
+        final = torch.full_like(logits, -math.inf).index_copy_(1, keep, vals) if inspect else logits
+        stages.append(("after top-p", final))
+        live = torch.isfinite(vals[0]).nonzero()[:, 0]
+        pick = torch.multinomial(torch.softmax(vals[:, live], dim=-1), 1, generator=generator)
+        chosen = int(keep[live[pick]])
     info = StepInfo(chosen, float(torch.softmax(final, -1)[0, chosen]) if inspect else 0.0)
     if inspect:
         raw = torch.softmax(stages[0][1], -1)[0]
