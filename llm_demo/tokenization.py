@@ -5,6 +5,7 @@ Scripting: `from llm_demo.tokenization import tokenize; [(t.id, t.bytes) for t i
 """
 import codecs
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -194,7 +195,12 @@ def get_tokenizer(name: str):
         with _cache_lock:
             if name in _cache:
                 return _cache[name]
-        tokenizer = _load(name)
+        try:
+            tokenizer = _load(name)
+        except Exception:
+            with _cache_lock:            # a refused name leaves nothing behind (random names must not pile up)
+                _name_locks.pop(name, None)
+            raise
         with _cache_lock:
             _cache[name] = tokenizer
         return tokenizer
@@ -214,6 +220,8 @@ def _load(name: str):
         raise ValueError(f"Typed Hugging Face tokenizer ids are switched off on this deployment, so {name!r} was "
                          "not loaded; pick a listed tokenizer (the host can allow ids with "
                          "LLM_DEMO_ALLOW_HUB_TOKENIZERS=1).")
+    if ".." in name.split("/") or os.path.exists(name):    # from_pretrained would read a local folder instead
+        raise ValueError(f"{name!r} is a folder on this machine, not a Hugging Face id: local paths are never read.")
     return HFTokenizer(name, _load_hub_tokenizer(name), f"{name} (hub)")
 
 
