@@ -116,7 +116,7 @@ class Decoder:
             text, reason = text[:cut], "stop string"
         elif not reason and len(self.new_ids) >= self.cfg.max_new_tokens:
             reason = "max new tokens"
-        elif not reason and self.all_ids.shape[1] >= self.lm.context_length:
+        elif not reason and self.all_ids.shape[1] > self.lm.context_length:
             reason = "context full"
         elif not reason and time.monotonic() > self.deadline:
             reason = f"time limit ({config.GENERATION_TIMEOUT_S} s)"

@@ -12,7 +12,8 @@ import torch
 from llm_demo import engine, models
 from llm_demo.sampling import SamplingConfig
 
-PROMPT = "Write a short story about a robot who learns to paint."
+# A one-token story opener for a base model: our tinygpt has 256 positions, so 1 + 256 new tokens is what fits.
+PROMPT = "Once"
 
 
 def seed_style_loop(lm, ids: list[int], cfg: SamplingConfig, n: int) -> int:
@@ -35,13 +36,17 @@ def seed_style_loop(lm, ids: list[int], cfg: SamplingConfig, n: int) -> int:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m llm_demo.bench generation", description=__doc__)
-    ap.add_argument("--model", default="tinygpt-sft",
-                    help="registry name of the model to time (the seed-style loop makes big models take minutes)")
+    ap.add_argument("--model", default="tinygpt-base",
+                    help="registry name of the model to time (the seed-style loop makes big models take minutes: "
+                         "SmolLM2 needs several minutes for 256 tokens without a KV cache)")
     ap.add_argument("--tokens", type=int, default=256, help="new tokens per run")
     args = ap.parse_args(argv)
     lm = models.load(args.model)
     prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": PROMPT}])
     ids = engine.encode_prompt(lm, prompt)
+    if len(ids) + args.tokens > lm.context_length + 1:
+        raise SystemExit(f"{args.model} has {lm.context_length} positions: a {len(ids)}-token prompt leaves room for "
+                         f"{lm.context_length + 1 - len(ids)} new tokens, not {args.tokens}. Lower --tokens.")
     cfg = SamplingConfig(temperature=0.7, top_k=50, top_p=0.9, max_new_tokens=args.tokens, seed=0)
     print(f"model={args.model} prompt_tokens={len(ids)} new_tokens={args.tokens} threads={torch.get_num_threads()}")
 
