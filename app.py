@@ -33,8 +33,9 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Scaling laws", id="scaling"):
                 build_scaling_tab()
         demo.unload(forget_session)
-    # Model handlers set concurrency_id=config.MODEL_CONCURRENCY_ID themselves; everything else is cheap and
-    # unlimited, so it never waits behind generation. A full queue answers "busy, try again" (Gradio's message).
+    # Model handlers share concurrency_id=config.MODEL_CONCURRENCY_ID (set in each tab) and its limit; the page shows
+    # each visitor's place in line, and a full queue answers Gradio's "busy, please try again". Every other handler
+    # is cheap and unlimited (None), so it starts at once instead of waiting behind generation.
     demo.queue(max_size=config.QUEUE_MAX_SIZE, default_concurrency_limit=None)
     return demo
 

@@ -49,8 +49,9 @@ class BatchStats:
 class Batcher:
     """The batch of one model. Readers call next_piece(); whoever finds no token ready and the model idle leads."""
 
-    def __init__(self, max_rows: int = config.MAX_BATCH_SIZE, max_ahead: int = config.BATCH_MAX_AHEAD):
-        self.max_rows, self.max_ahead = max_rows, max_ahead
+    def __init__(self, max_rows: int = config.MAX_BATCH_SIZE, max_ahead: int = config.BATCH_MAX_AHEAD,
+                 lead_ahead: int = config.BATCH_LEAD_AHEAD):
+        self.max_rows, self.max_ahead, self.lead_ahead = max_rows, max_ahead, lead_ahead
         self.cond = threading.Condition()
         self.busy = False                # a leader is computing a step
         self.rows: list[_Row] = []       # in cache order
@@ -62,14 +63,22 @@ class Batcher:
     # ------------------------------------------------------------ the readers' side
 
     def next_piece(self, row: _Row) -> engine.Piece:
+        led = False
         with self.cond:
-            while not row.pieces and row.error is None:
+            while row.error is None:
+                # Done when a token is ready; a reader that just led keeps leading up to lead_ahead tokens when it
+                # shares the batch, so the model is not idle while every reader is away (e.g. sending its last token
+                # to a browser). Never for a first token: that would only delay it.
+                if row.pieces and (not led or len(row.pieces) >= self.lead_ahead or row.finished or self.busy
+                                   or len(self.rows) < 2 or row.pieces[-1].n_tokens <= 1):
+                    break
                 if not row.member and not row.finished:
                     row.member = True                 # new, or parked after running ahead of its reader
                     self.pending.append(row)
                 if self.busy:
                     self.cond.wait()
                     continue
+                led = True
                 self.busy = True
                 joins = self._plan()
                 produced, ok = {}, False

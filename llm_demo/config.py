@@ -47,6 +47,9 @@ MAX_BATCH_SIZE = _env_int("LLM_DEMO_MAX_BATCH", MODEL_CONCURRENCY_LIMIT)
 # A stream whose reader falls this many tokens behind leaves the batch until the reader catches up, so an
 # abandoned stream never costs more than this many tokens.
 BATCH_MAX_AHEAD = 8
+# A reader that runs a step runs up to this many, so the model keeps working while the other readers are busy
+# sending their tokens to browsers (1 = one step per request for a token).
+BATCH_LEAD_AHEAD = 2
 
 # Model cache: least-recently-used models are evicted above this many megabytes of weights.
 MODEL_MEMORY_BUDGET_MB = _env_int("LLM_DEMO_MODEL_MEMORY_MB", 4096)

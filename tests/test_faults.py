@@ -158,20 +158,23 @@ AUDIT = textwrap.dedent('''
 ''')
 
 
-def test_the_app_keeps_serving_when_only_its_temp_dir_is_writable(tmp_path):
-    """Every Python-level write outside tmp_path fails with EROFS (HOME, TMPDIR, GRADIO_TEMP_DIR and HF_HOME
-    point into it). Writes from native code (torch, the Rust tokenizers) bypass audit hooks: this is as close to
-    a read-only disk as a test can get without root tricks (as root, chmod cannot deny anything)."""
-    writable = tmp_path / "writable"
+@pytest.fixture(scope="module")
+def small_readonly_app(tmp_path_factory):
+    """app.py where every Python-level write outside its temp dir fails with EROFS (HOME, TMPDIR, GRADIO_TEMP_DIR
+    and HF_HOME point into it), with one model slot and two queue places. Writes from native code (torch, the Rust
+    tokenizers) bypass audit hooks: this is as close to a read-only disk as a test can get without root tricks
+    (as root, chmod cannot deny anything; dropping to another user fails because the venv lives under /root)."""
+    tmp = tmp_path_factory.mktemp("readonly")
+    writable = tmp / "writable"
     writable.mkdir()
-    launcher = tmp_path / "readonly_app.py"
+    launcher = tmp / "readonly_app.py"
     launcher.write_text(AUDIT)
     port = free_port()
     env = dict(os.environ, HOME=str(writable), TMPDIR=str(writable), GRADIO_TEMP_DIR=str(writable / "gradio"),
                HF_HOME=str(writable / "hf"), XDG_CACHE_HOME=str(writable / "cache"), MPLCONFIGDIR=str(writable / "mpl"),
                GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
-               HF_HUB_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1")
-    log = tmp_path / "app.log"
+               HF_HUB_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", LLM_DEMO_MODEL_CONCURRENCY="1", LLM_DEMO_QUEUE_MAX="2")
+    log = tmp / "app.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(launcher), str(writable)], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -185,29 +188,70 @@ def test_the_app_keeps_serving_when_only_its_temp_dir_is_writable(tmp_path):
             except httpx.HTTPError:
                 assert proc.poll() is None and time.monotonic() < deadline, f"no start:\n{log.read_text()[-3000:]}"
                 time.sleep(0.3)
-        client = Client(url, verbose=False)
-        view = client.predict("Read-only disks are fine.", "gpt2", "", False, False, api_name="/tokenize")
-        assert "tokview" in view[0], "the tokenizer did not answer"
-        plan = client.predict("compute budget (FLOPs)", "1e21", "H100", 500, 8, 720, 0.4, 2.5, "1B", "chinchilla-3",
-                              "2e12", api_name="/scaling_plan")
-        assert "FLOP" in plan[0], "the planner did not answer"
-        if models.availability(models.DEFAULT_CHAT_MODEL)[0]:
-            out = client.predict("Say hi.", *list(CHAT.values())[:-2], 4, 0, api_name="/chat")
-            assert out[1][-1]["content"], "the chat did not answer"
-        if models.availability("tinygpt-sft")[0]:
-            cols = client.predict("tinygpt", "What is your name?", "", 0, 50, 1.0, 1.0, 4, 0, api_name="/compare")
-            assert "tokens" in cols[4], f"the compare run did not answer: {cols[4]!r}"
-            client.predict("What is your name?", "dpo", "base", api_name="/compare_vote")
-            votes = Path(client.predict(api_name="/compare_download"))         # written under TMPDIR, then copied
-            assert '"chosen"' in votes.read_text(), "the votes file did not come back"
-        client.close()
-        lines = [ln for ln in log.read_text().splitlines() if ln.startswith("[read-only]")]
-        assert any("self-test" in ln for ln in lines), "the read-only simulation did not run"
-        print("\n".join(lines[2:]) or "no write outside the temp dir was attempted after the self-test")
-        assert proc.poll() is None, "the app exited"
+        yield url, proc, log
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_the_app_keeps_serving_when_only_its_temp_dir_is_writable(small_readonly_app):
+    url, proc, log = small_readonly_app
+    client = Client(url, verbose=False)
+    view = client.predict("Read-only disks are fine.", "gpt2", "", False, False, api_name="/tokenize")
+    assert "tokview" in view[0], "the tokenizer did not answer"
+    plan = client.predict("compute budget (FLOPs)", "1e21", "H100", 500, 8, 720, 0.4, 2.5, "1B", "chinchilla-3",
+                          "2e12", api_name="/scaling_plan")
+    assert "FLOP" in plan[0], "the planner did not answer"
+    if models.availability(models.DEFAULT_CHAT_MODEL)[0]:
+        out = client.predict("Say hi.", *list(CHAT.values())[:-2], 4, 0, api_name="/chat")
+        assert out[1][-1]["content"], "the chat did not answer"
+    if models.availability("tinygpt-sft")[0]:
+        cols = client.predict("tinygpt", "What is your name?", "", 0, 50, 1.0, 1.0, 4, 0, api_name="/compare")
+        assert "tokens" in cols[4], f"the compare run did not answer: {cols[4]!r}"
+        client.predict("What is your name?", "dpo", "base", api_name="/compare_vote")
+        votes = Path(client.predict(api_name="/compare_download"))         # written under TMPDIR, then copied
+        assert '"chosen"' in votes.read_text(), "the votes file did not come back"
+    client.close()
+    lines = [ln for ln in log.read_text().splitlines() if ln.startswith("[read-only]")]
+    assert any("self-test" in ln for ln in lines), "the read-only simulation did not run"
+    print("\n".join(lines[2:]) or "no write outside the temp dir was attempted after the self-test")
+    assert proc.poll() is None, "the app exited"
+
+
+@needs_chat_model
+def test_a_busy_model_queues_with_a_position_a_full_queue_says_so_and_cheap_work_does_not_wait(small_readonly_app):
+    """One model slot, two queue places: while one chat generates, the next waits as number 1 (rank 0), the
+    tokenizer answers at once, a third chat waits as number 2, and a fourth is turned away with a sentence.
+    (Gradio counts every queued event, so once the queue is full a cheap request is turned away too.)"""
+    url, _, _ = small_readonly_app
+    clients = [Client(url, verbose=False) for _ in range(4)]
+    short = [*list(CHAT.values())[:-2], 4, 0]
+    first = clients[0].submit(LONG, *CHAT.values(), api_name="/chat")
+    deadline = time.monotonic() + 60
+    while len(first.outputs()) < 2:
+        assert time.monotonic() < deadline and not first.done(), "the first chat never started streaming"
+        time.sleep(0.05)
+
+    def waiting(job):
+        while (status := job.status()).rank is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return status
+    second = clients[1].submit("Say hi.", *short, api_name="/chat")
+    status = waiting(second)
+    assert status.code.name == "IN_QUEUE" and (status.rank, status.queue_size) == (0, 1), status
+    view = clients[2].predict("Cheap work never waits.", "gpt2", "", False, False, api_name="/tokenize")
+    assert "tokview" in view[0] and not first.done(), "the tokenizer waited for the generation to finish"
+    third = clients[2].submit("Me too.", *short, api_name="/chat")
+    status = waiting(third)
+    assert (status.rank, status.queue_size) == (1, 2), status
+    with pytest.raises(Exception, match="Queue is full") as full:
+        clients[3].predict("And me.", *short, api_name="/chat")
+    assert " " in str(full.value) and "Traceback" not in str(full.value), full.value
+    third.cancel()
+    first.cancel()
+    assert second.result(timeout=120)[1][-1]["content"], "the queued chat never ran after the first was stopped"
+    for c in clients:
+        c.close()
