@@ -100,6 +100,21 @@ def test_a_closed_tab_frees_the_generation_worker_within_a_second(app_url):
     assert used < IDLE_CPU_S, f"the server still used {used:.2f} CPU-s per second 1 s after the tab closed"
 
 
+def test_a_closed_tab_deletes_its_votes_file(app_url):
+    """demo.unload: when a page's heartbeat connection drops, that session's votes folder is deleted."""
+    from llm_demo import compare
+    session = uuid.uuid4().hex[:11]
+    folder = compare.votes_dir(session)          # the app and this test share the system temp dir
+    folder.mkdir(parents=True)
+    (folder / "llm_lab_preferences.jsonl").write_text('{"prompt": "p", "chosen": "a", "rejected": "b"}\n')
+    with httpx.stream("GET", app_url + f"gradio_api/heartbeat/{session}", timeout=30) as resp:
+        next(resp.iter_lines())                  # the page is open
+    deadline = time.monotonic() + 20
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not folder.exists(), "closing the page left its votes file behind"
+
+
 def test_a_model_that_fails_to_load_is_reported_and_works_once_fixed(monkeypatch, tmp_path, tiny_dir):
     """Through the Chat handler: a broken checkpoint is a message, and the next request after the fix loads it."""
     import gradio as gr
