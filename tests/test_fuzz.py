@@ -102,20 +102,30 @@ def call(fn, args):
         out.close()
 
 
-@pytest.fixture(scope="module")
-def demo():
-    """The real app (built once), offline, with hub tokenizer ids refused quickly."""
+def build_offline():
+    """The real app, built once with hub models marked offline (no network probe)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("HF_HUB_OFFLINE", "1")
-    import app
-    yield app.build_app()
+    try:
+        import app
+        return app.build_app()
+    finally:
+        mp.undo()
+
+
+DEMO = build_offline()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")        # handlers asked for hub models refuse at once instead of probing
+    yield DEMO
     mp.undo()
 
 
 def public_endpoints():
-    import app  # noqa: F401 - names only; the fixture builds the app for the calls
-    built = app.build_app()
-    return sorted(f.api_name for f in built.fns.values() if f.fn is not None and f.api_visibility == "public")
+    return sorted(f.api_name for f in DEMO.fns.values() if f.fn is not None and f.api_visibility == "public")
 
 
 ENDPOINTS = public_endpoints()

@@ -80,8 +80,9 @@ def test_refused_tokenizer_names_leave_nothing_behind():
     assert (len(tokenization._cache), len(tokenization._name_locks)) == before, "every refused name stayed in memory"
 
 
-def test_the_ui_offers_no_free_text_model_choice():
+def test_the_ui_offers_no_free_text_model_choice(monkeypatch):
     """Model and family dropdowns accept only their listed choices (Gradio refuses anything else)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from llm_demo.ui.chat_tab import build_chat_tab
     with gr.Blocks() as demo:
         build_chat_tab()
