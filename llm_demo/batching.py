@@ -263,8 +263,4 @@ def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 
 
 def generate(lm: LoadedModel, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
     """The whole answer at once through the batch: (text, finish_reason)."""
-    text, reason = "", ""
-    for piece in stream(lm, prompt, cfg, **kw):
-        text += piece.text
-        reason = piece.finish_reason or reason
-    return text, reason
+    return engine.collect(stream(lm, prompt, cfg, **kw))

@@ -146,13 +146,18 @@ def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 
                       use_cache=True)
 
 
-def generate(lm: LoadedModel, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
-    """The whole answer at once: (text, finish_reason)."""
+def collect(pieces: Iterator[Piece]) -> tuple[str, str]:
+    """A whole answer from a stream of pieces: (text, finish_reason)."""
     text, reason = "", ""
-    for piece in stream(lm, prompt, cfg, **kw):
+    for piece in pieces:
         text += piece.text
         reason = piece.finish_reason or reason
     return text, reason
+
+
+def generate(lm: LoadedModel, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
+    """The whole answer at once: (text, finish_reason)."""
+    return collect(stream(lm, prompt, cfg, **kw))
 
 
 def score(lm: LoadedModel, prompt: str, response: str, *, append_eos: bool = False) -> Score:
