@@ -50,13 +50,14 @@ def _answer(history, messages, model, system, cfg, last_model, progress):
     if not shown or shown[-1]["role"] != "user":
         shown.append(messages[-1])
     shown.append({"role": "assistant", "content": ""})
+    def status(reply):
+        dropped = f"Dropped the {reply.dropped} oldest messages to fit the context. " if reply.dropped else ""
+        return notice + dropped + reply.stats()
     reply = None
     for reply in chat.stream_reply(model, messages, system or "", cfg):
         shown[-1]["content"] = reply.text
-        dropped = f"Dropped the {reply.dropped} oldest messages to fit the context. " if reply.dropped else ""
-        yield "", shown, notice + dropped + reply.stats(), reply.steps, True, model
-    yield "", shown, notice + (f"Dropped the {reply.dropped} oldest messages to fit the context. "
-                               if reply.dropped else "") + reply.stats(), reply.steps, False, model
+        yield "", shown, status(reply), reply.steps, True, model
+    yield "", shown, status(reply), reply.steps, False, model
 
 
 @friendly
