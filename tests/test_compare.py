@@ -90,7 +90,7 @@ def test_scores_are_finite_and_the_dpo_reward_sign_is_right(tiny_family):
 def test_votes_export_as_dpo_jsonl_that_training_accepts(tiny_family, tmp_path):
     cols = run(tiny_family)[-1]
     cols[0].text, cols[2].text = "meh", "Lovely answer."
-    v = compare.make_vote(PROMPT, cols, "dpo", "base")
+    v = compare.make_vote(compare.Run(tiny_family, PROMPT, cols=cols), "dpo", "base")
     path = compare.write_votes_jsonl([v, v], tmp_path)
     assert load_pairs_jsonl(path) == [{"prompt": PROMPT, "chosen": "Lovely answer.", "rejected": "meh"}] * 2
 
@@ -99,13 +99,16 @@ def test_votes_on_unfinished_or_missing_answers_are_refused(tiny_family):
     updates = run(tiny_family, n=6)
     early = updates[1]
     with pytest.raises(ValueError, match="unfinished"):
-        compare.make_vote(PROMPT, [compare.Column(c.slot, c.model, text="x") for c in early], "dpo", "sft")
+        compare.make_vote(compare.Run(tiny_family, PROMPT, cols=[compare.Column(c.slot, c.model, text="x")
+                                                                for c in early]), "dpo", "sft")
     with pytest.raises(ValueError, match="different"):
-        compare.make_vote(PROMPT, updates[-1], "sft", "sft")
+        compare.make_vote(compare.Run(tiny_family, PROMPT, cols=updates[-1]), "sft", "sft")
     with pytest.raises(ValueError, match="No votes"):
         compare.write_votes_jsonl([], None)
     with pytest.raises(Exception, match="unfinished"):
-        compare_tab.vote(PROMPT, updates[-1], True, "dpo", "sft", [])
+        compare_tab.vote(compare.Run(tiny_family, PROMPT, cols=updates[-1]), True, "dpo", "sft", [])
+    with pytest.raises(Exception, match="Run a prompt first"):
+        compare_tab.vote(None, False, "dpo", "sft", [])
 
 
 def test_handler_streams_views_and_refuses_empty_prompt(tiny_family):

@@ -1,4 +1,6 @@
 """Compare tab: one prompt through base, SFT and DPO side by side, scored, with arena-style votes."""
+import dataclasses
+
 import gradio as gr
 
 from llm_demo import compare, config, models, pipeline
@@ -49,17 +51,17 @@ def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new,
         if not col.error and col.model not in models.CACHE.loaded_names():
             progress(0, desc=f"Loading {models.get_spec(col.model).label} (first use only)…")
             break
-    cols = None
-    for cols in compare.stream_columns(family, prompt, cfg, system or ""):
-        yield *_column_views(cols), cols, True
-    yield *_column_views(cols), cols, False
+    run = compare.Run(family, prompt, system or "", dataclasses.asdict(cfg))   # what scores and votes will use
+    for run.cols in compare.stream_columns(family, prompt, cfg, system or ""):
+        yield *_column_views(run.cols), run, True
+    yield *_column_views(run.cols), run, False
 
 
 @friendly
-def score(family, prompt, system, cols, busy):
-    if not cols or busy:
+def score(run, busy):
+    if not isinstance(run, compare.Run) or busy:
         return None, "Scores appear when all three columns have finished."
-    s = compare.score_columns(family, prompt, cols, system or "")
+    s = compare.score_columns(run.family, run.prompt, run.cols, run.system)
     if not s.mean_logprob:
         return None, "No answers to score."
     note = f"β = {s.beta} ({s.beta_source})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
@@ -67,12 +69,11 @@ def score(family, prompt, system, cols, busy):
 
 
 @friendly
-def vote(prompt, cols, busy, better, worse, votes):
+def vote(run, busy, better, worse, votes):
+    """The pair is the run's own prompt and answers (bound on the server), whatever the Prompt box says now."""
     if busy:
         raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
-    if not cols:
-        raise ValueError("Run a prompt first, then vote.")
-    pair = compare.make_vote(prompt, cols, better, worse)
+    pair = compare.make_vote(run, better, worse)
     votes = list(votes or []) + [pair]
     return votes, f"{len(votes)} vote(s) this session."
 
@@ -96,7 +97,7 @@ def pick_family(family):
 def build_compare_tab():
     gr.Markdown("## Compare: base vs SFT vs DPO")
     gr.Markdown(INTRO)
-    cols_state, busy, votes = gr.State([]), gr.State(False), gr.State([])
+    run_state, busy, votes = gr.State(None), gr.State(False), gr.State([])
     with gr.Row():
         family = gr.Dropdown([(FAMILY_LABELS.get(f, f), f) for f in models.families()], value=models.DEFAULT_FAMILY,
                              label="Model family", scale=1)
@@ -148,14 +149,14 @@ def build_compare_tab():
         gr.Plot(pipeline.curves_figure(), label="TinyGPT training curves")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
-    run_ev = run.click(run_compare, [family, prompt, system, *knobs], [*views, cols_state, busy], api_name="compare",
+    run_ev = run.click(run_compare, [family, prompt, system, *knobs], [*views, run_state, busy], api_name="compare",
                        concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    run_ev.then(score, [family, prompt, system, cols_state, busy], [table, score_note], api_name="compare_scores",
+    run_ev.then(score, [run_state, busy], [table, score_note], api_name="compare_scores",
                 concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     stop.click(lambda: (False, "Stopped: unfinished columns can't be voted on."), None, [busy, score_note],
                cancels=[run_ev], api_name=False, concurrency_limit=None)
     family.change(pick_family, family, examples, api_name=False, concurrency_limit=None)
     examples.click(lambda x: x[0], examples, prompt, api_name=False, concurrency_limit=None)
-    vote_btn.click(vote, [prompt, cols_state, busy, better, worse, votes], [votes, vote_note], api_name="compare_vote",
+    vote_btn.click(vote, [run_state, busy, better, worse, votes], [votes, vote_note], api_name="compare_vote",
                    concurrency_limit=None)
     dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None)
