@@ -4,6 +4,7 @@ import dataclasses
 import gradio as gr
 
 from llm_demo import compare, config, models, pipeline
+from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import friendly, sampling_config
 
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
@@ -139,6 +140,7 @@ def build_compare_tab():
             dl_btn = gr.Button("Download votes (DPO JSONL)")
             dl_file = gr.File(label="prompt / chosen / rejected, one pair per line", interactive=False)
     gr.Markdown("Train on your votes: `python -m llm_demo.training dpo --extra-pairs llm_lab_preferences.jsonl`.")
+    build_arena_panel(prompt, system, [temperature, top_k, top_p, rep, max_new, seed])
     with gr.Accordion("The pipeline explained: pretraining → SFT → RLHF / DPO", open=True):
         with gr.Row():
             for title, text in pipeline.STAGE_PANELS:
