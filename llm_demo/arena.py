@@ -3,9 +3,9 @@ bootstrap intervals, the win-rate matrix, a length check, and DPO pairs. Votes c
 
 Try it: `leaderboard(ArenaStore(path).votes())`.
 """
-import math
-import random
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from llm_demo.arena_store import LABELS
 
@@ -67,43 +67,42 @@ def win_counts(comps: list[Comparison]) -> dict:
     return wins
 
 
-def bradley_terry(wins: dict, models: list[str], iters: int = 200) -> dict:
+def bradley_terry(wins: dict, models: list[str], iters: int = 500) -> dict:
     """Strengths s (log scale, mean 0) with P(i beats j) = 1 / (1 + exp(s_j - s_i)), by Hunter's (2004) MM
     updates p_i <- W_i / sum_j n_ij / (p_i + p_j), with PRIOR_WINS added to every pair."""
-    w = {(i, j): wins.get((i, j), 0.0) + PRIOR_WINS for i in models for j in models if i != j}
-    p = {m: 1.0 for m in models}
+    w = np.array([[wins.get((i, j), 0.0) for j in models] for i in models])
+    return dict(zip(models, _bt(w, iters).tolist()))
+
+
+def _bt(w: np.ndarray, iters: int = 1000) -> np.ndarray:
+    """w[..., i, j] = wins of i over j ([..., m, m], a batch of resamples at once); returns log strengths with
+    mean 0 ([..., m])."""
+    m = w.shape[-1]
+    w = w + PRIOR_WINS * (1 - np.eye(m))
+    n, won = w + np.swapaxes(w, -1, -2), w.sum(-1)      # n[i, j]: comparisons of i and j; won[i]: i's wins
+    p = np.ones(w.shape[:-1])
     for _ in range(iters):
-        new = {}
-        for i in models:
-            won = sum(w[i, j] for j in models if j != i)
-            denom = sum((w[i, j] + w[j, i]) / (p[i] + p[j]) for j in models if j != i)
-            new[i] = won / denom if denom else 1.0
-        geo = math.exp(sum(math.log(v) for v in new.values()) / len(new))
-        done = all(abs(new[m] / geo - p[m]) < 1e-10 for m in models)
-        p = {m: v / geo for m, v in new.items()}
+        new = won / (n / (p[..., :, None] + p[..., None, :])).sum(-1)
+        new /= np.exp(np.log(new).mean(-1, keepdims=True))
+        done = np.abs(new - p).max() < 1e-9
+        p = new
         if done:
             break
-    return {m: math.log(v) for m, v in p.items()}
+    return np.log(p)
 
 
 def bootstrap(votes: list, models: list[str], n: int = 200, seed: int = 0, level: float = 0.95) -> dict:
     """{model: (low, high)}: percentile intervals of the strengths over n resamples of whole votes."""
-    rng = random.Random(seed)
-    per_vote = [comparisons(v) for v in votes]
-    samples = {m: [] for m in models}
-    for _ in range(n):
-        comps = [c for k in range(len(per_vote)) for c in per_vote[rng.randrange(len(per_vote))]]
-        for m, s in bradley_terry(win_counts(comps), models, iters=100).items():
-            samples[m].append(s)
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-    return {m: (_quantile(s, lo), _quantile(s, hi)) for m, s in samples.items()}
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = int(pos)
-    return ordered[low] + (ordered[min(low + 1, len(ordered) - 1)] - ordered[low]) * (pos - low)
+    index = {m: k for k, m in enumerate(models)}
+    per_vote = np.zeros((len(votes), len(models), len(models)))      # [votes, m, m]: each vote's own wins
+    for v, vote in enumerate(votes):
+        for c in comparisons(vote):
+            per_vote[v, index[c.winner], index[c.loser]] += c.weight
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(len(votes), np.full(len(votes), 1 / len(votes)), size=n)   # [n, votes]
+    samples = _bt(np.einsum("bv,vij->bij", counts, per_vote))                            # [n, m]
+    lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+    return {m: (float(lo[k]), float(hi[k])) for m, k in index.items()}
 
 
 @dataclass

@@ -97,10 +97,11 @@ def vote(store: ArenaStore | None, page: str, run, best: str, worst: str | None,
     return mine + [as_vote_row(run, best, worst, vote_id)], replaced
 
 
-def reveal_markdown(run: compare.Run, best: str, worst: str | None, replaced: bool) -> str:
-    """Which model wrote which answer, shown after the vote."""
+def reveal_markdown(run: compare.Run, best: str, worst: str | None, replaced: bool, vote_id: int = 0) -> str:
+    """Which model wrote which answer, shown after the vote (with the database's receipt number in class mode)."""
     marks = {best: " ← your best", worst: " ← your worst"}
     lines = [f"- **{label}** was **{col.title}** (`{col.model}`){marks.get(label, '')}" for label, col in shown(run)]
-    head = "Your vote replaced your earlier vote on this run. " if replaced else ""
+    head = f"Vote stored in the class's database (receipt #{vote_id}). " if vote_id else ""
+    head += "It replaced your earlier vote on this run. " if replaced else ""
     verdict = {"tie": "You called it a tie.", "all bad": "You marked all the answers as bad."}.get(best, "")
     return f"{head}{verdict}\n\n" + "\n".join(lines)

@@ -75,8 +75,8 @@ def cast_vote(run, busy, best, worst, mine, request: gr.Request):
     if best not in CHOICES:
         raise ValueError("Choose the best answer (A, B or C), 'tie' or 'all bad' first.")
     mine, replaced = arena_runs.vote(arena_runs.class_store(), _page(request), run, best, worst, mine)
-    return {"mine": mine, "reveal": arena_runs.reveal_markdown(run, best, worst if worst in LABELS else None,
-                                                                replaced)}
+    reveal = arena_runs.reveal_markdown(run, best, worst if worst in LABELS else None, replaced, mine[-1].vote_id)
+    return {"mine": mine, "reveal": reveal}
 
 
 _board_cache: dict = {"at": 0.0, "key": None, "views": None}
