@@ -173,7 +173,10 @@ def _keyed(fn, comps: dict):
 
 def build_arena_panel(prompt, system, knobs: list) -> None:
     """Inside the Compare tab: uses its Prompt box, system prompt and sampling settings."""
-    store = arena_runs.class_store()        # a bad database path stops the app here, with its sentence
+    try:
+        store = arena_runs.class_store()
+    except ValueError as exc:               # a deployer's bad database path: stop here with the sentence
+        raise SystemExit(f"Class mode cannot start: {exc}") from None
     c = {"run": gr.State(None), "busy": gr.State(False), "mine": gr.State([])}
     gr.Markdown(intro_markdown())
     with gr.Row():
