@@ -1,11 +1,9 @@
 """Compare tab, blind arena panel: answers as A / B / C, a vote, the reveal, the leaderboard and the teacher view.
 
-Handlers return dicts keyed by output name (tests read them by name); `_keyed` maps the names to components.
+Handlers return dicts keyed by output name (tests read them by name); common.by_name maps them to components.
 The work is in llm_demo/arena_runs.py (runs and votes), arena.py (leaderboard math) and arena_store.py (database).
 """
-import functools
 import hmac
-import inspect
 import tempfile
 import threading
 import time
@@ -16,7 +14,7 @@ import gradio as gr
 from llm_demo import arena, arena_plots, arena_runs, config, models
 from llm_demo.arena_store import CHOICES, LABELS
 from llm_demo.training.pairs import pair_to_jsonl_line
-from llm_demo.ui.common import friendly, sampling_config
+from llm_demo.ui.common import by_name, friendly, sampling_config
 
 LEADERBOARD_MAX_AGE_S = 5      # the whole class shares one leaderboard, recomputed at most this often
 LINEUP_LABELS = {"tinygpt": "TinyGPT: base / SFT / DPO", "tinygpt-class": "TinyGPT: SFT / DPO / DPO on the class's votes"}
@@ -154,23 +152,6 @@ def teacher_reset(token, confirmed):
 # ---------------------------------------------------------------- layout
 
 
-def _keyed(fn, comps: dict):
-    """Wrap a handler that returns (or yields) {name: value} so Gradio gets {component: value}."""
-    def convert(out):
-        return {comps[k]: v for k, v in out.items()}
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def gen(*args, **kwargs):
-            for out in fn(*args, **kwargs):
-                yield convert(out)
-        return gen
-
-    @functools.wraps(fn)
-    def plain(*args, **kwargs):
-        return convert(fn(*args, **kwargs))
-    return plain
-
-
 def build_arena_panel(prompt, system, knobs: list) -> None:
     """Inside the Compare tab: uses its Prompt box, system prompt and sampling settings."""
     try:
@@ -199,14 +180,14 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
     refresh = gr.Button("Refresh leaderboard", size="sm")
     model = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     run_outs = [c["run"], c["busy"], c["reveal"]] + [c[f"{k}_{x}"] for x in LABELS for k in ("head", "answer")]
-    run_ev = run_btn.click(_keyed(run_blind, c), [lineup, prompt, system, *knobs], run_outs, api_name="arena_run",
+    run_ev = run_btn.click(by_name(run_blind, c), [lineup, prompt, system, *knobs], run_outs, api_name="arena_run",
                            **model)
     board_outs = [c["board"], c["strengths"], c["matrix"]]
-    vote_ev = vote_btn.click(_keyed(cast_vote, c), [c["run"], c["busy"], best, worst, c["mine"]],
+    vote_ev = vote_btn.click(by_name(cast_vote, c), [c["run"], c["busy"], best, worst, c["mine"]],
                              [c["mine"], c["reveal"]], api_name="arena_vote", concurrency_limit=None)
-    vote_ev.success(_keyed(show_leaderboard, c), c["mine"], board_outs, api_name=False, concurrency_limit=None)
+    vote_ev.success(by_name(show_leaderboard, c), c["mine"], board_outs, api_name=False, concurrency_limit=None)
     run_ev.then(lambda: (None, None), None, [best, worst], api_name=False, concurrency_limit=None)
-    refresh.click(_keyed(show_leaderboard, c), c["mine"], board_outs, api_name="arena_leaderboard",
+    refresh.click(by_name(show_leaderboard, c), c["mine"], board_outs, api_name="arena_leaderboard",
                   concurrency_limit=None)
     if store is not None and config.TEACHER_TOKEN:
         _build_teacher_view()
