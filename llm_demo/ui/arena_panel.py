@@ -169,8 +169,9 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
                 c[f"head_{label}"] = gr.Markdown(f"### {label}")
                 c[f"answer_{label}"] = gr.Textbox(label=f"Answer {label}", lines=6, interactive=False)
     with gr.Row():
-        best = gr.Radio(list(CHOICES), value=None, label="Best answer")
-        worst = gr.Radio(list(LABELS), value=None, label="Worst answer (optional: ranks all three)")
+        best = gr.Radio(list(CHOICES), value=None, label="Best answer", elem_id="arena-best")
+        worst = gr.Radio(list(LABELS), value=None, label="Worst answer (optional: ranks all three)",
+                         elem_id="arena-worst")
         vote_btn = gr.Button("Vote and reveal")
     c["reveal"] = gr.Markdown()
     gr.Markdown("#### Leaderboard" + (" (the whole class)" if store else " (this page's votes)"))
