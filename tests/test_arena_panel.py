@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from llm_demo import arena, arena_runs, config, models
+from llm_demo import arena, arena_runs, compare, config, models
 from llm_demo.training.pairs import load_pairs_jsonl
 from llm_demo.ui import arena_panel
 
@@ -43,7 +43,7 @@ def page(name="page-a"):
 
 def blind(family, who="page-a", seed=0):
     outs = list(arena_panel.run_blind(family, PROMPT, "", *KNOBS[:-1], seed, page(who)))
-    assert outs[0]["busy"] is True and outs[-1]["busy"] is False, "busy goes up while streaming, down at the end"
+    assert "finished" not in outs[0]["head_A"] and outs[-1]["run"].finished, "the run finishes with the last update"
     return outs[-1]
 
 
@@ -54,14 +54,16 @@ def test_private_blind_run_hides_the_models_until_the_vote_then_reveals_them(tin
     heads = " ".join(final[f"head_{x}"] for x in "ABC")
     assert "tiny-" not in heads and "SFT" not in heads, f"the heads give the models away: {heads}"
     assert [final[f"answer_{x}"] for x in "ABC"] == [c.text for _, c in arena_runs.shown(run)]
+    early = compare.Run(run.family, run.prompt, cols=[compare.Column(c.slot, c.model, text="x") for c in run.cols],
+                        order=run.order, run_id=run.run_id)
     with pytest.raises(Exception, match="unfinished"):
-        arena_panel.cast_vote(run, True, "A", None, [], page())
+        arena_panel.cast_vote(early, "A", None, [], page())
     with pytest.raises(Exception, match="blind comparison first"):
-        arena_panel.cast_vote(None, False, "A", None, [], page())
-    out = arena_panel.cast_vote(run, False, "B", "C", [], page())
+        arena_panel.cast_vote(None, "A", None, [], page())
+    out = arena_panel.cast_vote(run, "B", "C", [], page())
     by_label = dict(zip("ABC", run.order))
     assert f"`tiny-{by_label['B']}`) ← your best" in out["reveal"], out["reveal"]
-    again = arena_panel.cast_vote(run, False, "A", None, out["mine"], page())
+    again = arena_panel.cast_vote(run, "A", None, out["mine"], page())
     assert len(again["mine"]) == 1 and "replaced" in again["reveal"], "one vote per run counts: the latest"
     board = arena_panel.show_leaderboard(again["mine"])
     assert "1 votes" in board["board"] and board["strengths"] is not None, board["board"]
@@ -83,18 +85,18 @@ def test_class_votes_are_bound_to_the_recorded_run_not_to_what_the_page_holds(ti
     run = blind(tiny_family)["run"]
     real = {c.slot: c.text for c in run.cols}
     run.cols[0].text = "a made-up answer the page sent back"        # whatever the page's copy says...
-    arena_panel.cast_vote(run, False, "A", "B", [], page())
+    arena_panel.cast_vote(run, "A", "B", [], page())
     [row] = class_mode.votes()
     assert {s: c["text"] for s, c in row.columns.items()} == real, "...the database keeps the server's answers"
     assert row.prompt == PROMPT
     with pytest.raises(Exception, match="another page"):
-        arena_panel.cast_vote(run, False, "A", None, [], page("page-b"))
+        arena_panel.cast_vote(run, "A", None, [], page("page-b"))
     forged = types.SimpleNamespace(**vars(run))
     with pytest.raises(Exception, match="blind comparison first"):
-        arena_panel.cast_vote(forged, False, "A", None, [], page())       # not a run the server made
+        arena_panel.cast_vote(forged, "A", None, [], page())       # not a run the server made
     run.run_id = "made-up-run-id"
     with pytest.raises(Exception, match="never recorded"):
-        arena_panel.cast_vote(run, False, "A", None, [], page())
+        arena_panel.cast_vote(run, "A", None, [], page())
     assert len(class_mode.votes()) == 1, "refused votes stored nothing"
     board = arena_panel.show_leaderboard([])
     assert "1 votes" in board["board"], "in class mode the leaderboard is the database's, not the page's"
@@ -102,7 +104,7 @@ def test_class_votes_are_bound_to_the_recorded_run_not_to_what_the_page_holds(ti
 
 def test_teacher_view_refuses_without_the_token_and_exports_resets_with_it(tiny_family, class_mode, monkeypatch):
     run = blind(tiny_family)["run"]
-    arena_panel.cast_vote(run, False, "A", "C", [], page())
+    arena_panel.cast_vote(run, "A", "C", [], page())
     for token in ("", None, "s3cret-tokeN", "s3cret-token ", 12345):
         for call in (lambda t: arena_panel.teacher_totals(t), lambda t: arena_panel.teacher_export(t),
                      lambda t: arena_panel.teacher_reset(t, True)):

@@ -39,9 +39,9 @@ def _page(request) -> str:
     return arena_runs.page_id(getattr(request, "session_hash", None))
 
 
-def blind_views(run, busy: bool) -> dict:
-    """Heads and answers in the shown order (no model names until the vote), the run and the busy flag."""
-    out = {"run": run, "busy": busy}
+def blind_views(run) -> dict:
+    """Heads and answers in the shown order (no model names until the vote), and the run itself."""
+    out = {"run": run}
     for label, col in arena_runs.shown(run):
         if col.error:
             head = f"### {label}\n⛔ *{col.error}*"
@@ -62,14 +62,12 @@ def run_blind(lineup, prompt, system, temperature, top_k, top_p, rep, max_new, s
     page, store = _page(request), arena_runs.class_store()
     run = None
     for run in arena_runs.stream_blind(store, page, lineup, prompt, system if isinstance(system, str) else "", cfg):
-        yield {**blind_views(run, True), "reveal": "Vote, then the models are revealed."}
-    yield blind_views(run, False)
+        yield {**blind_views(run), "reveal": "Vote once every answer has finished; then the models are revealed."}
 
 
 @friendly
-def cast_vote(run, busy, best, worst, mine, request: gr.Request):
-    if busy:
-        raise ValueError("Wait until all the answers have finished: votes on unfinished answers are refused.")
+def cast_vote(run, best, worst, mine, request: gr.Request):
+    """Unfinished runs are refused by arena_runs.vote (class mode: by the database, which knows the run's status)."""
     if best not in CHOICES:
         raise ValueError("Choose the best answer (A, B or C), 'tie' or 'all bad' first.")
     mine, replaced = arena_runs.vote(arena_runs.class_store(), _page(request), run, best, worst, mine)
@@ -158,7 +156,7 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
         store = arena_runs.class_store()
     except ValueError as exc:               # a deployer's bad database path: stop here with the sentence
         raise SystemExit(f"Class mode cannot start: {exc}") from None
-    c = {"run": gr.State(None), "busy": gr.State(False), "mine": gr.State([])}
+    c = {"run": gr.State(None), "mine": gr.State([])}
     gr.Markdown(intro_markdown())
     with gr.Row():
         lineup = gr.Dropdown(lineups(), value="tinygpt", label="Lineup", scale=2)
@@ -180,11 +178,11 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
         c["strengths"], c["matrix"] = gr.Plot(label="Strengths"), gr.Plot(label="Win rates")
     refresh = gr.Button("Refresh leaderboard", size="sm")
     model = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    run_outs = [c["run"], c["busy"], c["reveal"]] + [c[f"{k}_{x}"] for x in LABELS for k in ("head", "answer")]
+    run_outs = [c["run"], c["reveal"]] + [c[f"{k}_{x}"] for x in LABELS for k in ("head", "answer")]
     run_ev = run_btn.click(by_name(run_blind, c), [lineup, prompt, system, *knobs], run_outs, api_name="arena_run",
                            **model)
     board_outs = [c["board"], c["strengths"], c["matrix"]]
-    vote_ev = vote_btn.click(by_name(cast_vote, c), [c["run"], c["busy"], best, worst, c["mine"]],
+    vote_ev = vote_btn.click(by_name(cast_vote, c), [c["run"], best, worst, c["mine"]],
                              [c["mine"], c["reveal"]], api_name="arena_vote", concurrency_limit=None)
     vote_ev.success(by_name(show_leaderboard, c), c["mine"], board_outs, api_name=False, concurrency_limit=None)
     run_ev.then(lambda: (None, None), None, [best, worst], api_name=False, concurrency_limit=None)
