@@ -32,7 +32,8 @@ def connect(url: str):
     from gradio_client import Client
     for attempt in range(3):
         try:
-            return Client(url, verbose=False)
+            # gradio_client's default 20 s HTTP timeout cuts off queue joins on a machine this busy
+            return Client(url, verbose=False, httpx_kwargs={"timeout": 300})
         except Exception:  # noqa: BLE001
             if attempt == 2:
                 raise
