@@ -19,3 +19,13 @@ def test_a_private_vote_pairs_the_answers_with_the_prompt_that_produced_them(app
     pairs = load_pairs_jsonl(client.predict(api_name="/compare_download"))
     assert pairs[0]["prompt"] == "What is your name?", f"the vote was paired with another prompt: {pairs[0]}"
     client.close()
+
+
+def test_the_arena_vote_endpoint_takes_a_choice_and_nothing_a_forger_could_fill_with_answers(app_url):
+    """The run (prompt, answers, order) stays on the server; the page sends only its labels."""
+    client = Client(app_url, verbose=False)
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert [p["parameter_name"] for p in api["/arena_vote"]["parameters"]] == ["best", "worst"], api["/arena_vote"]
+    with pytest.raises(Exception, match="blind comparison first"):
+        client.predict("A", None, api_name="/arena_vote")              # a page that never ran anything
+    client.close()

@@ -52,16 +52,18 @@ def student(client, uid: int, votes: int, tokens: int, deadline: float) -> dict:
                 break
             t0 = time.perf_counter()
             try:
-                client.predict("tinygpt", PROMPTS[(uid + i) % len(PROMPTS)], "", 0.8, 50, 1.0, 1.0, tokens,
-                               uid * 100 + i, api_name="/arena_run")
+                shown = client.predict("tinygpt", PROMPTS[(uid + i) % len(PROMPTS)], "", 0.8, 50, 1.0, 1.0, tokens,
+                                       uid * 100 + i, api_name="/arena_run")   # reveal, then head and answer per label
             except Exception as exc:  # noqa: BLE001 - counted and reported
                 out["errors"].append(f"run: {type(exc).__name__}: {exc}"[:200])
                 continue
             out["run_ms"].append((time.perf_counter() - t0) * 1000)
             acknowledged = False
+            answered = [x for x, text in zip("ABC", shown[2::2]) if (text or "").strip()]   # as a student sees them
             for _ in range(2 if i % 5 == 4 else 1):
-                best = rng.choice(["A", "B", "C", "A", "B", "C", "tie", "all bad"])
-                worst = rng.choice([x for x in "ABC" if x != best]) if best in "ABC" and rng.random() < 0.5 else None
+                best = rng.choice(answered * 3 + ["tie", "all bad"])
+                others = [x for x in answered if x != best]
+                worst = rng.choice(others) if best in answered and others and rng.random() < 0.5 else None
                 out["sent"] += 1
                 t0 = time.perf_counter()
                 try:
