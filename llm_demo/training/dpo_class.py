@@ -69,6 +69,8 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False, db: Path | 
     C.write_model_card(path, metrics)
     shipped_eval = C.SHIPPED / "eval.json"
     if shipped_eval.exists():
-        print("shipped dpo:", json.dumps(json.loads(shipped_eval.read_text())["stages"]["dpo"]))
+        shipped_result = json.loads(shipped_eval.read_text())
+        print("shipped dpo:", json.dumps({**shipped_result["stages"]["dpo"],
+                                          "dpo_reward_accuracy": shipped_result.get("dpo_reward_accuracy")}))
     print("class dpo:  ", json.dumps(metrics))
     return {**summary, "eval": metrics}
