@@ -39,6 +39,13 @@ def _model_choices():
             for name, label, ok, reason in models.choices()]
 
 
+def _sizes(name: str) -> tuple[int, int]:
+    """(layers, heads) of a shipped model from its config file alone, for the sliders before anything loads."""
+    from transformers import AutoConfig
+    cfg = AutoConfig.from_pretrained(models.get_spec(name).location)
+    return cfg.num_hidden_layers, cfg.num_attention_heads
+
+
 def _loading(name: str, progress) -> None:
     if models.get_spec(name).name not in models.CACHE.loaded_names():
         progress(0, desc=f"Loading {models.get_spec(name).label} (first use only)…")
@@ -68,12 +75,14 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
         arch = gr.HTML(elem_id="ins-arch")
         gr.Markdown("**What a modern model changes**: the seed's GPT-2 design (our TinyGPT) next to SmolLM2-135M "
                     "(2024), each column read from that model's config.")
-        modern = gr.Dataframe(wrap=True, interactive=False, elem_id="ins-modern")
+        modern = gr.Dataframe(wrap=True, interactive=False, elem_id="ins-modern",
+                              column_widths=["12%", "24%", "24%", "40%"])
     with gr.Accordion("2 · Causal attention", open=True):
         gr.Markdown(ATTENTION)
+        n_layers, n_heads = _sizes(inside.DEFAULT_MODEL)
         with gr.Row():
-            layer = gr.Slider(1, 4, value=1, step=1, label="Layer", elem_id="ins-layer")
-            head = gr.Slider(0, 6, value=0, step=1, label="Head (0 = the mean over heads)", elem_id="ins-head")
+            layer = gr.Slider(1, n_layers, value=1, step=1, label="Layer", elem_id="ins-layer")
+            head = gr.Slider(0, n_heads, value=0, step=1, label="Head (0 = the mean over heads)", elem_id="ins-head")
         attn_plot = gr.Plot(elem_id="ins-attn", show_label=False)
         heads_plot = gr.Plot(elem_id="ins-heads", show_label=False)
         gr.Markdown(CAUSALITY)
@@ -192,7 +201,9 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
               f"ends at {steps[-1].cache_bytes:,} bytes.")
         return md, plots.kv_figure(steps, seed), df
 
-    run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    # "minimal" progress: an error leaves the last good figures visible (the full overlay would cover them)
+    run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT,
+               show_progress="minimal")
     triggers = [look.click, text.submit, model.input] + ([tab.select] if tab is not None else [])
     ev = gr.on(triggers, update, [model, text, layer, head],
                [note, arch, attn_plot, heads_plot, lens_plot, layer, head, token], api_name="inside_update",
