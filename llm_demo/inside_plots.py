@@ -8,11 +8,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 from llm_demo import architecture, inside
 
 _FONT = dict(size=11)
+# Colour scales as explicit lists: without validation, plotly.js would read a name like "Blues" as its own
+# (differently ordered) scale. Light = low, dark = high.
+BLUES = pc.make_colorscale(pc.sequential.Blues)
+YLGNBU = pc.make_colorscale(pc.sequential.YlGnBu)
+RDBU = pc.make_colorscale(pc.diverging.RdBu)
 
 
 def show(tok: str) -> str:
@@ -23,6 +29,12 @@ def show(tok: str) -> str:
 def _ticks(tokens, every: int = 1) -> dict:
     return dict(tickmode="array", tickvals=list(range(0, len(tokens), every)),
                 ticktext=[show(t) for t in tokens][::every], tickfont=dict(size=10))
+
+
+def _fig(traces: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain dicts, without plotly's per-property validation (half the build time of a heatmap
+    figure here; `_validate` is plotly's own switch, pinned plotly 7.1). The browser test draws every figure."""
+    return go.Figure(traces, layout, _validate=False)
 
 
 def _heatmap(z, **kw) -> dict:
@@ -36,11 +48,11 @@ def attention_figure(mat: np.ndarray, tokens, title: str) -> go.Figure:
     z = np.where(np.tril(np.ones((T, T), dtype=bool)), mat, np.nan).astype(np.float32)
     names = [show(t) for t in tokens]
     hover = [[f"{names[i]} (#{i}) looks at {names[j]} (#{j})" for j in range(T)] for i in range(T)]
-    trace = _heatmap(z, colorscale="Blues", zmin=0, hoverongaps=False, text=hover,
+    trace = _heatmap(z, colorscale=BLUES, zmin=0, hoverongaps=False, text=hover,
                      hovertemplate="%{text}<br>weight %{z:.3f}<extra></extra>",
                      colorbar=dict(title=dict(text="weight"), thickness=12))
     size = max(360, min(720, 110 + 16 * T))
-    return go.Figure([trace], dict(
+    return _fig([trace], dict(
         title=dict(text=title, x=0.02, font=dict(size=14)), height=size, width=size + 90, plot_bgcolor="white",
         margin=dict(l=90, r=10, t=40, b=90), font=_FONT,
         xaxis=dict(_ticks(tokens), title="attends to (key)", tickangle=-60, showgrid=False),
@@ -64,12 +76,12 @@ def heads_figure(layer_attn: np.ndarray, tokens, layer: int) -> go.Figure:
         layout[f"yaxis{ax}"] = dict(domain=[y1 - h, y1], showticklabels=False, showgrid=False, anchor=f"x{ax}",
                                     autorange="reversed")
         traces.append(_heatmap(np.where(mask, a, np.nan).astype(np.float32), xaxis=f"x{ax}", yaxis=f"y{ax}",
-                               colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverongaps=False,
+                               colorscale=BLUES, zmin=0, zmax=1, showscale=False, hoverongaps=False,
                                hovertemplate=f"head {k + 1}: row %{{y}} → column %{{x}}: %{{z:.3f}}<extra></extra>"))
         notes.append(dict(text=f"head {k + 1} · prev {pat['previous']:.2f} · first {pat['first']:.2f}",
                           x=x0 + w / 2, y=y1, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
                           font=dict(size=11)))
-    return go.Figure(traces, dict(layout, annotations=notes, height=60 + 230 * rows, plot_bgcolor="white",
+    return _fig(traces, dict(layout, annotations=notes, height=60 + 230 * rows, plot_bgcolor="white",
                                   margin=dict(l=10, r=10, t=60, b=10), font=_FONT, title=dict(
                                       text=f"Layer {layer}, every head (prev = mean weight on the previous token, "
                                            "first = on the first token)", x=0.02, font=dict(size=14))))
@@ -81,10 +93,10 @@ def lens_figure(ins: inside.Inspection, decode) -> go.Figure:
     guesses = [[show(decode(int(i))) for i in row] for row in ins.top_ids]
     labels = [f"block {i + 1}" for i in range(L - 1)] + [f"block {L} = output"]
     trace = _heatmap(ins.top_probs.astype(np.float32), y=labels, text=guesses, texttemplate="%{text}",
-                     textfont=dict(size=9), colorscale="YlGnBu", zmin=0, zmax=1,
+                     textfont=dict(size=9), colorscale=YLGNBU, zmin=0, zmax=1,
                      hovertemplate="%{y}, after token #%{x}: next = %{text} (p = %{z:.2f})<extra></extra>",
                      colorbar=dict(title=dict(text="p"), thickness=12))
-    return go.Figure([trace], dict(
+    return _fig([trace], dict(
         title=dict(text="Logit lens: each block's residual stream read through the final norm and the LM head",
                    x=0.02, font=dict(size=14)), height=120 + max(10, L) * 22, plot_bgcolor="white",
         margin=dict(l=120, r=10, t=40, b=90), font=_FONT,
@@ -94,10 +106,10 @@ def lens_figure(ins: inside.Inspection, decode) -> go.Figure:
 
 def position_figure(sim: np.ndarray) -> go.Figure:
     P = sim.shape[0]
-    trace = _heatmap(sim.astype(np.float32), colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
+    trace = _heatmap(sim.astype(np.float32), colorscale=RDBU, zmid=0, zmin=-1, zmax=1,
                      hovertemplate="positions %{y} and %{x}: cosine %{z:.2f}<extra></extra>",
                      colorbar=dict(title=dict(text="cos"), thickness=12))
-    return go.Figure([trace], dict(
+    return _fig([trace], dict(
         title=dict(text=f"Cosine similarity of the {P} learned position embeddings", x=0.02, font=dict(size=14)),
         height=460, width=520, margin=dict(l=60, r=10, t=40, b=50), font=_FONT,
         xaxis=dict(title="position"), yaxis=dict(title="position", autorange="reversed")))
@@ -110,7 +122,7 @@ def causality_figure(c: inside.Causality) -> go.Figure:
     colors = ["#2e7d32" if r < c.shared else "#d62728" for r in range(n)]
     trace = dict(type="bar", x=list(range(n)), y=diff, marker=dict(color=colors),
                  hovertemplate="row %{x}: max change %{y:.3g}<extra></extra>")
-    return go.Figure([trace], dict(
+    return _fig([trace], dict(
         title=dict(text="How much each token's attention row changed (all layers and heads)", x=0.02,
                    font=dict(size=14)), height=300, plot_bgcolor="white", margin=dict(l=60, r=10, t=40, b=90),
         font=_FONT, xaxis=dict(_ticks(c.before.tokens[:n]), tickangle=-60),
@@ -123,7 +135,7 @@ def kv_figure(steps, seed) -> go.Figure:
                    mode="lines+markers"),
               dict(type="scatter", x=ctx[:len(seed.ms)], y=[round(m, 2) for m in seed.ms[:len(ctx)]],
                    name="the seed's generate_text (recomputes everything)", mode="lines+markers")]
-    return go.Figure(traces, dict(
+    return _fig(traces, dict(
         title=dict(text="Time per generated token", x=0.02, font=dict(size=14)), height=320, plot_bgcolor="white",
         margin=dict(l=60, r=10, t=40, b=50), font=_FONT, legend=dict(orientation="h", y=-0.25),
         xaxis=dict(title="tokens in the context", gridcolor="#e5e5e5"),

@@ -30,4 +30,9 @@ def test_open_the_tab_draw_the_heatmaps_and_screenshot(page):
     page.locator("#ins-layer input[type=number]").press("Enter")
     expect(page.get_by_text("Value 9 is greater than maximum value 4").first).to_be_visible()
     expect(page.locator("#ins-attn")).to_contain_text("Layer 3, head 2")  # the last good view stays
+    page.locator(".toast-close").first.click()                            # then a valid layer for the screenshot
+    page.locator("#ins-layer input[type=number]").fill("2")
+    page.locator("#ins-layer input[type=number]").press("Enter")
+    expect(page.locator("#ins-attn")).to_contain_text("Layer 2, head 2", timeout=30_000)
+    expect(page.locator("#ins-heads")).to_contain_text("Layer 2, every head")
     screenshot(page, "inside")
