@@ -5,7 +5,7 @@ import pandas as pd
 
 from llm_demo import architecture, config, inside, kv_cache, minigpt, models
 from llm_demo import inside_plots as plots
-from llm_demo.ui.common import friendly
+from llm_demo.ui.common import by_name, friendly
 
 INTRO = """The Tokenizer tab shows what goes into a model and the Chat tab what comes out. This tab opens the model
 in between: a **decoder-only transformer**, the GPT design the seed text starts with. Token ids become vectors
@@ -34,6 +34,10 @@ is layers × keys/values × KV heads × tokens × head size) and the step time s
 Greedy decoding on both sides, so both must pick the same tokens."""
 
 
+POSITIONS = """Each learned position vector compared with every other: neighbouring positions end up similar (the
+band along the diagonal), which is how a model with a position table learns word order."""
+
+
 def _model_choices():
     return [(label if ok else f"{label} (unavailable: {reason})", name)
             for name, label, ok, reason in models.choices()]
@@ -57,6 +61,95 @@ def _mapping_table() -> pd.DataFrame:
 
 def _differences() -> str:
     return "\n".join(f"- **{what}.** {why}" for what, why in minigpt.DIFFERENCES)
+
+
+@friendly
+def update(name, text, layer, head, progress=gr.Progress()):
+    """The whole view for a model and a text (one eager forward pass, then figures)."""
+    _loading(name, progress)
+    v = plots.update_views(name, text, layer, head)
+    toks = list(dict.fromkeys(t for t in v.ins.tokens if t.strip()))
+    return {"note": v.note, "arch": v.arch_html, "attention": v.attention, "heads": v.heads, "lens": v.lens,
+            "layer": gr.update(maximum=v.ins.n_layers, value=v.layer),
+            "head": gr.update(maximum=v.ins.n_heads, value=v.head),
+            "token": gr.update(choices=toks, value=toks[0] if toks else None)}
+
+
+@friendly
+def redraw(name, text, layer, head):
+    """Another layer or head of the same inspection (cached: no forward pass)."""
+    ins = inside.inspect(name, text)
+    layer, head = inside.check_layer_head(ins, layer, head)
+    return {"attention": plots.attention_view(ins, layer, head),
+            "heads": plots.heads_figure(ins.attn[layer - 1], ins.tokens, layer)}
+
+
+@friendly
+def positions(name, drawn):
+    """The position-embedding figure, redrawn only when the model changed (it does not depend on the text)."""
+    if name == drawn:
+        return {}
+    fig, why = plots.positions_view(name)
+    return {"pos_md": why or POSITIONS, "pos_plot": fig, "drawn": name}
+
+
+@friendly
+def modern_table():
+    seed = architecture.architecture_from_config(architecture.SEED_DESIGN_MODEL)
+    modern = architecture.architecture_from_config(architecture.MODERN_MODEL)
+    return {"modern": pd.DataFrame(architecture.modern_changes(seed, modern)).rename(
+        columns={"seed": seed.label, "modern": modern.label, "why": "what changes and why"})}
+
+
+@friendly
+def causal(name, text, word):
+    c = inside.causality(name, text, word)
+    verdict = ("identical: bit for bit" if c.max_attn_diff == 0 else
+               f"different by at most {c.max_attn_diff:.2g} (float rounding)")
+    md = (f"“…{plots.show(''.join(c.after.tokens[c.shared:]))}” instead of "
+          f"“…{plots.show(''.join(c.before.tokens[c.shared:]))}”. The first **{c.shared}** tokens are shared: "
+          f"their attention rows in all {c.before.n_layers} layers × {c.before.n_heads} heads are **{verdict}**, "
+          f"and so are their logit-lens guesses ({'the same' if c.same_lens_guesses else 'NOT the same'}; "
+          f"probabilities differ by at most {c.max_lens_prob_diff:.2g}). Only the rows from the changed word on "
+          "(red) move.")
+    return {"causal_md": md, "causal_plot": plots.causality_figure(c)}
+
+
+@friendly
+def near(name, token):
+    shown, rows = inside.neighbours(name, token)
+    df = pd.DataFrame(rows, columns=["token", "id", "cosine"]).assign(
+        token=lambda d: d["token"].map(plots.show), cosine=lambda d: d["cosine"].round(3))
+    return {"nb_md": f"Nearest to **{plots.show(shown)}** in the token-embedding matrix (cosine similarity):",
+            "nb_table": df}
+
+
+@friendly
+def run_minigpt(name, text, progress=gr.Progress()):
+    _loading(name, progress)
+    r = minigpt.check(name, text)
+    ok = "≤ 1e-4: the same model" if r.max_abs_diff <= 1e-4 else "ABOVE 1e-4: the mapping is wrong"
+    return {"mg_md": f"On {r.n_tokens} tokens, the largest difference between the seed's MiniGPT's logits and the "
+                     f"transformers model's is **{r.max_abs_diff:.2g}** (the logits reach ±{r.max_abs_logit:.1f}): "
+                     f"{ok}. Same top next token at every position: **{'yes' if r.same_argmax else 'no'}**. "
+                     f"Parameters: MiniGPT {r.params_minigpt:,}, transformers {r.params_transformers:,}. Time: "
+                     f"MiniGPT {r.ms_minigpt:.1f} ms, transformers {r.ms_transformers:.1f} ms."}
+
+
+@friendly
+def run_kv(name, text, n_new, progress=gr.Progress()):
+    _loading(name, progress)
+    steps, seed = kv_cache.kv_steps(name, text, n_new)
+    df = pd.DataFrame([{"step": s.n, "token": plots.show(s.token), "cache shape": " × ".join(map(str, s.cache_shape)),
+                        "cache bytes": f"{s.cache_bytes:,}", "ms with cache": round(s.ms, 1),
+                        "ms, seed's loop": round(seed.ms[s.n], 1) if s.n < len(seed.ms) else None}
+                       for s in steps])
+    cached_ms, seed_ms = sum(s.ms for s in steps[1:]), sum(seed.ms[1:len(steps)])
+    md = (f"{len(steps)} tokens: “{plots.show(''.join(s.token for s in steps))}”. Same tokens from the seed's "
+          f"loop: **{'yes' if seed.same_tokens else 'no'}**. After the prompt, the steps took **{cached_ms:.0f} ms** "
+          f"with the cache and **{seed_ms:.0f} ms** recomputing everything. The cache ends at "
+          f"{steps[-1].cache_bytes:,} bytes.")
+    return {"kv_md": md, "kv_plot": plots.kv_figure(steps, seed), "kv_table": df}
 
 
 def build_inside_tab(tab: gr.Tab | None = None) -> dict:
@@ -122,99 +215,29 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
         kv_table = gr.Dataframe(interactive=False, elem_id="ins-kv-table")
     drawn_positions = gr.State("")                   # the model whose position embeddings are drawn
 
-    @friendly
-    def update(name, txt, lay, hd, progress=gr.Progress()):
-        _loading(name, progress)
-        v = plots.update_views(name, txt, lay, hd)
-        toks = list(dict.fromkeys(t for t in v.ins.tokens if t.strip()))
-        return {note: v.note, arch: v.arch_html, attn_plot: v.attention, heads_plot: v.heads, lens_plot: v.lens,
-                layer: gr.update(maximum=v.ins.n_layers, value=v.layer),
-                head: gr.update(maximum=v.ins.n_heads, value=v.head),
-                token: gr.update(choices=toks, value=toks[0] if toks else None)}
-
-    @friendly
-    def redraw(name, txt, lay, hd):
-        ins = inside.inspect(name, txt)
-        lay, hd = inside.check_layer_head(ins, lay, hd)
-        return {attn_plot: plots.attention_view(ins, lay, hd), heads_plot: plots.heads_figure(ins.attn[lay - 1],
-                                                                                            ins.tokens, lay)}
-
-    @friendly
-    def positions(name, drawn):
-        if name == drawn:
-            return {pos_md: gr.skip(), pos_plot: gr.skip(), drawn_positions: drawn}
-        fig, why = plots.positions_view(name)
-        text_ = why or ("Each learned position vector compared with every other: neighbouring positions end up "
-                        "similar (the bright band along the diagonal), which is how the model learns order.")
-        return {pos_md: text_, pos_plot: fig, drawn_positions: name}
-
-    @friendly
-    def modern_table():
-        seed = architecture.architecture_from_config(architecture.SEED_DESIGN_MODEL)
-        modern_ = architecture.architecture_from_config(architecture.MODERN_MODEL)
-        return pd.DataFrame(architecture.modern_changes(seed, modern_)).rename(
-            columns={"seed": seed.label, "modern": modern_.label, "why": "what changes and why"})
-
-    @friendly
-    def causal(name, txt, word):
-        c = inside.causality(name, txt, word)
-        verdict = ("identical: bit for bit" if c.max_attn_diff == 0 else
-                   f"different by at most {c.max_attn_diff:.2g} (float rounding)")
-        md = (f"“…{plots.show(''.join(c.after.tokens[c.shared:]))}” instead of "
-              f"“…{plots.show(''.join(c.before.tokens[c.shared:]))}”. The first **{c.shared}** tokens are shared: "
-              f"their attention rows in all {c.before.n_layers} layers × {c.before.n_heads} heads are "
-              f"**{verdict}**, and so are their logit-lens guesses "
-              f"({'the same' if c.same_lens_guesses else 'NOT the same'}; probabilities differ by at most "
-              f"{c.max_lens_prob_diff:.2g}). Only the rows from the changed word on (red) move.")
-        return md, plots.causality_figure(c)
-
-    @friendly
-    def near(name, tok):
-        shown, rows = inside.neighbours(name, tok)
-        df = pd.DataFrame(rows, columns=["token", "id", "cosine"]).assign(
-            token=lambda d: d["token"].map(plots.show), cosine=lambda d: d["cosine"].round(3))
-        return f"Nearest to **{plots.show(shown)}** in the token-embedding matrix (cosine similarity):", df
-
-    @friendly
-    def run_minigpt(name, txt, progress=gr.Progress()):
-        _loading(name, progress)
-        r = minigpt.check(name, txt)
-        ok = "≤ 1e-4: the same model" if r.max_abs_diff <= 1e-4 else "ABOVE 1e-4: the mapping is wrong"
-        return (f"On {r.n_tokens} tokens, the largest difference between the seed's MiniGPT's logits and the "
-                f"transformers model's is **{r.max_abs_diff:.2g}** (the logits reach ±{r.max_abs_logit:.1f}): {ok}. "
-                f"Same top next token at every position: **{'yes' if r.same_argmax else 'no'}**. Parameters: "
-                f"MiniGPT {r.params_minigpt:,}, transformers {r.params_transformers:,}. Time: MiniGPT "
-                f"{r.ms_minigpt:.1f} ms, transformers {r.ms_transformers:.1f} ms.")
-
-    @friendly
-    def run_kv(name, txt, n, progress=gr.Progress()):
-        _loading(name, progress)
-        steps, seed = kv_cache.kv_steps(name, txt, n)
-        df = pd.DataFrame([{"step": s.n, "token": plots.show(s.token), "cache shape": " × ".join(map(str, s.cache_shape)),
-                            "cache bytes": f"{s.cache_bytes:,}", "ms with cache": round(s.ms, 1),
-                            "ms, seed's loop": round(seed.ms[s.n], 1) if s.n < len(seed.ms) else None}
-                           for s in steps])
-        cached_ms, seed_ms = sum(s.ms for s in steps[1:]), sum(seed.ms[1:len(steps)])
-        md = (f"{len(steps)} tokens: “{plots.show(''.join(s.token for s in steps))}”. Same tokens from the seed's "
-              f"loop: **{'yes' if seed.same_tokens else 'no'}**. After the prompt, the steps took "
-              f"**{cached_ms:.0f} ms** with the cache and **{seed_ms:.0f} ms** recomputing everything. The cache "
-              f"ends at {steps[-1].cache_bytes:,} bytes.")
-        return md, plots.kv_figure(steps, seed), df
-
     # "minimal" progress: an error leaves the last good figures visible (the full overlay would cover them)
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT,
                show_progress="minimal")
-    triggers = [look.click, text.submit, model.input] + ([tab.select] if tab is not None else [])
-    ev = gr.on(triggers, update, [model, text, layer, head],
-               [note, arch, attn_plot, heads_plot, lens_plot, layer, head, token], api_name="inside_update",
-               trigger_mode="always_last", **run)
-    ev.then(positions, [model, drawn_positions], [pos_md, pos_plot, drawn_positions], api_name="inside_positions",
-            **run)
-    ev.then(modern_table, None, modern, api_name="inside_modern", **run)
-    gr.on([layer.input, head.input], redraw, [model, text, layer, head], [attn_plot, heads_plot],
-          api_name="inside_attention", trigger_mode="always_last", **run)
-    causal_btn.click(causal, [model, text, new_word], [causal_md, causal_plot], api_name="inside_causality", **run)
-    gr.on([nb_btn.click, token.input], near, [model, token], [nb_md, nb_table], api_name="inside_neighbours", **run)
-    mg_btn.click(run_minigpt, [model, text], mg_md, api_name="inside_minigpt", **run)
-    kv_btn.click(run_kv, [model, text, n_new], [kv_md, kv_plot, kv_table], api_name="inside_kv", **run)
+    c = dict(note=note, arch=arch, modern=modern, layer=layer, head=head, attention=attn_plot, heads=heads_plot,
+             causal_md=causal_md, causal_plot=causal_plot, lens=lens_plot, pos_md=pos_md, pos_plot=pos_plot,
+             drawn=drawn_positions, token=token, nb_md=nb_md, nb_table=nb_table, mg_md=mg_md, kv_md=kv_md,
+             kv_plot=kv_plot, kv_table=kv_table)
+
+    def wire(triggers, fn, inputs, names, api_name, **kw):
+        outs = {n: c[n] for n in names}
+        return gr.on(triggers, by_name(fn, outs), inputs, list(outs.values()), api_name=api_name, **run, **kw)
+
+    opened = [look.click, text.submit, model.input] + ([tab.select] if tab is not None else [])
+    ev = wire(opened, update, [model, text, layer, head],
+              ["note", "arch", "attention", "heads", "lens", "layer", "head", "token"], "inside_update",
+              trigger_mode="always_last")
+    ev.then(by_name(positions, {n: c[n] for n in ("pos_md", "pos_plot", "drawn")}), [model, drawn_positions],
+            [pos_md, pos_plot, drawn_positions], api_name="inside_positions", **run)
+    ev.then(by_name(modern_table, {"modern": modern}), None, [modern], api_name="inside_modern", **run)
+    wire([layer.input, head.input], redraw, [model, text, layer, head], ["attention", "heads"], "inside_attention",
+         trigger_mode="always_last")
+    wire([causal_btn.click], causal, [model, text, new_word], ["causal_md", "causal_plot"], "inside_causality")
+    wire([nb_btn.click, token.input], near, [model, token], ["nb_md", "nb_table"], "inside_neighbours")
+    wire([mg_btn.click], run_minigpt, [model, text], ["mg_md"], "inside_minigpt")
+    wire([kv_btn.click], run_kv, [model, text, n_new], ["kv_md", "kv_plot", "kv_table"], "inside_kv")
     return {"model": model, "text": text}
