@@ -99,10 +99,14 @@ def _lens(model, out) -> tuple[np.ndarray, np.ndarray]:
     LM head. hidden_states[0] is the embeddings and hidden_states[l] the output of block l; the last row is the
     model's own logits (transformers already applied the final norm to the last hidden state)."""
     norm, head = final_norm_and_head(model)
-    rows = [head(norm(h[0])) for h in out.hidden_states[1:-1]] + [out.logits[0]]    # L × [T, vocab]
-    probs = torch.softmax(torch.stack(rows).float(), dim=-1)                          # [L, T, vocab]
-    top_probs, top_ids = probs.max(dim=-1)
-    return top_ids.cpu().numpy(), top_probs.cpu().numpy()
+    ids, probs = [], []
+    for h in list(out.hidden_states[1:-1]) + [None]:
+        logits = (out.logits[0] if h is None else head(norm(h[0]))).float()           # [T, vocab]
+        top, idx = logits.max(dim=-1)
+        # p(top) = exp(top - logsumexp): no [T, vocab] softmax kept per layer (30 layers × 49k vocab add up)
+        ids.append(idx)
+        probs.append(torch.exp(top - torch.logsumexp(logits, dim=-1)))
+    return torch.stack(ids).cpu().numpy(), torch.stack(probs).cpu().numpy()
 
 
 def inspect(model_name: str, text: str) -> Inspection:
