@@ -1,5 +1,8 @@
 """Inside the model tab: the decoder-only transformer opened up, live. Thin handlers over llm_demo.inside,
 architecture, minigpt, kv_cache and inside_plots (no model code here)."""
+import json
+from pathlib import Path
+
 import gradio as gr
 import pandas as pd
 
@@ -44,10 +47,10 @@ def _model_choices():
 
 
 def _sizes(name: str) -> tuple[int, int]:
-    """(layers, heads) of a shipped model from its config file alone, for the sliders before anything loads."""
-    from transformers import AutoConfig
-    cfg = AutoConfig.from_pretrained(models.get_spec(name).location)
-    return cfg.num_hidden_layers, cfg.num_attention_heads
+    """(layers, heads) of a shipped model from its config.json alone (GPT-2 or Llama key names), for the sliders
+    before anything loads; plain JSON, so building the app does not import transformers' config machinery."""
+    cfg = json.loads((Path(models.get_spec(name).location) / "config.json").read_text())
+    return (cfg.get("num_hidden_layers") or cfg["n_layer"]), (cfg.get("num_attention_heads") or cfg["n_head"])
 
 
 def _loading(name: str, progress) -> None:
