@@ -145,8 +145,8 @@ DIFFERENCES = [
      "`nn.MultiheadAttention` store [out, in]: those weights are transposed when loaded (MAPPING, 'T')."),
     ("GELU", "The seed's `nn.GELU()` is the exact GELU. Original GPT-2 uses the tanh approximation "
      "(`gelu_new`); our trio was trained with `activation_function='gelu'`, the exact one, so they agree."),
-    ("Dropout", "`GPTBlock` defaults to dropout 0.1 (the trio trained with 0); the MiniGPT runs in `eval()` "
-     "mode, where dropout does nothing."),
+    ("Dropout", "`GPTBlock` defaults to dropout 0.1 (the trio trained with 0); the MiniGPT runs in evaluation "
+     "mode (`mg.eval()`), where dropout does nothing."),
     ("Feed-forward width", "MiniGPT fixes d_ff = 4·d_model; the loader checks that the checkpoint has the "
      "same width (GPT-2's `n_inner` may differ) and refuses it otherwise."),
     ("`.logits`", "The seed's `generate_text` reads `model(input_ids).logits`, which a transformers model "
