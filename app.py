@@ -12,6 +12,7 @@ import gradio as gr
 from llm_demo import config
 from llm_demo.ui.chat_tab import build_chat_tab
 from llm_demo.ui.compare_tab import build_compare_tab, forget_session
+from llm_demo.ui.inside_tab import build_inside_tab
 from llm_demo.ui.scaling_tab import build_scaling_tab
 from llm_demo.ui.tokenizer_tab import build_tokenizer_tab
 
@@ -32,6 +33,8 @@ def build_app() -> gr.Blocks:
                 build_compare_tab()
             with gr.Tab("Scaling laws", id="scaling"):
                 build_scaling_tab()
+            with gr.Tab("Inside the model", id="inside") as inside_tab:
+                build_inside_tab(inside_tab)
         demo.unload(forget_session)
     # Model handlers share concurrency_id=config.MODEL_CONCURRENCY_ID (set in each tab) and its limit; the page shows
     # each visitor's place in line, and a full queue answers Gradio's "busy, please try again". Every other handler

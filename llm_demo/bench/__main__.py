@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena")
+NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena", "inside")
 
 
 def main(argv: list[str]) -> int:
