@@ -1,4 +1,4 @@
-"""LLM Lab: assembles the four tabs and launches. Run: `python app.py` (or `make run`).
+"""LLM Lab: assembles the tabs and launches. Run: `python app.py` (or `make run`).
 
 Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on Hugging Face Spaces.
 """
