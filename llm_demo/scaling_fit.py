@@ -59,8 +59,8 @@ def isoflop_parabola(log_n, loss) -> tuple[float, float, float]:
 
 
 def approach2(runs: np.ndarray) -> dict:
-    """Each budget's parabola minimum is its N_opt (ValueError if a curve has no minimum: fewer than 3 sizes, or
-    concave); power laws through the minima, D_opt = C/(6·N_opt)."""
+    """Each budget's parabola minimum is its N_opt (ValueError if a curve has no minimum: fewer than 3 sizes,
+    concave, or a minimum far outside the sizes tried); power laws through the minima, D_opt = C/(6·N_opt)."""
     budgets, parabolas, n_opt = np.unique(runs[:, 0]), [], []
     for c in budgets:
         rows = runs[runs[:, 0] == c]
@@ -69,8 +69,12 @@ def approach2(runs: np.ndarray) -> dict:
         p0, p1, p2 = isoflop_parabola(np.log(rows[:, 1]), rows[:, 3])
         if p2 <= 0:
             raise ValueError(f"the IsoFLOP curve at C = {c:g} bends down (no minimum): the sizes miss the optimum.")
+        vertex = -p1 / (2 * p2)
+        if not np.log(rows[:, 1].min() / 10) <= vertex <= np.log(rows[:, 1].max() * 10):
+            raise ValueError(f"the IsoFLOP parabola at C = {c:g} has its minimum more than 10x outside the sizes "
+                             "tried: the sizes miss the optimum.")
         parabolas.append((p0, p1, p2))
-        n_opt.append(math.exp(-p1 / (2 * p2)))
+        n_opt.append(math.exp(vertex))
     n_opt = np.array(n_opt)
     return {**_power_laws(budgets, n_opt), "budgets": budgets.tolist(), "n_opt": n_opt.tolist(),
             "d_opt": (budgets / (6 * n_opt)).tolist(), "tokens_per_param": (budgets / (6 * n_opt ** 2)).tolist(),
@@ -103,38 +107,51 @@ def _objective(theta, log_n, log_d, log_l, grad: bool = False):
     return value, g
 
 
-def lbfgs(f, x0, memory: int = 10, max_iter: int = 2000, tol: float = 1e-12):
-    """Minimise f(x) -> (value, gradient) by L-BFGS (Nocedal & Wright 2006, Alg. 7.4/7.5) with a backtracking
-    Armijo line search. Returns (x, value). Plain numpy: our problems have 5 parameters and ~20-50 runs."""
-    x = np.asarray(x0, dtype=float)
+def lbfgs(f, x0, memory: int = 10, max_iter: int = 400, tol: float = 1e-13):
+    """Minimise many independent problems at once by L-BFGS (Nocedal & Wright 2006, Alg. 7.4) with a backtracking
+    Armijo line search per problem. f(x [B, k]) -> (values [B], gradients [B, k]); x0 [B, k].
+    Returns (x [B, k], values [B]). Plain numpy: 5 parameters, a few dozen runs, a few hundred problems."""
+    x = np.array(x0, dtype=float, ndmin=2)
     fx, g = f(x)
     s_hist, y_hist = [], []
+    active = np.ones(len(x), bool)
     for _ in range(max_iter):
         q, alphas = g.copy(), []
-        for s, y in reversed(list(zip(s_hist, y_hist))):  # two-loop recursion: q ≈ H·g
-            rho = 1 / (y @ s)
-            alphas.append(rho * (s @ q))
-            q -= alphas[-1] * y
+        for s, y in reversed(list(zip(s_hist, y_hist))):  # two-loop recursion, per problem: q ≈ H·g
+            rho = 1 / np.where(np.abs((y * s).sum(1)) > 1e-300, (y * s).sum(1), np.inf)
+            alphas.append(rho * (s * q).sum(1))
+            q -= alphas[-1][:, None] * y
         if s_hist:
-            q *= (s_hist[-1] @ y_hist[-1]) / (y_hist[-1] @ y_hist[-1])
+            ys, yy = (y_hist[-1] * s_hist[-1]).sum(1), (y_hist[-1] ** 2).sum(1)
+            q *= np.where(yy > 0, ys / np.where(yy > 0, yy, 1), 1.0)[:, None]
         for (s, y), alpha in zip(zip(s_hist, y_hist), reversed(alphas)):
-            q += s * (alpha - (y @ q) / (y @ s))
-        direction = -q if g @ q > 0 else -g
-        step, slope = 1.0, g @ direction
-        while True:
-            x_new = x + step * direction
-            f_new, g_new = f(x_new)
-            if f_new <= fx + 1e-4 * step * slope or step < 1e-20:
+            rho = 1 / np.where(np.abs((y * s).sum(1)) > 1e-300, (y * s).sum(1), np.inf)
+            q += s * (alpha - rho * (y * q).sum(1))[:, None]
+        direction = np.where(((g * q).sum(1) > 0)[:, None], -q, -g)
+        slope = (g * direction).sum(1)
+        step = np.ones(len(x))
+        x_new, f_new, g_new = x.copy(), fx.copy(), g.copy()
+        todo = active.copy()
+        for _ in range(60):  # halve each problem's step until its Armijo condition holds
+            trial = x + step[:, None] * direction
+            f_t, g_t = f(trial)
+            ok = todo & (f_t <= fx + 1e-4 * step * slope)
+            x_new[ok], f_new[ok], g_new[ok] = trial[ok], f_t[ok], g_t[ok]
+            todo &= ~ok
+            if not todo.any():
                 break
-            step *= 0.5
-        if step < 1e-20 or fx - f_new <= tol * max(1.0, abs(fx)) and np.abs(g_new).max() < 1e-9:
-            x, fx = (x_new, f_new) if f_new < fx else (x, fx)
-            break
-        s, y = x_new - x, g_new - g
-        if y @ s > 1e-16:
-            s_hist, y_hist = (s_hist + [s])[-memory:], (y_hist + [y])[-memory:]
+            step[todo] *= 0.5
+        moved = f_new < fx
+        done = ~moved | ((fx - f_new) <= tol * np.maximum(1.0, np.abs(fx)))
+        s_new, y_new = x_new - x, g_new - g
+        keep = (y_new * s_new).sum(1) > 1e-16
+        s_hist = (s_hist + [np.where(keep[:, None], s_new, 0.0)])[-memory:]
+        y_hist = (y_hist + [np.where(keep[:, None], y_new, 0.0)])[-memory:]
         x, fx, g = x_new, f_new, g_new
-    return x, float(fx)
+        active &= ~done
+        if not active.any():
+            break
+    return x, fx
 
 
 def linear_start(log_n, log_d, log_l) -> np.ndarray:
@@ -155,20 +172,25 @@ def linear_start(log_n, log_d, log_l) -> np.ndarray:
 
 def approach3(runs: np.ndarray, starts: int = 3, init=None) -> dict:
     """Huber on log loss minimised by L-BFGS from several starts; the lowest final objective wins. Starts: the best
-    `starts` points of the paper's grid (all 4,500 are scored; L-BFGS from every one costs minutes and, on our fits,
-    changes nothing), a linear least-squares start (linear_start), and `init` (e.g. the full data's fit, for a
-    bootstrap resample)."""
+    `starts` points of the paper's grid (all 4,500 are scored; L-BFGS from every one changes nothing on our fits),
+    a linear least-squares start (linear_start), and `init` (e.g. the full data's fit)."""
     log_n, log_d, log_l = (np.log(runs[:, i]) for i in (1, 2, 3))
     grid = np.array(GRID)
-    theta0 = [linear_start(log_n, log_d, log_l)]
+    theta0 = [linear_start(log_n, log_d, log_l)] + ([np.asarray(init, dtype=float)] if init is not None else [])
     theta0 += list(grid[np.argsort(_objective(grid, log_n, log_d, log_l), kind="stable")[:starts]])
-    if init is not None:
-        theta0.append(np.asarray(init, dtype=float))
-    fits = [lbfgs(lambda t: _objective(t, log_n, log_d, log_l, grad=True), t0, max_iter=400) for t0 in theta0]
-    theta, value = min(fits, key=lambda fit: fit[1])
-    a, b, e, alpha, beta = theta
+    thetas, values = lbfgs(lambda t: _objective(t, log_n, log_d, log_l, grad=True), np.array(theta0))
+    a, b, e, alpha, beta = thetas[int(np.argmin(values))]
     return parametric_summary(math.exp(e), math.exp(a), math.exp(b), alpha, beta, np.unique(runs[:, 0]),
-                              theta=theta.tolist(), objective=value)
+                              theta=thetas[int(np.argmin(values))].tolist(), objective=float(values.min()))
+
+
+def approach3_many(runs: np.ndarray, losses: np.ndarray, init) -> list[dict]:
+    """Approach 3 for many loss vectors over the same (N, D) (bootstrap resamples), all in one batched L-BFGS
+    started from `init`; losses [B, runs]."""
+    log_n, log_d, log_l = np.log(runs[:, 1]), np.log(runs[:, 2]), np.log(losses)
+    thetas, _ = lbfgs(lambda t: _objective(t, log_n, log_d, log_l, grad=True), np.tile(init, (len(losses), 1)))
+    return [parametric_summary(math.exp(e), math.exp(a), math.exp(b), al, be, np.unique(runs[:, 0]))
+            for a, b, e, al, be in thetas]
 
 
 def parametric_summary(E, A, B, alpha, beta, budgets, **extra) -> dict:
@@ -183,22 +205,48 @@ def parametric_summary(E, A, B, alpha, beta, budgets, **extra) -> dict:
 
 
 # ---------------------------------------------------------------- bootstrap
-def bootstrap(fit, runs: np.ndarray, n_boot: int = 200, seed: int = 0, keys=("a", "b")) -> dict:
-    """95% percentile intervals: refit on resampled runs (with replacement, within each budget, so every budget
-    keeps its number of runs). Resamples the fit refuses (a curve without a minimum) are counted, not hidden."""
+def parabola_fitted(runs: np.ndarray) -> np.ndarray:
+    """Each run's loss as its budget's IsoFLOP parabola predicts it (the smooth part a residual bootstrap keeps)."""
+    out = np.empty(len(runs))
+    for c in np.unique(runs[:, 0]):
+        at = runs[:, 0] == c
+        p0, p1, p2 = isoflop_parabola(np.log(runs[at, 1]), runs[at, 3])
+        x = np.log(runs[at, 1])
+        out[at] = p0 + p1 * x + p2 * x ** 2
+    return out
+
+
+def bootstrap(fit, runs: np.ndarray, fitted: np.ndarray, n_params: int, n_boot: int = 200, seed: int = 0,
+              keys=("a", "b"), log: bool = False, fit_many=None) -> dict:
+    """95% percentile intervals by a residual bootstrap: each resample keeps every run's (C, N, D) and its fitted
+    loss, and adds a residual drawn (with replacement) from the same budget's residuals, scaled by
+    sqrt(n / (n - n_params)) for the parameters the fit used up (Davison & Hinkley 1997, Sec. 6.2). Resampling the
+    runs themselves leaves 5-point curves with 2-3 distinct sizes, whose parabolas mean nothing. log: residuals of
+    ln L (Approach 3's loss). Resamples the fit refuses (a curve without a minimum) are counted, not hidden.
+    fit_many(runs, losses [B, runs]) -> results, if given, fits all resamples at once instead of fit one by one."""
     rng = np.random.default_rng(seed)
+    base = np.log(fitted) if log else fitted
+    resid = (np.log(runs[:, 3]) if log else runs[:, 3]) - base
     groups = [np.flatnonzero(runs[:, 0] == c) for c in np.unique(runs[:, 0])]
-    values, refused = {k: [] for k in keys}, 0
+    inflate = math.sqrt(len(runs) / max(1, len(runs) - n_params))
+    values, refused, samples = {k: [] for k in keys}, 0, []
     for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
-        try:
-            result = fit(runs[idx])
-        except ValueError:
-            refused += 1
-            continue
+        new = base.copy()
+        for g in groups:
+            new[g] += inflate * resid[rng.choice(g, size=len(g), replace=True)]
+        samples.append(np.exp(new) if log else new)
+    results = fit_many(runs, np.array(samples)) if fit_many else []
+    if not fit_many:
+        for losses in samples:
+            sample = runs.copy()
+            sample[:, 3] = losses
+            try:
+                results.append(fit(sample))
+            except ValueError:
+                refused += 1
+    for result in results:
         for k in keys:
-            v = result[k]
-            values[k].append(v if np.isscalar(v) else np.asarray(v, dtype=float))
+            values[k].append(np.asarray(result[k], dtype=float))
     out = {k: {"lo": np.percentile(v, 2.5, axis=0).tolist(), "hi": np.percentile(v, 97.5, axis=0).tolist()}
            for k, v in values.items() if v}
     return {"intervals": out, "n_boot": n_boot, "refused": refused, "seed": seed}
@@ -207,12 +255,16 @@ def bootstrap(fit, runs: np.ndarray, n_boot: int = 200, seed: int = 0, keys=("a"
 def fit_all(runs: np.ndarray, n_boot: int = 200, seed: int = 0) -> dict:
     """Approaches 1, 2, 3 with their bootstrap intervals: what the Scaling tab shows and the tests recompute."""
     one, two, three = approach1(runs), approach2(runs), approach3(runs)
-    init = three["theta"]  # resamples start from the full fit and their own linear start
+    smooth = parabola_fitted(runs)
+    per_budget = 3 * len(np.unique(runs[:, 0]))  # a parabola (3 numbers) per budget
+    predicted = three["E"] + three["A"] / runs[:, 1] ** three["alpha"] + three["B"] / runs[:, 2] ** three["beta"]
+    keys = ("a", "b", "tokens_per_param")
     return {
-        "approach1": {**one, **bootstrap(approach1, runs, n_boot, seed, ("a", "b", "tokens_per_param"))},
-        "approach2": {**two, **bootstrap(approach2, runs, n_boot, seed, ("a", "b", "tokens_per_param"))},
-        "approach3": {**three, **bootstrap(lambda r: approach3(r, starts=0, init=init), runs, n_boot, seed,
-                                           ("a", "b", "tokens_per_param", "E", "A", "B", "alpha", "beta"))},
+        "approach1": {**one, **bootstrap(approach1, runs, smooth, per_budget, n_boot, seed, keys)},
+        "approach2": {**two, **bootstrap(approach2, runs, smooth, per_budget, n_boot, seed, keys)},
+        "approach3": {**three, **bootstrap(None, runs, predicted, 5, n_boot, seed,
+                                           keys + ("E", "A", "B", "alpha", "beta"), log=True,
+                                           fit_many=lambda r, losses: approach3_many(r, losses, three["theta"]))},
         "runs": len(runs), "budgets": np.unique(runs[:, 0]).tolist(),
         "n_range": [float(runs[:, 1].min()), float(runs[:, 1].max())],
     }

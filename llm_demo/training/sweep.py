@@ -72,8 +72,8 @@ def prepare_data(out: Path, preset: SweepPreset, seed: int) -> tuple[np.ndarray,
     if (folder / "data.json").exists() and json.loads((folder / "data.json").read_text())["key"] == key:
         info = json.loads((folder / "data.json").read_text())
         return np.load(folder / "train.npy"), np.load(folder / "heldout.npy"), info
-    # 1 document in 50 is held out (data.py), so the held-out blocks need ~50x their size in prose; a margin on top
-    corpus_mb = max(need, 60 * preset.heldout_blocks * preset.context) * 1.05 / 1e6
+    # 1 document in 50 is held out (data.py): the held-out blocks need ~50x their size in prose, twice that to be safe
+    corpus_mb = max(need, 120 * preset.heldout_blocks * preset.context) * 1.05 / 1e6
     train_docs, held_docs = pretraining(DataConfig(seed=seed, corpus_mb=corpus_mb))
     train, held = to_tokens(train_docs), to_tokens(held_docs)
     if len(train) < need or len(held) < preset.heldout_blocks * preset.context:
@@ -172,20 +172,23 @@ def train_run(budget: float, shape: tuple[int, int], preset: SweepPreset, train:
 
 
 # ---------------------------------------------------------------- the sweep: windows of sizes per budget
-def window(centre: int, preset: SweepPreset) -> list[int]:
-    lo = max(0, min(centre - preset.width // 2, len(preset.ladder) - preset.width))
+def window(centre: int, preset: SweepPreset, floor: int = 0) -> list[int]:
+    """`width` ladder indices centred on `centre`, none below `floor` unless the ladder ends first."""
+    lo = max(0, min(max(floor, centre - preset.width // 2), len(preset.ladder) - preset.width))
     return list(range(lo, min(len(preset.ladder), lo + preset.width)))
 
 
 def sweep(out: Path, preset: SweepPreset, seed: int, force: bool = False) -> list[dict]:
     """Every budget's window of sizes; a window whose lowest loss sits at its edge grows one size that way (until
-    the ladder ends), so each IsoFLOP curve has a minimum inside it. Finished runs (out/runs/*.json) are kept."""
+    the ladder ends), so each IsoFLOP curve has a minimum inside it. The next budget's window is centred where
+    N_opt ∝ C^0.5 would put its optimum and starts no lower than this budget's optimum (N_opt does not shrink as
+    C grows). Finished runs (out/runs/*.json) are kept."""
     train, held, data = prepare_data(out, preset, seed)
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    results, centre = [], preset.first_centre
+    results, centre, floor = [], preset.first_centre, 0
     for k, budget in enumerate(preset.budgets):
-        tried, by_index = set(window(centre, preset)), {}
+        tried, by_index = set(window(centre, preset, floor)), {}
         while True:
             for i in sorted(tried - set(by_index)):
                 by_index[i] = _run_or_load(runs_dir, budget, preset.ladder[i], preset, train, held, seed, force)
@@ -201,7 +204,7 @@ def sweep(out: Path, preset: SweepPreset, seed: int, force: bool = False) -> lis
         if k + 1 < len(preset.budgets):  # next window: centred where N_opt ∝ C^0.5 would put the optimum
             target = by_index[best]["n_params"] * (preset.budgets[k + 1] / budget) ** 0.5
             sizes = [param_count(s, preset.context) for s in preset.ladder]
-            centre = min(range(len(sizes)), key=lambda i: abs(np.log(sizes[i] / target)))
+            centre, floor = min(range(len(sizes)), key=lambda i: abs(np.log(sizes[i] / target))), best
     return results
 
 
@@ -259,14 +262,18 @@ def _fmt(value) -> str:
 
 
 def ship(out: Path, dst: Path = SHIPPED_SWEEP) -> None:
-    """Copy the sweep's three result files (not the data or run folders) to assets/scaling."""
+    """Copy the sweep's three result files (not the data or run folders) to assets/scaling, and write fits.json:
+    the three approaches' fits with bootstrap intervals (scaling_fit.fit_all), which the Scaling tab shows."""
+    from llm_demo.scaling_fit import fit_all, read_sweep
+
     for name in ("sweep.csv", "curves.csv", "metadata.json"):
         if not (out / name).exists():
             raise SystemExit(f"error: {out / name} is missing; run the sweep first")
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("sweep.csv", "curves.csv", "metadata.json"):
         shutil.copy2(out / name, dst / name)
-    print(f"shipped {out} -> {dst}")
+    (dst / "fits.json").write_text(json.dumps(fit_all(read_sweep(dst / "sweep.csv")), indent=1))
+    print(f"shipped {out} -> {dst} (with fits.json)")
 
 
 def main(out: Path, preset_name: str, seed: int, force: bool, ship_to: Path | None = None) -> int:
