@@ -195,8 +195,8 @@ class MeasuredLaw(PowerLaw):
             return None
         far = c / self.c_hi if c > self.c_hi else self.c_lo / c
         return (f"{self.name} was measured on budgets {sci(self.c_lo)}–{sci(self.c_hi)} FLOPs; {sci(c)} is "
-                f"{sci(far)}× {'beyond' if c > self.c_hi else 'below'} them, too far for a law fitted on one decade of "
-                f"tiny models to say anything: it answers between {sci(self.c_lo / self.reach)} and "
+                f"{sci(far)}× {'beyond' if c > self.c_hi else 'below'} them, too far for a law fitted on one "
+                f"decade of tiny models to say anything: it answers between {sci(self.c_lo / self.reach)} and "
                 f"{sci(self.c_hi * self.reach)} FLOPs.")
 
 

@@ -83,8 +83,8 @@ def approach2(runs: np.ndarray) -> dict:
 
 # ---------------------------------------------------------------- Approach 3: L(N, D) = E + A/N^α + B/D^β
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 Sec. 3.3: Huber loss with δ = 10^-3 on log loss, L-BFGS
-# Their grid of initialisations (Sec. D.2): α, β ∈ {0, 0.5, ..., 2}, e ∈ {-1, -0.5, ..., 1}, a, b ∈ {0, 5, ..., 25},
-# where A = exp(a), B = exp(b), E = exp(e).
+# Their grid of initialisations (App. D.2): α, β ∈ {0, 0.5, ..., 2}, e ∈ {-1, -0.5, ..., 1},
+# a, b ∈ {0, 5, ..., 25}, where A = exp(a), B = exp(b), E = exp(e).
 GRID = list(itertools.product(np.arange(0, 26, 5.0), np.arange(0, 26, 5.0), np.arange(-1, 1.01, 0.5),
                               np.arange(0, 2.01, 0.5), np.arange(0, 2.01, 0.5)))  # (a, b, e, α, β)
 
@@ -220,7 +220,8 @@ def bootstrap(fit, runs: np.ndarray, fitted: np.ndarray, n_params: int, n_boot: 
               keys=("a", "b"), log: bool = False, fit_many=None) -> dict:
     """95% percentile intervals by a residual bootstrap: each resample keeps every run's (C, N, D) and its fitted
     loss, and adds a residual drawn (with replacement) from the same budget's residuals, scaled by
-    sqrt(n / (n - n_params)) for the parameters the fit used up (Davison & Hinkley 1997, Sec. 6.2). Resampling the
+    sqrt(n / (n - n_params)) for the parameters the fit used up (a simple form of the modified residuals of
+    Davison & Hinkley 1997, Sec. 6.2). Resampling the
     runs themselves leaves 5-point curves with 2-3 distinct sizes, whose parabolas mean nothing. log: residuals of
     ln L (Approach 3's loss). Resamples the fit refuses (a curve without a minimum) are counted, not hidden.
     fit_many(runs, losses [B, runs]) -> results, if given, fits all resamples at once instead of fit one by one."""

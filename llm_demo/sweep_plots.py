@@ -68,7 +68,8 @@ def honest_markdown(fits: dict) -> str:
     tpp = [t for key in APPROACH_NAMES for t in fits[key]["tokens_per_param"]]
     return (f"**Why this miniature differs from the paper.** *Range:* Chinchilla's runs span 70M–16B parameters "
             f"and about 6e18–3e21 FLOPs; ours span {fmt_count(fits['n_range'][0])}–{fmt_count(fits['n_range'][1])} "
-            f"parameters and {fmt_flops(lo)}–{fmt_flops(hi)} FLOPs, {len(fits['budgets'])} budgets, one seed per run, "
+            f"parameters and {fmt_flops(lo)}–{fmt_flops(hi)} FLOPs, {len(fits['budgets'])} budgets, "
+            "one seed per run, "
             "so each exponent rests on a few noisy points and its interval is wide. *Steps, not only tokens:* at "
             "these budgets a bigger model gets only a few hundred optimizer steps, so small models win partly "
             "because they take more steps; the optimum sits at "

@@ -1,7 +1,7 @@
 """IsoFLOP sweep: GPT-2-shaped models of the trio's family trained at fixed compute budgets C = 6·N·D, in miniature.
 
 Run: `.venv/bin/python -m llm_demo.training sweep --out runs/sweep --threads 1` (resumes; `--preset micro` in
-seconds), then `... sweep --out runs/sweep --ship` copies the results to assets/scaling (fits in llm_demo/scaling_fit.py).
+seconds), then `... sweep --out runs/sweep --ship` copies the results to assets/scaling (fits: scaling_fit.py).
 """
 import csv
 import json
@@ -154,7 +154,8 @@ def train_run(budget: float, shape: tuple[int, int], preset: SweepPreset, train:
         opt.zero_grad(set_to_none=True)
         acc.append(loss.item())
         if (step + 1) % every == 0 or step + 1 == steps:
-            curve.append({"step": step + 1, "tokens": (step + 1) * per_step, "train_loss": round(sum(acc) / len(acc), 5)})
+            curve.append({"step": step + 1, "tokens": (step + 1) * per_step,
+                          "train_loss": round(sum(acc) / len(acc), 5)})
             acc = []
     train_s = time.time() - start
     model.eval()
