@@ -181,7 +181,45 @@ LAWS = {
                             citation="Kaplan et al. 2020, Fig. 14",
                             note="non-embedding N"),
 }
+
+
+@dataclass(frozen=True)
+class MeasuredLaw(PowerLaw):
+    """A power law we fitted ourselves on a narrow range of budgets: it refuses budgets far outside that range."""
+    c_lo: float = 0.0  # the smallest and largest budget it was fitted on
+    c_hi: float = math.inf
+    reach: float = 10.0  # how far beyond the measured budgets (a factor either way) it still answers
+
+    def refusal(self, c: float) -> str | None:
+        if self.c_lo / self.reach <= c <= self.c_hi * self.reach:
+            return None
+        far = c / self.c_hi if c > self.c_hi else self.c_lo / c
+        return (f"{self.name} was measured on budgets {sci(self.c_lo)}–{sci(self.c_hi)} FLOPs; {sci(c)} is "
+                f"{sci(far)}× {'beyond' if c > self.c_hi else 'below'} them, too far for a law fitted on one "
+                f"decade of tiny models to say anything: it answers between {sci(self.c_lo / self.reach)} and "
+                f"{sci(self.c_hi * self.reach)} FLOPs.")
+
+
+def _measured_law() -> MeasuredLaw | None:
+    """Approach 2 (IsoFLOP parabolas) fitted to our own sweep, assets/scaling/sweep.csv; None if it is not shipped."""
+    from llm_demo import scaling_fit
+    if not scaling_fit.SWEEP_CSV.exists():
+        return None
+    runs = scaling_fit.read_sweep()
+    fit = scaling_fit.approach2(runs)
+    return MeasuredLaw("tinygpt-measured", fit["k_n"], fit["a"], citation="our IsoFLOP sweep, Approach 2 "
+                       "(assets/scaling/sweep.csv)", note="bytes of the trio's prose, N with embeddings",
+                       c_lo=float(runs[:, 0].min()), c_hi=float(runs[:, 0].max()))
+
+
+if (_measured := _measured_law()) is not None:
+    LAWS[_measured.name] = _measured
 PARAMETRIC = {name: law for name, law in LAWS.items() if law.has_loss}
+
+
+def refusal(law, c: float) -> str | None:
+    """Why `law` will not answer for budget c (only measured laws refuse), or None."""
+    return law.refusal(c) if isinstance(law, MeasuredLaw) else None
 
 
 def get_law(law: str, parametric: bool = False):
@@ -195,7 +233,10 @@ def get_law(law: str, parametric: bool = False):
 
 def compute_optimal(compute_flops, law: str = "chinchilla-3") -> tuple[float, float]:
     """(n_params, n_tokens) that minimise loss for a training budget of compute_flops FLOPs under `law`."""
-    return get_law(law).optimum(check_budget(compute_flops))
+    model, c = get_law(law), check_budget(compute_flops)
+    if why := refusal(model, c):
+        raise ValueError(why)
+    return model.optimum(c)
 
 
 def tokens_for_params(n_params, law: str = "chinchilla-3") -> float:
@@ -203,6 +244,8 @@ def tokens_for_params(n_params, law: str = "chinchilla-3") -> float:
     model = get_law(law)
     n = parse_number(n_params, "The model size N")
     c = check_budget(model.compute_for(n))
+    if why := refusal(model, c):
+        raise ValueError(why)
     return c / (6 * n)
 
 
@@ -260,7 +303,8 @@ class PlanRow:
 
 
 def plan(hardware: Hardware, compute_flops=None, n_params=None) -> list[PlanRow]:
-    """One row per law: the optimum for compute_flops, or (given n_params instead) that model's optimal data."""
+    """One row per law: the optimum for compute_flops, or (given n_params instead) that model's optimal data.
+    A measured law whose range excludes the budget has no row (refusals() says why)."""
     if (compute_flops is None) == (n_params is None):
         raise ValueError("Give either a compute budget or a model size N, not both.")
     if n_params is not None:
@@ -275,10 +319,21 @@ def plan(hardware: Hardware, compute_flops=None, n_params=None) -> list[PlanRow]
     rows = []
     for name, law in LAWS.items():
         c = budgets[name]
+        if refusal(law, c):
+            continue
         n_opt, d_opt = law.optimum(c)
         rows.append(PlanRow(name, n_opt, d_opt, c, law.loss(n_opt, d_opt) if law.has_loss else None,
                             hardware.hours(c), hardware.cost(c)))
     return rows
+
+
+def refusals(compute_flops=None, n_params=None) -> list[str]:
+    """The sentences of every law that plan() leaves out for this input."""
+    if n_params is not None:
+        n = parse_number(n_params, "The model size N")
+        return [why for law in LAWS.values() if (why := refusal(law, law.compute_for(n)))]
+    c = check_budget(compute_flops)
+    return [why for law in LAWS.values() if (why := refusal(law, c))]
 
 
 # ---------------------------------------------------------------- inference-aware sizing

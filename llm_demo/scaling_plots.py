@@ -38,7 +38,7 @@ KNOWN_MODELS = [
 ]
 
 LAW_COLORS = {"chinchilla-1": "#1f77b4", "chinchilla-2": "#17becf", "chinchilla-3": "#d62728",
-              "epoch-2024": "#9467bd", "tokens-20": "#7f7f7f", "kaplan-2020": "#ff7f0e"}
+              "epoch-2024": "#9467bd", "tokens-20": "#7f7f7f", "kaplan-2020": "#ff7f0e", "tinygpt-measured": "#2ca02c"}
 # A light hand-made look instead of a plotly template: templates cost ~7 ms per figure, this costs nothing.
 _AXIS = dict(gridcolor="#e5e5e5", zeroline=False, showline=True, linecolor="#999", exponentformat="power")
 _LOG = dict(type="log", dtick=1)  # one tick per decade, no 2-and-5 minor labels
@@ -97,8 +97,9 @@ def plan_table(rows) -> pd.DataFrame:
     } for r in rows])
 
 
-def budget_markdown(rows, hardware: scaling.Hardware, law_name: str) -> str:
-    """What the budget means in GPUs and time, and what rounding Chinchilla's constants would do to it."""
+def budget_markdown(rows, hardware: scaling.Hardware, law_name: str, refused: list[str] = ()) -> str:
+    """What the budget means in GPUs and time, and what rounding Chinchilla's constants would do to it;
+    `refused`: sentences of the laws left out of the table (scaling.refusals)."""
     mine = next(r for r in rows if r.law == law_name)
     c = mine.compute
     gpus = f"{hardware.n_gpus}× {hardware.gpu} ({hardware.peak_tflops:g} TFLOP/s peak) at {hardware.mfu:.0%} MFU"
@@ -120,6 +121,7 @@ def budget_markdown(rows, hardware: scaling.Hardware, law_name: str) -> str:
     if not 1e18 <= c <= 5e22:  # 6·N·D at the fitted runs' extremes
         lines.append("*Extrapolation:* Chinchilla's laws were fitted on 400+ runs of 70M–16B parameters on "
                      "5–500B tokens (Hoffmann et al. 2022, Sec. 3); this budget lies outside that range.")
+    lines += [f"*Not in the table:* {why}" for why in refused]
     return "\n\n".join(lines)
 
 
@@ -212,9 +214,13 @@ def laws_figure(rows) -> go.Figure:
     right = dict(xaxis="x2", yaxis="y2", showlegend=False)
     traces = []
     for name, law in scaling.LAWS.items():
-        n, d = law.optimum(budgets)
+        if isinstance(law, scaling.MeasuredLaw):  # drawn only where it answers
+            budgets_law = np.logspace(np.log10(law.c_lo / law.reach), np.log10(law.c_hi * law.reach), 9)
+        else:
+            budgets_law = budgets
+        n, d = law.optimum(budgets_law)
         style = dict(legendgroup=name, line=dict(color=LAW_COLORS[name]))
-        traces += [_scatter(budgets, n, name, **style), _scatter(budgets, d, name, **style, **right)]
+        traces += [_scatter(budgets_law, n, name, **style), _scatter(budgets_law, d, name, **style, **right)]
     table = scaling.CHINCHILLA_TABLE_3
     cross = dict(mode="markers", marker=dict(color="black", symbol="x", size=7), legendgroup="t3")
     traces += [_scatter([t[1] for t in table], [t[0] for t in table], "Chinchilla Table 3", **cross),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from llm_demo.training import common as C
 
-COMMANDS = ("all",) + C.STAGES + ("promote",)
+COMMANDS = ("all",) + C.STAGES + ("promote", "sweep")
 MODULES = {"data": "data", "tokenizer": "tokenizer", "pretrain": "pretrain", "sft": "sft", "dpo": "dpo",
            "eval": "evaluate"}
 SHIP_LIMIT_MB = 40  # the cap on assets/models/tinygpt
@@ -24,15 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m llm_demo.training", description=__doc__.splitlines()[0])
     p.add_argument("stage", choices=COMMANDS, metavar="STAGE",
                    help=f"what to run: {', '.join(COMMANDS)} (all = data..eval in order; promote copies the "
-                        "trained trio into assets/models/tinygpt)")
+                        "trained trio into assets/models/tinygpt; sweep = the IsoFLOP sweep, see sweep.py)")
     # ---- where things go ----
     io = p.add_argument_group("output")
     io.add_argument("--out", type=Path, default=None,
-                    help="output dir (default: runs/tinygpt; with --from-class-db, the class folder that the app's "
+                    help="output dir (default: runs/tinygpt; runs/sweep for sweep; with --from-class-db, the class folder that the app's "
                          "registry reads, LLM_DEMO_CLASS_DATA_DIR or ~/.local/share/llm_lab)")
     io.add_argument("--force", action="store_true",
                     help="rebuild finished stages / overwrite the shipped trio (never done without it)")
     io.add_argument("--to", type=Path, default=C.SHIPPED, help="promote: destination (default: assets/models/tinygpt)")
+    io.add_argument("--ship", action="store_true", help="sweep: copy its results to assets/scaling when it finishes")
     # ---- size dial ----
     size = p.add_argument_group("size (a preset, then optional per-field overrides)")
     size.add_argument("--preset", choices=sorted(C.PRESETS), default="full",
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     check_class_round(args)
     if args.out is None:
         from llm_demo import config
-        args.out = config.CLASS_DATA_DIR if args.from_class_db else Path("runs/tinygpt")
+        args.out = (config.CLASS_DATA_DIR if args.from_class_db
+                    else Path("runs/sweep" if args.stage == "sweep" else "runs/tinygpt"))
     if args.stage == "promote":
         promote(args.out, args.to, args.force)
         return 0
@@ -135,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: --threads must be at least 1 (got {args.threads})")
         import torch
         torch.set_num_threads(args.threads)
+    if args.stage == "sweep":
+        from llm_demo.training import sweep
+        return sweep.main(args.out, args.preset, args.seed, args.force, sweep.SHIPPED_SWEEP if args.ship else None)
     stages = C.STAGES if args.stage == "all" else (args.stage,)
     timings = {}
     for stage in stages:

@@ -7,6 +7,7 @@ import gradio as gr
 from llm_demo import scaling
 from llm_demo import scaling_plots as plots
 from llm_demo.ui.common import by_name, friendly
+from llm_demo.ui.scaling_measured import build_measured_section
 
 MODE_FLOPS, MODE_GPU, MODE_N = "compute budget (FLOPs)", "GPUs × hours", "model size N"
 PLAN_DEFAULTS = dict(mode=MODE_FLOPS, budget="1e21", gpu="H100", custom_tflops=500, n_gpus=8, hours=720, mfu=0.4,
@@ -61,11 +62,13 @@ def update_plan(mode, budget, gpu, custom_tflops, n_gpus, hours, mfu, price, n_p
     scaling.get_law(law, parametric=True)
     if mode not in (MODE_FLOPS, MODE_GPU, MODE_N):
         raise ValueError(f"Unknown planner mode {mode!r}: choose {MODE_FLOPS!r}, {MODE_GPU!r} or {MODE_N!r}.")
-    rows = (scaling.plan(hardware, n_params=n_params) if mode == MODE_N else
-            scaling.plan(hardware, compute_flops=budget if mode == MODE_FLOPS else hardware.budget(hours)))
+    given = dict(n_params=n_params) if mode == MODE_N else \
+        dict(compute_flops=budget if mode == MODE_FLOPS else hardware.budget(hours))
+    rows = scaling.plan(hardware, **given)
     mine = next(r for r in rows if r.law == law)
     inference = scaling.inference_aware(mine.compute, inference_tokens, law)
-    return dict(summary=plots.budget_markdown(rows, hardware, law), table=plots.plan_table(rows),
+    return dict(summary=plots.budget_markdown(rows, hardware, law, scaling.refusals(**given)),
+                table=plots.plan_table(rows),
                 isoflop=plots.isoflop_figure(law, mine.compute), contour=plots.contour_figure(law, mine.compute),
                 laws=plots.laws_figure(rows),
                 models=plots.models_figure((f"your plan ({law})", mine.n_params, mine.n_tokens),
@@ -189,6 +192,8 @@ def build_scaling_tab():
     send.click(by_name(send_to_planner, to_planner), calc_inputs, list(to_planner.values()),
                api_visibility="private").then(by_name(update_plan, planned), plan_inputs, plan_outputs,
                                               api_visibility="private")
+
+    build_measured_section()
 
     gr.Markdown("### Emergent abilities, honestly")
     with gr.Row():
