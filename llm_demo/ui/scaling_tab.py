@@ -11,7 +11,7 @@ from llm_demo.ui.common import friendly
 MODE_FLOPS, MODE_GPU, MODE_N = "compute budget (FLOPs)", "GPUs × hours", "model size N"
 PLAN_DEFAULTS = dict(mode=MODE_FLOPS, budget="1e21", gpu="H100", custom_tflops=500, n_gpus=8, hours=720, mfu=0.4,
                      price=2.5, n_params="1B", law="chinchilla-3", inference_tokens="2e12")
-GPT2_SMALL = dict(vocab_size=50257, d_model=768, n_layers=12, n_heads=12, context_length=1024)
+GPT2_SMALL = scaling.GPT2_SMALL
 
 INTRO = """Training compute is about **C = 6·N·D** FLOPs for a model of N parameters trained on D tokens (2 for
 the forward pass, 4 for the backward, per parameter per token). For a fixed C, a bigger model sees fewer tokens:
