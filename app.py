@@ -1,4 +1,4 @@
-"""LLM Lab: assembles the four tabs and launches. Run: `python app.py` (or `make run`).
+"""LLM Lab: assembles the tabs and launches. Run: `python app.py` (or `make run`).
 
 Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on Hugging Face Spaces.
 """
@@ -12,6 +12,9 @@ import gradio as gr
 from llm_demo import config
 from llm_demo.ui.chat_tab import build_chat_tab
 from llm_demo.ui.compare_tab import build_compare_tab, forget_session
+from llm_demo.ui import links_ui
+from llm_demo.ui.lesson_tab import build_lesson_tab
+from llm_demo.ui.projector import projector_toggle
 from llm_demo.ui.scaling_tab import build_scaling_tab
 from llm_demo.ui.tokenizer_tab import build_tokenizer_tab
 
@@ -23,7 +26,12 @@ def build_app() -> gr.Blocks:
     # Gradio's copies of downloads are deleted every CACHE_CLEAN_EVERY_S seconds once CACHE_MAX_AGE_S old.
     with gr.Blocks(title="LLM Lab", delete_cache=(config.CACHE_CLEAN_EVERY_S, config.CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        projector = projector_toggle()
+        note = links_ui.link_note()
+        targets, copies = {}, {}  # tab id -> {link key: input} and its Copy link row (llm_demo/ui/links_ui.py)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Lesson", id="lesson"):
+                show_me = build_lesson_tab()
             with gr.Tab("Tokenizer", id="tokenizer"):
                 build_tokenizer_tab()
             with gr.Tab("Chat", id="chat"):
@@ -32,6 +40,7 @@ def build_app() -> gr.Blocks:
                 build_compare_tab()
             with gr.Tab("Scaling laws", id="scaling"):
                 build_scaling_tab()
+        links_ui.wire(demo, tabs, targets, copies, show_me, projector, note)
         demo.unload(forget_session)
     # Model handlers share concurrency_id=config.MODEL_CONCURRENCY_ID (set in each tab) and its limit; the page shows
     # each visitor's place in line, and a full queue answers Gradio's "busy, please try again". Every other handler
