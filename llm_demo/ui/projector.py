@@ -9,6 +9,7 @@ import json
 import gradio as gr
 
 FONT, TITLE, TICKS = 20, 24, 18  # px in projector mode (Plotly's default is 12)
+GROW = 1.25                      # plots get this much taller, so bigger labels and legends still fit
 
 CSS = """
 :root.projector { --text-xxs: 13px; --text-xs: 15px; --text-sm: 18px; --text-md: 21px; --text-lg: 24px;
@@ -41,7 +42,8 @@ JS = """(on) => {
       .reduce((x, k) => (x == null ? undefined : x[k]), o);
     const big = (gd) => {
       const u = {'font.size': %(font)d, 'font.color': '#000', 'title.font.size': %(title)d,
-                 'title.font.color': '#000', 'legend.font.size': %(ticks)d};
+                 'title.font.color': '#000', 'legend.font.size': %(ticks)d,
+                 'height': Math.round((gd.layout.height || 450) * %(grow)s)};   // room for the bigger text
       for (const ax of Object.keys(gd._fullLayout || {}).filter((k) => /^[xy]axis\\d*$/.test(k))) {
         Object.assign(u, {[ax + '.tickfont.size']: %(ticks)d, [ax + '.tickfont.color']: '#000',
                           [ax + '.title.font.size']: %(font)d, [ax + '.gridcolor']: '#888',
@@ -79,7 +81,7 @@ JS = """(on) => {
     };
   }
   window.llmProjector(on);
-}""" % {"css": json.dumps(CSS.strip()), "font": FONT, "title": TITLE, "ticks": TICKS}
+}""" % {"css": json.dumps(CSS.strip()), "font": FONT, "title": TITLE, "ticks": TICKS, "grow": GROW}
 
 
 def projector_toggle() -> gr.Checkbox:
