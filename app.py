@@ -33,13 +33,17 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Lesson", id="lesson"):
                 show_me = build_lesson_tab()
             with gr.Tab("Tokenizer", id="tokenizer"):
-                build_tokenizer_tab()
+                copies["tokenizer"] = links_ui.copy_link_row("tokenizer")
+                targets["tokenizer"] = build_tokenizer_tab()
             with gr.Tab("Chat", id="chat"):
-                build_chat_tab()
+                copies["chat"] = links_ui.copy_link_row("chat")
+                targets["chat"] = build_chat_tab()
             with gr.Tab("Compare", id="compare"):
-                build_compare_tab()
+                copies["compare"] = links_ui.copy_link_row("compare")
+                targets["compare"] = build_compare_tab()
             with gr.Tab("Scaling laws", id="scaling"):
-                build_scaling_tab()
+                copies["scaling"] = links_ui.copy_link_row("scaling")
+                targets["scaling"] = build_scaling_tab()
         links_ui.wire(demo, tabs, targets, copies, show_me, projector, note)
         demo.unload(forget_session)
     # Model handlers share concurrency_id=config.MODEL_CONCURRENCY_ID (set in each tab) and its limit; the page shows

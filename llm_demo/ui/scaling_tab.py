@@ -186,3 +186,9 @@ def build_scaling_tab():
     _caption("The mechanism with illustrative constants: per-token accuracy p rises smoothly with N, while exact "
              "match of a k-token answer (≈ p^k) stays near zero and then shoots up: same model, different metric.")
     k.change(update_emergence, k, emergence_plot, api_name="scaling_emergence")
+    # For links and the lesson's Show me (llm_demo/ui/links_ui.py): inputs by link key, and the views to redraw.
+    return {"mode": mode, "budget": budget, "gpus": n_gpus, "hours": hours, "gpu": gpu, "n": n_params, "tied": tied,
+            "k": k, "views": [(update_plan, plan_inputs, plan_outputs), (update_params, calc_inputs, [params_md]),
+                              (update_emergence, [k], [emergence_plot]),
+                              (_mode_visibility, [mode], [budget, hours, n_params]),
+                              (lambda g: gr.update(visible=g == "custom"), [gpu], [custom_tflops])]}
