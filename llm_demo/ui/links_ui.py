@@ -3,7 +3,8 @@ redraws its cheap views; each tab's Copy link writes its current inputs into a U
 
 Each build_*_tab() returns {link key: input component} (keys as in llm_demo/links.py FIELDS, plus inputs a link
 resets to their defaults) and optionally "views": [(fn, inputs, outputs)], the cheap handlers to rerun after a
-link fills the tab. Nothing here generates text: a link fills a prompt, it never sends it.
+link fills the tab (a view returns a tuple in its outputs' order, or {component: value} from common.by_name).
+Nothing here generates text: a link fills a prompt, it never sends it.
 """
 from urllib.parse import parse_qsl
 
@@ -85,7 +86,8 @@ def apply(link: links.Link, targets: dict, current: dict, tabs, note, projector)
         except gr.Error as exc:           # e.g. a GPU fleet whose budget is past the planner's range
             problems.append(exc.message)
             continue
-        for c, r in zip(outs, result if len(outs) > 1 else (result,)):
+        keyed = isinstance(result, dict) and "__type__" not in result     # {component: value} (common.by_name)
+        for c, r in (result.items() if keyed else zip(outs, result if len(outs) > 1 else (result,))):
             out[c] = _merge(out[c], r) if c in out else r
     if problems:
         text = " ".join(filter(None, [link.sentence(), *problems]))
