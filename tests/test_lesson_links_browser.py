@@ -61,6 +61,8 @@ def test_every_show_me_lands_on_its_tab_with_the_inputs_filled(page):
         open_tab(page, "Lesson")
         page.locator(f"#lesson-show-{s.key}").click()
         expect(page.locator(SELECTED)).to_have_text(TAB_LABELS[s.tab], timeout=SLOW)
+        if s.values.get("tied") is False:     # Show me scrolls to the calculator (before Copy link scrolls up)
+            expect(page.locator("#scaling-params")).to_be_in_viewport()
         got = copied_link(page, s.tab)
         for k, v in s.values.items():
             assert got.values.get(k) == v, f"Show me {s.key}: {k} is {got.values.get(k)!r}, expected {v!r}"
@@ -154,4 +156,5 @@ def test_projector_mode_from_the_toggle_and_the_link(page, app_url):
     expect(page.locator("html")).to_have_class("projector")
     size = page.locator("#tok-view .tokview").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert size >= 24, f"tokens are {size}px in projector mode"
+    page.locator("#tok-text").evaluate("e => e.scrollIntoView({block: 'start'})")   # the text and its tokens
     viewport_shot(page, "projector")

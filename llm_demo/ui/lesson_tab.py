@@ -11,6 +11,8 @@ it (computed when this page was built, by the same code the other tabs run), and
 **Show me** opens the tab that demonstrates it, with the inputs filled in; nothing that writes text runs until
 you press its button. Each section's **link** opens the same view from a slide."""
 BADGES = {lesson.HOLDS: "✅ holds", lesson.SIMPLIFIED: "⚠️ simplified", lesson.WRONG: "❌ wrong as written"}
+# Where Show me scrolls to when the demonstration sits below the top of its tab (element ids in the tabs).
+SCROLL_TO = {"architecture": "scaling-params"}
 TAB_NAMES = {"tokenizer": "Tokenizer", "chat": "Chat", "compare": "Compare", "scaling": "Scaling laws",
              "inside": "Inside the model"}
 
@@ -22,8 +24,9 @@ def section_markdown(s: lesson.Section) -> str:
             f"**Verdict: {BADGES[s.kind]}.**{verdict}")
 
 
-def build_lesson_tab() -> list[tuple[gr.Button, str]]:
-    """The lesson's sections; returns each Show me button with the link query it opens (app.py wires them)."""
+def build_lesson_tab() -> list[tuple[gr.Button, str, str]]:
+    """The lesson's sections; returns each Show me button with the link query it opens and the element id to
+    scroll to (app.py wires them through llm_demo/ui/links_ui.py)."""
     gr.Markdown("## Lesson: the seed, claim by claim")
     gr.Markdown(INTRO)
     shows = []
@@ -34,5 +37,5 @@ def build_lesson_tab() -> list[tuple[gr.Button, str]]:
                 btn = gr.Button(f"Show me in {TAB_NAMES.get(s.tab, s.tab)}", elem_id=f"lesson-show-{s.key}",
                                 variant="primary", size="sm", scale=0, min_width=220)
                 gr.HTML(f'<a class="lesson-link" href="{html.escape(s.link)}">🔗 link for slides</a>', padding=False)
-        shows.append((btn, s.link))
+        shows.append((btn, s.link, SCROLL_TO.get(s.key, f"{s.tab}-copy-link")))
     return shows

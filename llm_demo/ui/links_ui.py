@@ -118,10 +118,11 @@ def wire(demo: gr.Blocks, tabs: gr.Tabs, targets: dict, copies: dict, show_me: l
         return apply(links.parse(pairs), targets, current, tabs, note, projector)
 
     demo.load(open_query, view_inputs or None, outputs, **cheap)
-    for button, query in show_me:
+    for button, query, anchor in show_me:   # then scroll to the demonstration (the tab's top by default)
         link = links.parse(parse_qsl(query.lstrip("?"), keep_blank_values=True))
         button.click(lambda current=None, link=link: apply(link, targets, current or {}, tabs, note, projector),
-                     view_inputs or None, outputs, **cheap)
+                     view_inputs or None, outputs, **cheap).then(
+            None, js=f"() => document.getElementById({anchor!r})?.scrollIntoView({{block: 'start'}})", **cheap)
     for tab, (button, box) in copies.items():
         comps = targets[tab]
 
