@@ -110,3 +110,9 @@ def test_a_link_never_generates_text(ui):
         filled = set(links_ui._inputs(ui[0][tab]).values())
         others = [c for c in out if c not in filled and c not in ui[1:]]
         assert not others, f"a {tab} link changed {others}"
+
+
+def test_a_documented_tab_the_app_lacks_is_named_not_selected(ui):
+    targets, tabs, note, _ = ui
+    out = apply(ui, "?tab=inside&model=tinygpt-base&text=hi")
+    assert tabs not in out and "tab='inside'" in out[note]["value"], out

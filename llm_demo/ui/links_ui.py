@@ -68,6 +68,9 @@ def _merge(old, new):
 
 def apply(link: links.Link, targets: dict, current: dict, tabs, note, projector) -> dict:
     """The updates that open `link`: the tab, its filled inputs, its redrawn views, the note and projector mode."""
+    if link.tab not in (None, "lesson", *targets):     # a documented tab this deployment does not have (yet)
+        link = links.Link(None, {}, [*link.ignored, f"tab={link.tab!r} (not in this version of the lab) and the keys "
+                                     "that came with it"], link.projector)
     out = {note: gr.update(value=link.sentence(), visible=bool(link.sentence()))}
     if link.projector is not None:
         out[projector] = link.projector
