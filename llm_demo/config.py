@@ -4,6 +4,7 @@ Every value can be overridden by an environment variable (named next to it) when
 README.md "Deploying for a class" lists them. Defaults are sized for a 2-vCPU, 16 GB machine (a free CPU Space).
 """
 import os
+from pathlib import Path
 
 
 def _env_int(name: str, default: int, minimum: int = 1) -> int:
@@ -73,3 +74,16 @@ def limits_markdown() -> str:
     return (f"Limits on this deployment: {MAX_NEW_TOKENS_CAP} new tokens, {MAX_PROMPT_TOKENS} prompt tokens, "
             f"{GENERATION_TIMEOUT_S} s per answer. {MODEL_CONCURRENCY_LIMIT} answers are generated at once "
             f"(batched); when more people ask, the answer box shows your place in the queue.")
+
+
+# Class arena (README "Class arena"): blind votes from the whole class in one SQLite file. Off unless the deployer
+# names the file (LLM_DEMO_CLASS_DB) or turns class mode on (LLM_DEMO_CLASS_MODE=1: the file is CLASS_DATA_DIR's
+# class_arena.sqlite3). CLASS_DATA_DIR also holds the stage `python -m llm_demo.training dpo --from-class-db` trains
+# (dpo-class/): a writable folder outside the repository, so a deployment never writes into its own assets.
+CLASS_DATA_DIR = Path(os.environ.get("LLM_DEMO_CLASS_DATA_DIR", "").strip()
+                      or Path(os.environ.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share")
+                      / "llm_lab")
+CLASS_DB = (os.environ.get("LLM_DEMO_CLASS_DB", "").strip()
+            or (str(CLASS_DATA_DIR / "class_arena.sqlite3") if _env_flag("LLM_DEMO_CLASS_MODE") else ""))
+# The teacher view (totals, export, reset) exists only when the deployer sets a token; it is compared in constant time.
+TEACHER_TOKEN = os.environ.get("LLM_DEMO_TEACHER_TOKEN", "")

@@ -61,8 +61,24 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     _spec("qwen2.5-0.5b-instruct", "qwen2.5-0.5b", "instruct", "hub", "Qwen/Qwen2.5-0.5B-Instruct",
           "Qwen2.5-0.5B-Instruct (hub)"),
 ]}
+# The class's own DPO round (`python -m llm_demo.training dpo --from-class-db`), saved outside the repository; the
+# registry lists it only once that folder holds a model.
+CLASS_STAGE = "tinygpt-dpo-class"
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_FAMILY = "tinygpt"
+
+
+def class_stage_spec() -> ModelSpec | None:
+    folder = config.CLASS_DATA_DIR / "dpo-class"
+    if not (folder / "config.json").exists():
+        return None
+    return _spec(CLASS_STAGE, "tinygpt-class", "dpo", "embedded", folder, "TinyGPT DPO on the class's votes (ours)")
+
+
+def registry() -> dict[str, ModelSpec]:
+    """REGISTRY plus the class's DPO stage when it has been trained."""
+    extra = class_stage_spec()
+    return {**REGISTRY, extra.name: extra} if extra else REGISTRY
 
 
 def family_stages(family: str) -> dict[str, str]:
@@ -84,6 +100,8 @@ def get_spec(name: str) -> ModelSpec:
     name = name.strip()
     if name in REGISTRY:
         return REGISTRY[name]
+    if name == CLASS_STAGE and (spec := class_stage_spec()) is not None:
+        return spec
     if name.startswith("custom:"):
         target = name.removeprefix("custom:").strip()
         if not config.ALLOW_CUSTOM_MODELS:
@@ -149,7 +167,7 @@ def availability(name: str) -> tuple[bool, str]:
 def choices(chat_only: bool = False) -> list[tuple[str, str, bool, str]]:
     """(name, label, available, reason) for every registry entry, for dropdowns."""
     out = []
-    for spec in REGISTRY.values():
+    for spec in registry().values():
         if chat_only and not spec.chat:
             continue
         ok, reason = availability(spec.name)
