@@ -12,7 +12,10 @@ import gradio as gr
 from llm_demo import config
 from llm_demo.ui.chat_tab import build_chat_tab
 from llm_demo.ui.compare_tab import build_compare_tab, forget_session
+from llm_demo.ui import links_ui
 from llm_demo.ui.inside_tab import build_inside_tab
+from llm_demo.ui.lesson_tab import build_lesson_tab
+from llm_demo.ui.projector import projector_toggle
 from llm_demo.ui.scaling_tab import build_scaling_tab
 from llm_demo.ui.tokenizer_tab import build_tokenizer_tab
 
@@ -24,17 +27,28 @@ def build_app() -> gr.Blocks:
     # Gradio's copies of downloads are deleted every CACHE_CLEAN_EVERY_S seconds once CACHE_MAX_AGE_S old.
     with gr.Blocks(title="LLM Lab", delete_cache=(config.CACHE_CLEAN_EVERY_S, config.CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        projector = projector_toggle()
+        note = links_ui.link_note()
+        targets, copies = {}, {}  # tab id -> {link key: input} and its Copy link row (llm_demo/ui/links_ui.py)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Lesson", id="lesson"):
+                show_me = build_lesson_tab()
             with gr.Tab("Tokenizer", id="tokenizer"):
-                build_tokenizer_tab()
+                copies["tokenizer"] = links_ui.copy_link_row("tokenizer")
+                targets["tokenizer"] = build_tokenizer_tab()
             with gr.Tab("Chat", id="chat"):
-                build_chat_tab()
+                copies["chat"] = links_ui.copy_link_row("chat")
+                targets["chat"] = build_chat_tab()
             with gr.Tab("Compare", id="compare"):
-                build_compare_tab()
+                copies["compare"] = links_ui.copy_link_row("compare")
+                targets["compare"] = build_compare_tab()
             with gr.Tab("Scaling laws", id="scaling"):
-                build_scaling_tab()
+                copies["scaling"] = links_ui.copy_link_row("scaling")
+                targets["scaling"] = build_scaling_tab()
             with gr.Tab("Inside the model", id="inside") as inside_tab:
-                build_inside_tab(inside_tab)
+                copies["inside"] = links_ui.copy_link_row("inside")
+                targets["inside"] = build_inside_tab(inside_tab)
+        links_ui.wire(demo, tabs, targets, copies, show_me, projector, note)
         demo.unload(forget_session)
     # Model handlers share concurrency_id=config.MODEL_CONCURRENCY_ID (set in each tab) and its limit; the page shows
     # each visitor's place in line, and a full queue answers Gradio's "busy, please try again". Every other handler

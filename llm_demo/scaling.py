@@ -15,6 +15,9 @@ PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day, Kaplan et al. 2020's compute un
 # Peak dense (no sparsity) tensor-core TFLOP/s from NVIDIA's datasheets: BF16 for A100/H100/H200/L4
 # (H100 and H200 are the SXM parts, same compute), FP16 for the T4, which has no BF16.
 GPU_PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0, "L4": 121.0, "T4": 65.0}
+# GPT-2 small, the seed's MiniGPT configuration: Radford et al. 2019, Table 2 (12 layers, d_model 768) and sec. 2.3
+# (vocabulary 50,257, context 1,024); 12 heads as in the released model's config.
+GPT2_SMALL = dict(vocab_size=50257, d_model=768, n_layers=12, n_heads=12, context_length=1024)
 
 
 def sci(x: float) -> str:

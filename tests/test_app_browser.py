@@ -4,7 +4,7 @@ from playwright.sync_api import expect
 
 from conftest import open_tab
 
-TABS = ["Tokenizer", "Chat", "Compare", "Scaling laws", "Inside the model"]
+TABS = ["Lesson", "Tokenizer", "Chat", "Compare", "Scaling laws", "Inside the model"]
 
 
 @pytest.mark.parametrize("tab", TABS)

@@ -240,3 +240,5 @@ def build_chat_tab():
         show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
     sweep_btn.click(sweep, [sweep_prompt, temps, model, system, top_k, top_p, rep, max_new, seed], sweep_out,
                     api_name="temperature_sweep", **run)
+    # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the message, never sends it.
+    return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg}

@@ -181,3 +181,5 @@ def build_compare_tab():
     vote_btn.click(by_name(vote, voted), [run_state, busy, better, worse, votes], list(voted.values()),
                    api_name="compare_vote", concurrency_limit=None)
     dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None)
+    # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the prompt, never runs it.
+    return {"family": family, "prompt": prompt}

@@ -231,9 +231,8 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
         return gr.on(triggers, by_name(fn, outs), inputs, list(outs.values()), api_name=api_name, **run, **kw)
 
     opened = [look.click, text.submit, model.input] + ([tab.select] if tab is not None else [])
-    ev = wire(opened, update, [model, text, layer, head],
-              ["note", "arch", "attention", "heads", "lens", "layer", "head", "token"], "inside_update",
-              trigger_mode="always_last")
+    drawn = {n: c[n] for n in ("note", "arch", "attention", "heads", "lens", "layer", "head", "token")}
+    ev = wire(opened, update, [model, text, layer, head], list(drawn), "inside_update", trigger_mode="always_last")
     ev.then(by_name(positions, {n: c[n] for n in ("pos_md", "pos_plot", "drawn")}), [model, drawn_positions],
             [pos_md, pos_plot, drawn_positions], api_name="inside_positions", **run)
     ev.then(by_name(modern_table, {"modern": modern}), None, [modern], api_name="inside_modern", **run)
@@ -243,4 +242,6 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
     wire([nb_btn.click, token.input], near, [model, token], ["nb_md", "nb_table"], "inside_neighbours")
     wire([mg_btn.click], run_minigpt, [model, text], ["mg_md"], "inside_minigpt")
     wire([kv_btn.click], run_kv, [model, text, n_new], ["kv_md", "kv_plot", "kv_table"], "inside_kv")
-    return {"model": model, "text": text}
+    # links (llm_demo/ui/links_ui.py): the inputs a ?tab=inside link fills, and the view it redraws
+    return {"model": model, "text": text,
+            "views": [(by_name(update, drawn), [model, text, layer, head], list(drawn.values()))]}

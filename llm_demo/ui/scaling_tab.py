@@ -12,7 +12,7 @@ from llm_demo.ui.scaling_measured import build_measured_section
 MODE_FLOPS, MODE_GPU, MODE_N = "compute budget (FLOPs)", "GPUs × hours", "model size N"
 PLAN_DEFAULTS = dict(mode=MODE_FLOPS, budget="1e21", gpu="H100", custom_tflops=500, n_gpus=8, hours=720, mfu=0.4,
                      price=2.5, n_params="1B", law="chinchilla-3", inference_tokens="2e12")
-GPT2_SMALL = dict(vocab_size=50257, d_model=768, n_layers=12, n_heads=12, context_length=1024)
+GPT2_SMALL = scaling.GPT2_SMALL
 
 INTRO = """Training compute is about **C = 6·N·D** FLOPs for a model of N parameters trained on D tokens (2 for
 the forward pass, 4 for the backward, per parameter per token). For a fixed C, a bigger model sees fewer tokens:
@@ -204,3 +204,9 @@ def build_scaling_tab():
     _caption("The mechanism with illustrative constants: per-token accuracy p rises smoothly with N, while exact "
              "match of a k-token answer (≈ p^k) stays near zero and then shoots up: same model, different metric.")
     k.change(update_emergence, k, emergence_plot, api_name="scaling_emergence")
+    # For links and the lesson's Show me (llm_demo/ui/links_ui.py): inputs by link key, and the views to redraw.
+    return {"mode": mode, "budget": budget, "gpus": n_gpus, "hours": hours, "gpu": gpu, "n": n_params, "tied": tied,
+            "k": k, "views": [(by_name(update_plan, planned), plan_inputs, plan_outputs),
+                              (update_params, calc_inputs, [params_md]), (update_emergence, [k], [emergence_plot]),
+                              (by_name(_mode_visibility, shown), [mode], list(shown.values())),
+                              (lambda g: gr.update(visible=g == "custom"), [gpu], [custom_tflops])]}

@@ -139,3 +139,6 @@ def build_tokenizer_tab():
           concurrency_limit=None)
     overhead_btn.click(overhead, [conversation, chat_tok], [overhead_md, overhead_view], api_name="chat_overhead",
                        concurrency_limit=None)
+    # For links and the lesson's Show me (llm_demo/ui/links_ui.py): inputs by link key, and the view to redraw.
+    return {"tokenizer": choice, "text": text, "hub_id": hub_id,
+            "views": [(inspect_text, [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget])]}
