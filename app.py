@@ -66,4 +66,8 @@ if __name__ == "__main__":
     if not port_free(host, port):
         sys.exit(f"Port {port} on {host} is already in use: stop the other server or set GRADIO_SERVER_PORT.")
     limit_malloc_arenas()
-    build_app().launch(server_name=host, server_port=port, show_error=True)
+    demo = build_app()
+    # Warm start: serve at once, load the default models in the background (the tabs say "warming up" meanwhile).
+    from llm_demo import models
+    models.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
+    demo.launch(server_name=host, server_port=port, show_error=True)
