@@ -89,7 +89,12 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
     yield cols
     burst = 1                                   # first round: one token each, so every column starts at once
     while streams:
+        # Remote columns take turns one whole answer at a time: a server that serves one request at a time (llama.cpp's)
+        # would otherwise make the second column wait for the first, which waits for us to read it.
+        remote_turn = next((c.slot for c in cols if c.slot in streams and c.model.startswith("remote:")), None)
         for col in cols:
+            if col.model.startswith("remote:") and col.slot != remote_turn:
+                continue
             for _ in range(burst):
                 gen = streams.get(col.slot)
                 if gen is None:
