@@ -68,6 +68,6 @@ if __name__ == "__main__":
     limit_malloc_arenas()
     demo = build_app()
     # Warm start: serve at once, load the default models in the background (the tabs say "warming up" meanwhile).
-    from llm_demo import models
-    models.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
+    from llm_demo import models, warmup
+    warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
     demo.launch(server_name=host, server_port=port, show_error=True)

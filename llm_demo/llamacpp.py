@@ -26,6 +26,21 @@ def importable() -> tuple[bool, str]:
     return True, ""
 
 
+_note: list[str] = []
+
+
+def fallback_note() -> str:
+    """"" when GGUF models run on llama.cpp; else one line saying why they run on transformers (cached)."""
+    if not _note:
+        ok, why = importable()
+        _note.append("" if config.LLAMA_CPP and ok else
+                     "llama.cpp is switched off here (LLM_DEMO_LLAMA_CPP=0): GGUF models run on transformers, several "
+                     "times slower." if not config.LLAMA_CPP else
+                     f"llama.cpp is not importable here ({why}): GGUF models run on transformers, several times "
+                     "slower; `make setup` compiles it.")
+    return _note[0]
+
+
 def n_threads() -> int:
     return max(1, torch.get_num_threads() or os.cpu_count() or 1)
 

@@ -337,6 +337,12 @@ class ModelCache:
 BACKENDS = ("transformers", "llama.cpp")
 
 
+def llamacpp_note() -> str:
+    """"" when GGUF models run on llama.cpp; else one line saying why they run on transformers."""
+    from llm_demo import llamacpp
+    return llamacpp.fallback_note()
+
+
 def pick_backend(spec: ModelSpec, backend: str | None = None) -> str:
     """None: the engine's choice (llama.cpp for GGUF files when importable and not switched off, else transformers).
     "transformers": always a LoadedModel with a torch .model, for code that inspects internals."""
@@ -349,26 +355,10 @@ def pick_backend(spec: ModelSpec, backend: str | None = None) -> str:
     if backend == "llama.cpp" and spec.source != "gguf":
         raise ValueError(f"{spec.label} is not a GGUF file: llama.cpp runs only the GGUF models.")
     if backend is None:
-        backend = "llama.cpp" if spec.source == "gguf" and llama_cpp_note() == "" else "transformers"
-    if backend == "llama.cpp" and llama_cpp_note():
-        raise ValueError(llama_cpp_note())
+        backend = "llama.cpp" if spec.source == "gguf" and llamacpp_note() == "" else "transformers"
+    if backend == "llama.cpp" and llamacpp_note():
+        raise ValueError(llamacpp_note())
     return backend
-
-
-_llama_note: list[str] = []
-
-
-def llama_cpp_note() -> str:
-    """"" when GGUF models run on llama.cpp; else one line saying why they run on transformers (cached)."""
-    if not _llama_note:
-        from llm_demo import llamacpp
-        ok, why = llamacpp.importable()
-        _llama_note.append("" if config.LLAMA_CPP and ok else
-                           "llama.cpp is switched off here (LLM_DEMO_LLAMA_CPP=0): GGUF models run on transformers, "
-                           "several times slower." if not config.LLAMA_CPP else
-                           f"llama.cpp is not importable here ({why}): GGUF models run on transformers, several "
-                           "times slower; `make setup` compiles it.")
-    return _llama_note[0]
 
 
 def _load(spec: ModelSpec, backend: str):
@@ -440,42 +430,3 @@ def build_prompt(spec: ModelSpec, tokenizer, messages: list[dict], system: str =
         raise ValueError(f"{spec.label} has no chat template, so it cannot chat; pick an instruct model.")
     return tokenizer.apply_chat_template(convo, add_generation_prompt=True, tokenize=False)
 
-
-# ---------------------------------------------------------------- warm start
-
-_warm: dict[str, str] = {}          # model name -> "" while loading, "ready", or why it failed
-_warm_lock = threading.Lock()
-
-
-def warm_up(names: list[str]) -> threading.Thread:
-    """Load these models in a background thread (the app serves at once; a request for one of them waits for
-    its load, which happens only once)."""
-    names = [n for n in dict.fromkeys(names) if availability(n)[0]]
-    with _warm_lock:
-        _warm.update({n: "" for n in names})
-
-    def run():
-        for n in names:
-            try:
-                load(n)
-                state = "ready"
-            except Exception as exc:  # noqa: BLE001 - shown to whoever asks for the model
-                state = f"{type(exc).__name__}: {exc}"
-            with _warm_lock:
-                _warm[n] = state
-    thread = threading.Thread(target=run, name="warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def warming() -> list[str]:
-    """Names still loading in the background."""
-    with _warm_lock:
-        return [n for n, state in _warm.items() if state == ""]
-
-
-def warm_note() -> str:
-    """One line while the default models load ("warming up"), else ""."""
-    busy = warming()
-    return (f"⏳ Warming up: loading {', '.join(REGISTRY[n].label if n in REGISTRY else n for n in busy)}. "
-            "The first answer starts as soon as it is ready." if busy else "")

@@ -129,15 +129,3 @@ def test_the_transformers_copy_is_kept_as_safetensors_and_reloads_from_there(hf,
 def test_llama_model_refuses_torch_inspection_with_directions(lm):
     with pytest.raises(AttributeError, match="backend='transformers'"):
         lm.model
-
-
-def test_without_llama_cpp_gguf_models_fall_back_to_transformers_with_one_line(monkeypatch):
-    monkeypatch.setattr(llamacpp, "importable", lambda: (False, "ImportError: no module named llama_cpp"))
-    monkeypatch.setattr(models, "_llama_note", [])
-    spec = models.get_spec(NAME)
-    assert models.pick_backend(spec) == "transformers"
-    note = models.llama_cpp_note()
-    assert "not importable" in note and "transformers" in note and "\n" not in note, note
-    with pytest.raises(ValueError, match="not importable"):
-        models.pick_backend(spec, "llama.cpp")
-    monkeypatch.setattr(models, "_llama_note", [])

@@ -61,13 +61,13 @@ def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingCo
 def engine_status(with_backend_note: bool = False) -> gr.Markdown:
     """A line that says "warming up" while the default models load in the background (re-read every second until
     they are ready) and, for the Chat tab, one line when GGUF models run on transformers instead of llama.cpp."""
-    from llm_demo import models
+    from llm_demo import models, warmup
 
     def note() -> str:
-        backend = models.llama_cpp_note() if with_backend_note else ""
-        return "\n\n".join(x for x in (models.warm_note(), backend and f"ℹ️ {backend}") if x)
+        backend = models.llamacpp_note() if with_backend_note else ""
+        return "\n\n".join(x for x in (warmup.warm_note(), backend and f"ℹ️ {backend}") if x)
     line = gr.Markdown(note, elem_classes=["engine-status"])
-    timer = gr.Timer(1.0, active=bool(models.warming()))
-    timer.tick(lambda: (note(), gr.Timer(active=bool(models.warming()))), None, [line, timer], api_name=False,
+    timer = gr.Timer(1.0, active=bool(warmup.warming()))
+    timer.tick(lambda: (note(), gr.Timer(active=bool(warmup.warming()))), None, [line, timer], api_name=False,
                concurrency_limit=None, show_progress="hidden")
     return line
