@@ -59,17 +59,21 @@ class LlamaModel:
         self.llm = lc.Llama(model_path=str(path), n_ctx=64, n_batch=64, n_threads=n_threads(), verbose=False)
         self.n_vocab = self.llm.n_vocab()
         # A slot holds the longest stream the deployment allows: the prompt cap plus the new-token cap.
-        self.slot_tokens = min(self.llm.n_ctx_train(), config.MAX_PROMPT_TOKENS + config.MAX_NEW_TOKENS_CAP + 1)
+        self.slot_tokens = min(self.llm._model.n_ctx_train(), config.MAX_PROMPT_TOKENS + config.MAX_NEW_TOKENS_CAP + 1)
         params = lc.llama_context_default_params()
         params.n_seq_max = slots
         params.n_ctx = self.slot_tokens * slots
         params.n_batch = params.n_ubatch = 512
         params.n_threads = params.n_threads_batch = n_threads()
         params.kv_unified = False           # each stream attends over its own cells only
+        # Flash attention off, as Llama() has it: its "auto" default (on, on CPUs) computes attention in fp16 and
+        # gave different greedy tokens from transformers and from Llama() itself ("Hello! I's" vs "Hello there,").
+        params.flash_attn_type = 0          # LLAMA_FLASH_ATTN_TYPE_DISABLED
         self._ctx = lc.llama_init_from_model(self.llm._model.model, params)
         if not self._ctx:
             raise RuntimeError("llama.cpp could not create a context (out of memory?)")
         self._mem = lc.llama_get_memory(self._ctx)
+        self.slot_tokens = min(self.slot_tokens, lc.llama_n_ctx_seq(self._ctx))
         self.n_batch = lc.llama_n_batch(self._ctx)
         self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
         self.n_slots, self._free = slots, list(range(slots))

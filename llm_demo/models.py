@@ -229,11 +229,16 @@ def _save_copy(obj, folder: Path) -> None:
     import logging
     import shutil
     import tempfile
+    # A model read from a GGUF file keeps transformers' GGUF "quantizer" although its weights are plain floats
+    # (dequantised); without it save_pretrained writes ordinary safetensors.
+    quantizer = getattr(obj, "hf_quantizer", None)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".partial-"))
         if folder.exists():
             shutil.copytree(folder, tmp, dirs_exist_ok=True)
+        if quantizer is not None:
+            obj.hf_quantizer = None
         obj.save_pretrained(tmp)
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -241,8 +246,11 @@ def _save_copy(obj, folder: Path) -> None:
             folder.rename(old)
         tmp.rename(folder)
         shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs time at the next start
         logging.getLogger("llm_demo").warning("could not cache %s in %s: %s", type(obj).__name__, folder, exc)
+    finally:
+        if quantizer is not None:
+            obj.hf_quantizer = quantizer
 
 
 def _from_pretrained(spec: ModelSpec):
