@@ -66,6 +66,7 @@ def server(tmp_path_factory):
 def use(monkeypatch, url: str, key: str = SECRET):
     monkeypatch.setattr(config, "OPENAI_BASE_URL", url)
     monkeypatch.setattr(config, "OPENAI_API_KEY", key)
+    monkeypatch.setattr(config, "HUB_TIMEOUT_S", 30)     # a busy shared CI machine; the fault tests lower it
     monkeypatch.setitem(remote._listing, "at", -1e9)
 
 
@@ -210,6 +211,7 @@ def fake(monkeypatch):
 def test_slow_and_malformed_streams_end_in_one_sentence_with_the_partial_text(fake, monkeypatch, mode, words):
     monkeypatch.setattr(fake, "mode", mode)
     monkeypatch.setattr(config, "GENERATION_TIMEOUT_S", 1)
+    monkeypatch.setattr(config, "HUB_TIMEOUT_S", 1)
     lm = models.load("remote:fake-instruct")
     text, t0 = "", time.monotonic()
     try:
