@@ -5,10 +5,11 @@ One llama.cpp context per model holds a KV-cache slot per concurrent stream (a l
 streams of one model share each llama_decode call (LlamaBatcher), the way llama.cpp's own server batches.
 `models.load("smollm2-135m-instruct")` returns a LlamaModel when llama_cpp is importable.
 """
-import ctypes
+import atexit
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,8 @@ class LlamaModel:
         self.n_bytes = self.path.stat().st_size
         self.load_seconds = time.perf_counter() - t0
         self.eos_ids = {int(self.llm.token_eos())}
+        # Free the context before Python tears llama_cpp's module down (else its __del__ fails noisily at exit).
+        atexit.register(lambda ref=weakref.ref(self): ref() and ref().close())
 
     @property
     def context_length(self) -> int:
