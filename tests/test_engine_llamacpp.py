@@ -140,6 +140,7 @@ def test_score_equals_the_log_probabilities_of_a_stepwise_stream(lm):
 def test_the_transformers_copy_is_kept_as_safetensors_and_reloads_from_there(hf, monkeypatch):
     folder = models.gguf_cache_folder(hf.spec)
     assert (folder / "model.safetensors").exists() and (folder / "tokenizer_config.json").exists(), list(folder.iterdir())
+    monkeypatch.setattr(models, "gguf_cache_folder", lambda spec: folder)
     monkeypatch.setattr(models, "gguf_path", lambda spec: None)      # reading the GGUF again would now fail
     model, tok, _ = models._from_pretrained(hf.spec)
     ids = torch.tensor([engine.encode_prompt(hf, prompt_of(hf))])
