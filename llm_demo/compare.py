@@ -18,7 +18,11 @@ from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import pair_to_jsonl_line
 
 SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
-SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct (SFT + DPO)"}
+SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct (SFT + DPO)",
+               "dpo-class": "DPO on the class's votes"}
+# Lineups that are not one family's base/SFT/DPO: (slot, model) per column. The class's own DPO stage answers next
+# to the shipped one (the stage exists once `python -m llm_demo.training dpo --from-class-db` has run).
+LINEUPS = {"tinygpt-class": (("sft", "tinygpt-sft"), ("dpo", "tinygpt-dpo"), ("dpo-class", models.CLASS_STAGE))}
 TRIO_DIR = ASSETS / "models" / "tinygpt"
 # Tokens a column makes per turn after its first: switching models every token evicts each one's weights from the
 # CPU caches (measured on the trio: 1 token per turn cost 6-11% over running the columns one after another).
@@ -43,6 +47,8 @@ class Column:
 
 def plan_columns(family: str) -> list[Column]:
     """Which model fills each column; a stage the family lacks or that can't load is greyed with the reason."""
+    if family in LINEUPS:
+        return [_lineup_column(slot, name) for slot, name in LINEUPS[family]]
     stages = models.family_stages(family)
     cols = []
     for slot in SLOTS:
@@ -59,6 +65,35 @@ def plan_columns(family: str) -> list[Column]:
                 col.error, col.done = reason, True
         cols.append(col)
     return cols
+
+
+def _lineup_column(slot: str, name: str) -> Column:
+    col = Column(slot, name, SLOT_TITLES[slot])
+    if name == models.CLASS_STAGE and models.class_stage_spec() is None:
+        col.error, col.done = ("The class's DPO stage is not trained yet: the teacher runs "
+                               "`python -m llm_demo.training dpo --from-class-db <database>`."), True
+        return col
+    ok, reason = models.availability(name)
+    if not ok:
+        col.error, col.done = reason, True
+    return col
+
+
+@dataclass
+class Run:
+    """One compare run as the server recorded it. Scores and votes read the prompt and the answers from here, never
+    from the page's boxes as they are later (a prompt edited after the run must not be paired with its answers)."""
+    family: str
+    prompt: str
+    system: str = ""
+    settings: dict = field(default_factory=dict)   # the SamplingConfig fields, seed included
+    cols: list = field(default_factory=list)       # list[Column], updated while streaming
+    order: list = field(default_factory=list)      # blind runs: the slots shown as A, B, C
+    run_id: str = ""                               # the class database's id ("" when the run is not stored)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.cols) and all(c.done for c in self.cols)
 
 
 def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = "") -> Iterator[list[Column]]:
@@ -170,9 +205,12 @@ def scores_table(scores: Scores) -> list[list]:
 # ---------------------------------------------------------------- votes -> DPO pairs
 
 
-def make_vote(prompt: str, cols: list[Column], better: str, worse: str) -> dict:
-    """One arena vote as a DPO pair; refused (ValueError) unless both answers are finished and different."""
-    by_slot = {c.slot: c for c in cols}
+def make_vote(run: Run, better: str, worse: str) -> dict:
+    """One vote as a DPO pair of the run's own prompt and answers; refused (ValueError) unless both answers are
+    finished and different."""
+    if not isinstance(run, Run) or not run.cols:
+        raise ValueError("Run a prompt first, then vote.")
+    by_slot = {c.slot: c for c in run.cols}
     if better == worse:
         raise ValueError("Pick two different columns: one better, one worse.")
     for slot in (better, worse):
@@ -183,7 +221,7 @@ def make_vote(prompt: str, cols: list[Column], better: str, worse: str) -> dict:
             raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
         if not col.text.strip():
             raise ValueError(f"The {slot} answer is empty: there is nothing to prefer or reject.")
-    return {"prompt": prompt, "chosen": by_slot[better].text, "rejected": by_slot[worse].text}
+    return {"prompt": run.prompt, "chosen": by_slot[better].text, "rejected": by_slot[worse].text}
 
 
 def votes_dir(session: str) -> Path:

@@ -4,6 +4,7 @@ Every value can be overridden by an environment variable (named next to it) when
 README.md "Deploying for a class" lists them. Defaults are sized for a 2-vCPU, 16 GB machine (a free CPU Space).
 """
 import os
+from pathlib import Path
 
 
 def _env_int(name: str, default: int, minimum: int = 1) -> int:
@@ -104,3 +105,15 @@ def _env_server_url(name: str) -> str:
 # Remote engines: every model an OpenAI-compatible server lists at /v1/models joins the registry as remote:<id>.
 OPENAI_BASE_URL = _env_server_url("LLM_DEMO_OPENAI_BASE_URL")
 OPENAI_API_KEY = os.environ.get("LLM_DEMO_OPENAI_API_KEY", "").strip()   # sent as a Bearer token, never shown
+
+# Class arena (README "Class arena"): blind votes from the whole class in one SQLite file. Off unless the deployer
+# names the file (LLM_DEMO_CLASS_DB) or turns class mode on (LLM_DEMO_CLASS_MODE=1: the file is CLASS_DATA_DIR's
+# class_arena.sqlite3). CLASS_DATA_DIR also holds the stage `python -m llm_demo.training dpo --from-class-db` trains
+# (dpo-class/): a writable folder outside the repository, so a deployment never writes into its own assets.
+CLASS_DATA_DIR = Path(os.environ.get("LLM_DEMO_CLASS_DATA_DIR", "").strip()
+                      or Path(os.environ.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share")
+                      / "llm_lab")
+CLASS_DB = (os.environ.get("LLM_DEMO_CLASS_DB", "").strip()
+            or (str(CLASS_DATA_DIR / "class_arena.sqlite3") if _env_flag("LLM_DEMO_CLASS_MODE") else ""))
+# The teacher view (totals, export, reset) exists only when the deployer sets a token; it is compared in constant time.
+TEACHER_TOKEN = os.environ.get("LLM_DEMO_TEACHER_TOKEN", "")

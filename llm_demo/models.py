@@ -61,8 +61,24 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     _spec("qwen2.5-0.5b-instruct", "qwen2.5-0.5b", "instruct", "hub", "Qwen/Qwen2.5-0.5B-Instruct",
           "Qwen2.5-0.5B-Instruct (hub)"),
 ]}
+# The class's own DPO round (`python -m llm_demo.training dpo --from-class-db`), saved outside the repository; the
+# registry lists it only once that folder holds a model.
+CLASS_STAGE = "tinygpt-dpo-class"
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_FAMILY = "tinygpt"
+
+
+def class_stage_spec() -> ModelSpec | None:
+    folder = config.CLASS_DATA_DIR / "dpo-class"
+    if not (folder / "config.json").exists():
+        return None
+    return _spec(CLASS_STAGE, "tinygpt-class", "dpo", "embedded", folder, "TinyGPT DPO on the class's votes (ours)")
+
+
+def registry() -> dict[str, ModelSpec]:
+    """REGISTRY plus the class's DPO stage when it has been trained."""
+    extra = class_stage_spec()
+    return {**REGISTRY, extra.name: extra} if extra else REGISTRY
 
 
 def family_stages(family: str) -> dict[str, str]:
@@ -80,7 +96,7 @@ def families() -> list[str]:
 def all_specs() -> list[ModelSpec]:
     """The registry plus the models a remote server lists (remote:<id>, when LLM_DEMO_OPENAI_BASE_URL is set)."""
     from llm_demo import remote
-    return list(REGISTRY.values()) + remote.specs()
+    return list(registry().values()) + remote.specs()
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -99,6 +115,8 @@ def get_spec(name: str) -> ModelSpec:
                                      config.OPENAI_BASE_URL else f"The model server does not list {name[7:67]!r} "
                                      f"(it lists {', '.join(ids[:8]) or 'nothing'})."))
         return found
+    if name == CLASS_STAGE and (spec := class_stage_spec()) is not None:
+        return spec
     if name.startswith("custom:"):
         target = name.removeprefix("custom:").strip()
         if not config.ALLOW_CUSTOM_MODELS:

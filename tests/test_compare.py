@@ -90,7 +90,7 @@ def test_scores_are_finite_and_the_dpo_reward_sign_is_right(tiny_family):
 def test_votes_export_as_dpo_jsonl_that_training_accepts(tiny_family, tmp_path):
     cols = run(tiny_family)[-1]
     cols[0].text, cols[2].text = "meh", "Lovely answer."
-    v = compare.make_vote(PROMPT, cols, "dpo", "base")
+    v = compare.make_vote(compare.Run(tiny_family, PROMPT, cols=cols), "dpo", "base")
     path = compare.write_votes_jsonl([v, v], tmp_path)
     assert load_pairs_jsonl(path) == [{"prompt": PROMPT, "chosen": "Lovely answer.", "rejected": "meh"}] * 2
 
@@ -99,13 +99,16 @@ def test_votes_on_unfinished_or_missing_answers_are_refused(tiny_family):
     updates = run(tiny_family, n=6)
     early = updates[1]
     with pytest.raises(ValueError, match="unfinished"):
-        compare.make_vote(PROMPT, [compare.Column(c.slot, c.model, text="x") for c in early], "dpo", "sft")
+        compare.make_vote(compare.Run(tiny_family, PROMPT, cols=[compare.Column(c.slot, c.model, text="x")
+                                                                for c in early]), "dpo", "sft")
     with pytest.raises(ValueError, match="different"):
-        compare.make_vote(PROMPT, updates[-1], "sft", "sft")
+        compare.make_vote(compare.Run(tiny_family, PROMPT, cols=updates[-1]), "sft", "sft")
     with pytest.raises(ValueError, match="No votes"):
         compare.write_votes_jsonl([], None)
     with pytest.raises(Exception, match="unfinished"):
-        compare_tab.vote(PROMPT, updates[-1], True, "dpo", "sft", [])
+        compare_tab.vote(compare.Run(tiny_family, PROMPT, cols=updates[-1]), True, "dpo", "sft", [])
+    with pytest.raises(Exception, match="Run a prompt first"):
+        compare_tab.vote(None, False, "dpo", "sft", [])
 
 
 def test_handler_streams_views_and_refuses_empty_prompt(tiny_family):
@@ -114,7 +117,7 @@ def test_handler_streams_views_and_refuses_empty_prompt(tiny_family):
     final = outs[-1]
     for slot in compare.SLOTS:
         assert "stopped by" in final[f"{slot}_head"], final[f"{slot}_head"]
-        assert final[f"{slot}_answer"] == next(c.text for c in final["cols"] if c.slot == slot)
+        assert final[f"{slot}_answer"] == next(c.text for c in final["run"].cols if c.slot == slot)
         assert "prompt tokens" in final[f"{slot}_saw_n"], final[f"{slot}_saw_n"]
     assert final["base_saw"] == PROMPT and final["sft_saw"].startswith("<|user|>"), "what each model saw"
     empty = list(compare_tab.run_compare(tiny_family, "  ", "", 0.7, 50, 1.0, 1.0, 8, 0))
@@ -125,14 +128,15 @@ def test_handler_streams_views_and_refuses_empty_prompt(tiny_family):
 
 def test_score_handler_waits_for_the_run_then_fills_the_table(tiny_family):
     final = run(tiny_family, temperature=0)[-1]
-    waiting = compare_tab.score(tiny_family, PROMPT, "", final, True)
+    ran = compare.Run(tiny_family, PROMPT, cols=final)
+    waiting = compare_tab.score(ran, True)
     assert waiting["table"] is None and "finished" in waiting["score_note"], waiting
-    done = compare_tab.score(tiny_family, PROMPT, "", final, False)
+    done = compare_tab.score(ran, False)
     assert len(done["table"]) == 3 and "β =" in done["score_note"], done
 
 
 def test_vote_handler_counts_the_session_votes(tiny_family):
     final = run(tiny_family)[-1]
     final[0].text, final[2].text = "meh", "Lovely answer."
-    out = compare_tab.vote(PROMPT, final, False, "dpo", "base", [])
+    out = compare_tab.vote(compare.Run(tiny_family, PROMPT, cols=final), False, "dpo", "base", [])
     assert len(out["votes"]) == 1 and out["vote_note"] == "1 vote(s) this session.", out

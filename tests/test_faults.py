@@ -226,7 +226,7 @@ def test_the_app_keeps_serving_when_only_its_temp_dir_is_writable(small_readonly
     if models.availability("tinygpt-sft")[0]:
         cols = client.predict("tinygpt", "What is your name?", "", 0, 50, 1.0, 1.0, 4, 0, api_name="/compare")
         assert "tokens" in cols[4], f"the compare run did not answer: {cols[4]!r}"
-        client.predict("What is your name?", "dpo", "base", api_name="/compare_vote")
+        client.predict("dpo", "base", api_name="/compare_vote")
         votes = Path(client.predict(api_name="/compare_download"))         # written under TMPDIR, then copied
         assert '"chosen"' in votes.read_text(), "the votes file did not come back"
     client.close()

@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "trained trio into assets/models/tinygpt)")
     # ---- where things go ----
     io = p.add_argument_group("output")
-    io.add_argument("--out", type=Path, default=Path("runs/tinygpt"), help="output dir (default: runs/tinygpt)")
+    io.add_argument("--out", type=Path, default=None,
+                    help="output dir (default: runs/tinygpt; with --from-class-db, the class folder that the app's "
+                         "registry reads, LLM_DEMO_CLASS_DATA_DIR or ~/.local/share/llm_lab)")
     io.add_argument("--force", action="store_true",
                     help="rebuild finished stages / overwrite the shipped trio (never done without it)")
     io.add_argument("--to", type=Path, default=C.SHIPPED, help="promote: destination (default: assets/models/tinygpt)")
@@ -46,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     dpo.add_argument("--extra-pairs", type=Path, default=None, metavar="FILE",
                      help="JSONL of extra preference pairs ({prompt, chosen, rejected} per line), e.g. the Compare "
                           "tab's votes, added to the DPO training data")
+    dpo.add_argument("--from-class-db", type=Path, default=None, metavar="DB",
+                     help="a DPO round on the class arena's votes in this SQLite file (plus the shipped pairs), from "
+                          "the SFT stage; saved as <out>/dpo-class, the registry's tinygpt-dpo-class")
+    dpo.add_argument("--class-mix", type=float, default=1.0, metavar="R",
+                     help="with --from-class-db: shipped pairs mixed in per class pair (default 1: half and half; "
+                          "0: the class's pairs only)")
     return p
 
 
@@ -61,6 +69,18 @@ def resolve_preset(args) -> C.Preset:
     if preset.vocab_size < 300:
         raise SystemExit("error: --vocab-size must be at least 300 (256 bytes + special tokens + some merges)")
     return preset
+
+
+def check_class_round(args) -> None:
+    if args.from_class_db is None:
+        return
+    if args.stage != "dpo":
+        raise SystemExit("error: --from-class-db only applies to the dpo stage")
+    if args.extra_pairs is not None:
+        raise SystemExit("error: choose --from-class-db or --extra-pairs, not both")
+    if not (0 <= args.class_mix <= 100):
+        raise SystemExit(f"error: --class-mix must be between 0 and 100 shipped pairs per class pair "
+                         f"(got {args.class_mix})")
 
 
 def check_extra_pairs(args) -> None:
@@ -102,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     preset = resolve_preset(args)
     check_extra_pairs(args)
+    check_class_round(args)
+    if args.out is None:
+        from llm_demo import config
+        args.out = config.CLASS_DATA_DIR if args.from_class_db else Path("runs/tinygpt")
     if args.stage == "promote":
         promote(args.out, args.to, args.force)
         return 0
@@ -116,11 +140,19 @@ def main(argv: list[str] | None = None) -> int:
     for stage in stages:
         module = importlib.import_module(f"llm_demo.training.{MODULES[stage]}")
         kwargs = {"extra_pairs": args.extra_pairs} if stage == "dpo" else {}
+        if args.from_class_db:
+            module = importlib.import_module("llm_demo.training.dpo_class")
+            kwargs = {"db": args.from_class_db, "mix": args.class_mix}
         print(f"== {stage} ==", flush=True)
         start = time.time()
         module.run(args.out, preset, args.seed, args.force, **kwargs)
         timings[stage] = round(time.time() - start, 1)
     print("wall seconds per stage:", json.dumps(timings))
+    if args.from_class_db:
+        from llm_demo import config
+        where = ("the app lists it as tinygpt-dpo-class" if args.out.resolve() == config.CLASS_DATA_DIR.resolve()
+                 else f"start the app with LLM_DEMO_CLASS_DATA_DIR={args.out} to list it as tinygpt-dpo-class")
+        print(f"saved {C.stage_dir(args.out, 'dpo-class')}: {where}")
     return 0
 
 

@@ -14,9 +14,13 @@ STAGE, PREVIOUS = "dpo", "sft"
 
 def build_dataset(data_dir: Path, extra_pairs: Path | None = None):
     """Conversational preference rows: the user prompt, then the chosen and the rejected assistant answer."""
+    pairs = read_jsonl(data_dir / "dpo_train.jsonl") + (load_pairs_jsonl(extra_pairs) if extra_pairs else [])
+    return to_dataset(pairs)
+
+
+def to_dataset(pairs: list[dict]):
     from datasets import Dataset
 
-    pairs = read_jsonl(data_dir / "dpo_train.jsonl") + (load_pairs_jsonl(extra_pairs) if extra_pairs else [])
     return Dataset.from_list([{"prompt": [{"role": "user", "content": p["prompt"]}],
                                "chosen": [{"role": "assistant", "content": p["chosen"]}],
                                "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs])
@@ -27,25 +31,30 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False, extra_pairs
     if C.should_skip(path, force, C.is_complete(path)):
         return None
     C.require(C.stage_dir(out, PREVIOUS), PREVIOUS, out)
+    dataset = build_dataset(out / "data", extra_pairs)
+    n_extra = len(dataset) - len(read_jsonl(out / "data" / "dpo_train.jsonl"))
+    data = (f"{len(dataset):,} preference pairs (polite chosen, rude rejected, same facts"
+            + (f"; {n_extra} from {extra_pairs.name}" if extra_pairs else "") + "), starting from sft")
+    return train(C.stage_dir(out, PREVIOUS), dataset, out, STAGE, preset, seed, data)
+
+
+def train(sft_dir: Path, dataset, out: Path, stage: str, preset: C.Preset, seed: int, data: str) -> dict:
+    """DPO from the SFT checkpoint in sft_dir (also the frozen reference); saved as out/<stage>."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
     from trl import DPOConfig, DPOTrainer
 
     set_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(C.stage_dir(out, PREVIOUS))
-    model = AutoModelForCausalLM.from_pretrained(C.stage_dir(out, PREVIOUS))
-    ref_model = AutoModelForCausalLM.from_pretrained(C.stage_dir(out, PREVIOUS))  # frozen: the reference is SFT
-    dataset = build_dataset(out / "data", extra_pairs)
-    args = C.training_args(DPOConfig, preset, out, STAGE, preset.dpo_epochs, preset.dpo_lr, seed,
+    tokenizer = AutoTokenizer.from_pretrained(sft_dir)
+    model = AutoModelForCausalLM.from_pretrained(sft_dir)
+    ref_model = AutoModelForCausalLM.from_pretrained(sft_dir)  # frozen: the reference is SFT
+    args = C.training_args(DPOConfig, preset, out, stage, preset.dpo_epochs, preset.dpo_lr, seed,
                            max_length=preset.context, beta=preset.dpo_beta,
                            loss_type=["sigmoid", "sft"] if preset.dpo_sft_weight else ["sigmoid"],
                            loss_weights=[1.0, preset.dpo_sft_weight] if preset.dpo_sft_weight else None)
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    trainer.train(resume_from_checkpoint=C.latest_checkpoint(out, STAGE))
-    n_extra = len(dataset) - len(read_jsonl(out / "data" / "dpo_train.jsonl"))
-    data = (f"{len(dataset):,} preference pairs (polite chosen, rude rejected, same facts"
-            + (f"; {n_extra} from {extra_pairs.name}" if extra_pairs else "") + "), starting from sft")
-    return C.finish(trainer, tokenizer, out, STAGE, data, {"dpo_beta": preset.dpo_beta, "reference_model": "sft",
-                                                                 "dpo_sft_weight": preset.dpo_sft_weight})
+    trainer.train(resume_from_checkpoint=C.latest_checkpoint(out, stage))
+    return C.finish(trainer, tokenizer, out, stage, data, {"dpo_beta": preset.dpo_beta, "reference_model": "sft",
+                                                                "dpo_sft_weight": preset.dpo_sft_weight})
 
 
 if __name__ == "__main__":

@@ -104,6 +104,19 @@ def reward_accuracy(policy, reference, tokenizer, pairs: list[dict], beta: float
     return wins / len(pairs)
 
 
+def evaluate_stage(model_dir: Path, ref_dir: Path, prompts: list[dict], pairs: list[dict], beta: float,
+                   new_tokens: int) -> tuple[dict, list[dict]]:
+    """One extra stage (the class's DPO round) judged like the trio: the three rates on held-out prompts and the
+    DPO reward accuracy against its reference on held-out pairs. Perplexity is left out (it needs the corpus)."""
+    from tqdm import tqdm
+
+    model, tokenizer = load(model_dir)
+    rows = [score(r, generate_answer(model, tokenizer, r["prompt"], new_tokens))
+            for r in tqdm(prompts, desc=f"eval {model_dir.name}")]
+    acc = reward_accuracy(model, load(ref_dir)[0], tokenizer, pairs, beta)
+    return {**rates(rows), "dpo_reward_accuracy": round(acc, 4)}, rows
+
+
 def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict:
     from tqdm import tqdm
 

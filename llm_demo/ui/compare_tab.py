@@ -1,7 +1,10 @@
 """Compare tab: one prompt through base, SFT and DPO side by side, scored, with arena-style votes."""
+import dataclasses
+
 import gradio as gr
 
 from llm_demo import compare, config, models, pipeline
+from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
@@ -45,7 +48,8 @@ def _column_views(cols) -> dict:
 
 @friendly
 def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new, seed, progress=gr.Progress()):
-    """Stream the three columns: yields their views (see _column_views) plus {cols, busy}."""
+    """Stream the three columns: yields their views (see _column_views) plus {run, busy}; the run (prompt,
+    settings, answers) is what scores and votes use later."""
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     if not isinstance(prompt, str) or not prompt.strip():
         gr.Warning("Type a prompt first: nothing was run.")
@@ -55,18 +59,19 @@ def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new,
         if not col.error and col.model not in models.CACHE.loaded_names():
             progress(0, desc=f"Loading {models.get_spec(col.model).label} (first use only)…")
             break
-    cols = None
-    for cols in compare.stream_columns(family, prompt, cfg, system or ""):
-        yield {**_column_views(cols), "cols": cols, "busy": True}
-    yield {**_column_views(cols), "cols": cols, "busy": False}
+    run = compare.Run(family, prompt, system or "", dataclasses.asdict(cfg))   # what scores and votes will use
+    for run.cols in compare.stream_columns(family, prompt, cfg, system or ""):
+        yield {**_column_views(run.cols), "run": run, "busy": True}
+    yield {**_column_views(run.cols), "run": run, "busy": False}
 
 
 @friendly
-def score(family, prompt, system, cols, busy):
-    """{table, score_note}: every finished answer under every stage, once all three are done."""
-    if not cols or busy:
+def score(run, busy):
+    """{table, score_note}: every finished answer under every stage, once all three are done; the prompt and the
+    answers are the run's own (recorded when it ran)."""
+    if not isinstance(run, compare.Run) or busy:
         return dict(table=None, score_note="Scores appear when all three columns have finished.")
-    s = compare.score_columns(family, prompt, cols, system or "")
+    s = compare.score_columns(run.family, run.prompt, run.cols, run.system)
     if not s.mean_logprob:
         return dict(table=None, score_note="No answers to score.")
     note = f"β = {s.beta} ({s.beta_source})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
@@ -74,12 +79,11 @@ def score(family, prompt, system, cols, busy):
 
 
 @friendly
-def vote(prompt, cols, busy, better, worse, votes):
+def vote(run, busy, better, worse, votes):
+    """The pair is the run's own prompt and answers (bound on the server), whatever the Prompt box says now."""
     if busy:
         raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
-    if not cols:
-        raise ValueError("Run a prompt first, then vote.")
-    pair = compare.make_vote(prompt, cols, better, worse)
+    pair = compare.make_vote(run, better, worse)
     votes = list(votes or []) + [pair]
     return dict(votes=votes, vote_note=f"{len(votes)} vote(s) this session.")
 
@@ -108,7 +112,7 @@ def build_compare_tab():
     gr.Markdown("## Compare: base vs SFT vs DPO")
     gr.Markdown(INTRO)
     engine_status()
-    cols_state, busy, votes = gr.State([]), gr.State(False), gr.State([])
+    run_state, busy, votes = gr.State(None), gr.State(False), gr.State([])
     with gr.Row():
         family = gr.Dropdown([(FAMILY_LABELS.get(f, f), f) for f in models.families()], value=models.DEFAULT_FAMILY,
                              label="Model family", scale=1)
@@ -150,6 +154,7 @@ def build_compare_tab():
             dl_btn = gr.Button("Download votes (DPO JSONL)")
             dl_file = gr.File(label="prompt / chosen / rejected, one pair per line", interactive=False)
     gr.Markdown("Train on your votes: `python -m llm_demo.training dpo --extra-pairs llm_lab_preferences.jsonl`.")
+    build_arena_panel(prompt, system, [temperature, top_k, top_p, rep, max_new, seed])
     with gr.Accordion("The pipeline explained: pretraining → SFT → RLHF / DPO", open=True):
         with gr.Row():
             for title, text in pipeline.STAGE_PANELS:
@@ -160,12 +165,12 @@ def build_compare_tab():
         gr.Plot(pipeline.curves_figure(), label="TinyGPT training curves")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
-    streamed = dict(views, cols=cols_state, busy=busy)
+    streamed = dict(views, run=run_state, busy=busy)
     run_ev = run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs], list(streamed.values()),
                        api_name="compare", concurrency_id=config.MODEL_CONCURRENCY_ID,
                        concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     scored = dict(table=table, score_note=score_note)
-    run_ev.then(by_name(score, scored), [family, prompt, system, cols_state, busy], list(scored.values()),
+    run_ev.then(by_name(score, scored), [run_state, busy], list(scored.values()),
                 api_name="compare_scores", concurrency_id=config.MODEL_CONCURRENCY_ID,
                 concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     stopped = dict(busy=busy, score_note=score_note)
@@ -174,6 +179,6 @@ def build_compare_tab():
     family.change(pick_family, family, examples, api_name=False, concurrency_limit=None)
     examples.click(lambda x: x[0], examples, prompt, api_name=False, concurrency_limit=None)
     voted = dict(votes=votes, vote_note=vote_note)
-    vote_btn.click(by_name(vote, voted), [prompt, cols_state, busy, better, worse, votes], list(voted.values()),
+    vote_btn.click(by_name(vote, voted), [run_state, busy, better, worse, votes], list(voted.values()),
                    api_name="compare_vote", concurrency_limit=None)
     dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None)

@@ -1,0 +1,209 @@
+"""Compare tab, blind arena panel: answers as A / B / C, a vote, the reveal, the leaderboard and the teacher view.
+
+Handlers return dicts keyed by output name (tests read them by name); common.by_name maps them to components.
+The work is in llm_demo/arena_runs.py (runs and votes), arena.py (leaderboard math) and arena_store.py (database).
+"""
+import hmac
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from llm_demo import arena, arena_plots, arena_runs, config, models
+from llm_demo.arena_store import CHOICES, LABELS
+from llm_demo.training.pairs import pair_to_jsonl_line
+from llm_demo.ui.common import by_name, friendly, sampling_config
+
+LEADERBOARD_MAX_AGE_S = 5      # the whole class shares one leaderboard, recomputed at most this often
+LINEUP_LABELS = {"tinygpt": "TinyGPT: base / SFT / DPO", "tinygpt-class": "TinyGPT: SFT / DPO / DPO on the class's votes"}
+
+
+def intro_markdown() -> str:
+    where = ("**Class mode is on**: every blind vote goes to the class's database and the leaderboard is the whole "
+             "class's. Stored: the prompt, the answers, the settings and a random id of this page; no name, no "
+             "address." if config.CLASS_DB else
+             "Class mode is off: your blind votes and this leaderboard stay in this page.")
+    return ("### Blind arena: vote first, then see who wrote what\nThe same prompt and settings as above, but the "
+            "answers are shown as **A / B / C** in a random order. Pick the best (and, if you like, the worst: that "
+            f"ranks all three), or call it a tie or all bad. The models are revealed after your vote. {where}")
+
+
+def lineups() -> list[tuple[str, str]]:
+    out = [(LINEUP_LABELS["tinygpt"], "tinygpt"), (LINEUP_LABELS["tinygpt-class"], "tinygpt-class")]
+    return out + [(f, f) for f in models.families() if f != "tinygpt"]
+
+
+def _page(request) -> str:
+    return arena_runs.page_id(getattr(request, "session_hash", None))
+
+
+def blind_views(run) -> dict:
+    """Heads and answers in the shown order (no model names until the vote), and the run itself."""
+    out = {"run": run}
+    for label, col in arena_runs.shown(run):
+        if col.error:
+            head = f"### {label}\n⛔ *{col.error}*"
+        else:
+            state = "finished" if col.done else "generating…" if col.text else "waiting…"
+            head = f"### {label}\n{col.n_tokens} tokens · {state}"
+        out[f"head_{label}"], out[f"answer_{label}"] = head, col.text
+    return out
+
+
+@friendly
+def run_blind(lineup, prompt, system, temperature, top_k, top_p, rep, max_new, seed, request: gr.Request):
+    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("Type a prompt first: nothing was run.")
+    if lineup not in dict((v, k) for k, v in lineups()):
+        raise ValueError("Choose one of the listed lineups.")
+    page, store = _page(request), arena_runs.class_store()
+    run = None
+    for run in arena_runs.stream_blind(store, page, lineup, prompt, system if isinstance(system, str) else "", cfg):
+        yield {**blind_views(run), "reveal": "Vote once every answer has finished; then the models are revealed."}
+
+
+@friendly
+def cast_vote(run, best, worst, mine, request: gr.Request):
+    """Unfinished runs are refused by arena_runs.vote (class mode: by the database, which knows the run's status)."""
+    if best not in CHOICES:
+        raise ValueError("Choose the best answer (A, B or C), 'tie' or 'all bad' first.")
+    mine, replaced = arena_runs.vote(arena_runs.class_store(), _page(request), run, best, worst, mine)
+    reveal = arena_runs.reveal_markdown(run, best, worst if worst in LABELS else None, replaced, mine[-1].vote_id)
+    return {"mine": mine, "reveal": reveal}
+
+
+_board_cache: dict = {"at": 0.0, "key": None, "views": None}
+_board_lock = threading.Lock()
+
+
+def board_views(votes: list) -> dict:
+    board = arena.leaderboard(votes)
+    ok = bool(board.models)
+    return {"board": arena_plots.table_markdown(board),
+            "strengths": arena_plots.strengths_figure(board) if ok else None,
+            "matrix": arena_plots.win_matrix_figure(board) if ok else None}
+
+
+@friendly
+def show_leaderboard(mine):
+    """The class's leaderboard in class mode (shared, at most LEADERBOARD_MAX_AGE_S old), else this page's own."""
+    store = arena_runs.class_store()
+    if store is None:
+        return board_views([v for v in mine or [] if isinstance(v, arena_runs.VoteRow)])
+    with _board_lock:
+        if _board_cache["key"] != store.path or time.monotonic() - _board_cache["at"] > LEADERBOARD_MAX_AGE_S:
+            _board_cache.update(views=board_views(store.votes()), at=time.monotonic(), key=store.path)
+        return dict(_board_cache["views"])
+
+
+# ---------------------------------------------------------------- teacher view (only with LLM_DEMO_TEACHER_TOKEN)
+
+
+def check_teacher(token) -> arena_runs.ArenaStore:
+    """The class store, once the token matches (compared in constant time); refused with a sentence otherwise."""
+    if not config.TEACHER_TOKEN:
+        raise ValueError("There is no teacher view on this deployment.")
+    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), config.TEACHER_TOKEN.encode()):
+        raise ValueError("Wrong or missing teacher token: nothing was shown or changed.")
+    store = arena_runs.class_store()
+    if store is None:
+        raise ValueError("Class mode is off, so there are no class votes to manage.")
+    return store
+
+
+@friendly
+def teacher_totals(token):
+    store = check_teacher(token)
+    t, votes = store.totals(), store.votes()
+    lines = [f"- {t['votes']} counted votes ({t['replaced_votes']} replaced by a later vote on the same run)",
+             f"- {t['runs']} runs ({t['finished_runs']} finished) from {t['pages']} pages",
+             f"- {sum(v.best == 'tie' for v in votes)} ties, {sum(v.best == 'all bad' for v in votes)} 'all bad'",
+             f"- {len(arena.dpo_pairs(votes))} DPO pairs in the export"]
+    return "\n".join(lines)
+
+
+@friendly
+def teacher_export(token):
+    pairs = arena.dpo_pairs(check_teacher(token).votes())
+    if not pairs:
+        raise ValueError("No DPO pairs yet: ties and 'all bad' votes give none; a best answer gives two.")
+    path = Path(tempfile.mkdtemp(prefix="llm_lab_class_export_")) / "class_votes_dpo.jsonl"
+    path.write_text("".join(pair_to_jsonl_line(p["prompt"], p["chosen"], p["rejected"]) for p in pairs),
+                    encoding="utf-8")
+    return str(path)
+
+
+@friendly
+def teacher_reset(token, confirmed):
+    store = check_teacher(token)
+    if confirmed is not True:
+        raise ValueError("Tick the confirmation box first: nothing was deleted.")
+    gone = store.reset()
+    with _board_lock:
+        _board_cache["key"] = None
+    return f"Deleted {gone['votes']} votes and {gone['runs']} runs. The class starts again from zero.", False
+
+
+# ---------------------------------------------------------------- layout
+
+
+def build_arena_panel(prompt, system, knobs: list) -> None:
+    """Inside the Compare tab: uses its Prompt box, system prompt and sampling settings."""
+    try:
+        store = arena_runs.class_store()
+    except ValueError as exc:               # a deployer's bad database path: stop here with the sentence
+        raise SystemExit(f"Class mode cannot start: {exc}") from None
+    c = {"run": gr.State(None), "mine": gr.State([])}
+    gr.Markdown(intro_markdown())
+    with gr.Row():
+        lineup = gr.Dropdown(lineups(), value="tinygpt", label="Lineup", scale=2)
+        run_btn = gr.Button("Run blind (A / B / C)", variant="primary", scale=1)
+    with gr.Row(equal_height=True):
+        for label in LABELS:
+            with gr.Column():
+                c[f"head_{label}"] = gr.Markdown(f"### {label}")
+                c[f"answer_{label}"] = gr.Textbox(label=f"Answer {label}", lines=6, interactive=False)
+    with gr.Row():
+        best = gr.Radio(list(CHOICES), value=None, label="Best answer", elem_id="arena-best")
+        worst = gr.Radio(list(LABELS), value=None, label="Worst answer (optional: ranks all three)",
+                         elem_id="arena-worst")
+        vote_btn = gr.Button("Vote and reveal")
+    c["reveal"] = gr.Markdown()
+    gr.Markdown("#### Leaderboard" + (" (the whole class)" if store else " (this page's votes)"))
+    c["board"] = gr.Markdown("No votes yet.")
+    with gr.Row():
+        c["strengths"], c["matrix"] = gr.Plot(label="Strengths"), gr.Plot(label="Win rates")
+    refresh = gr.Button("Refresh leaderboard", size="sm")
+    model = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    run_outs = [c["run"], c["reveal"]] + [c[f"{k}_{x}"] for x in LABELS for k in ("head", "answer")]
+    run_ev = run_btn.click(by_name(run_blind, c), [lineup, prompt, system, *knobs], run_outs, api_name="arena_run",
+                           **model)
+    board_outs = [c["board"], c["strengths"], c["matrix"]]
+    vote_ev = vote_btn.click(by_name(cast_vote, c), [c["run"], best, worst, c["mine"]],
+                             [c["mine"], c["reveal"]], api_name="arena_vote", concurrency_limit=None)
+    vote_ev.success(by_name(show_leaderboard, c), c["mine"], board_outs, api_name=False, concurrency_limit=None)
+    run_ev.then(lambda: (None, None), None, [best, worst], api_name=False, concurrency_limit=None)
+    refresh.click(by_name(show_leaderboard, c), c["mine"], board_outs, api_name="arena_leaderboard",
+                  concurrency_limit=None)
+    if store is not None and config.TEACHER_TOKEN:
+        _build_teacher_view()
+
+
+def _build_teacher_view() -> None:
+    with gr.Accordion("Teacher view (needs the teacher token)", open=False):
+        token = gr.Textbox(label="Teacher token", type="password")
+        with gr.Row():
+            totals_btn, export_btn = gr.Button("Vote totals"), gr.Button("Export the class's votes (DPO JSONL)")
+        totals, export = gr.Markdown(), gr.File(label="chosen / rejected pairs from the votes", interactive=False)
+        gr.Markdown("Train on them: `python -m llm_demo.training dpo --from-class-db <database>` (README, Class "
+                    "arena), then compare with the lineup *SFT / DPO / DPO on the class's votes*.")
+        with gr.Row():
+            confirm = gr.Checkbox(label="Yes, delete every run and vote of this class", value=False)
+            reset_btn = gr.Button("Reset class data", variant="stop")
+    totals_btn.click(teacher_totals, token, totals, api_name="teacher_totals", concurrency_limit=None)
+    export_btn.click(teacher_export, token, export, api_name="teacher_export", concurrency_limit=None)
+    reset_btn.click(teacher_reset, [token, confirm], [totals, confirm], api_name="teacher_reset",
+                    concurrency_limit=None)
