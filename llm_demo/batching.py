@@ -226,6 +226,8 @@ _registry_lock = threading.Lock()
 
 def batchable(lm: LoadedModel) -> bool:
     """Whether the model's KV cache is the plain per-layer kind we can pad and merge (no sliding windows)."""
+    if lm.backend == "llama.cpp":
+        return True                              # one KV slot per stream: llamacpp.LlamaBatcher
     from transformers.cache_utils import DynamicLayer
     with _registry_lock:
         if lm.model not in _supported:
@@ -237,10 +239,15 @@ def batchable(lm: LoadedModel) -> bool:
 
 def batcher_for(lm: LoadedModel) -> Batcher:
     """The model's batch (it holds no reference to the model, so an evicted model is freed)."""
+    key = lm if lm.backend == "llama.cpp" else lm.model
     with _registry_lock:
-        if lm.model not in _batchers:
-            _batchers[lm.model] = Batcher()
-        return _batchers[lm.model]
+        if key not in _batchers:
+            if lm.backend == "llama.cpp":
+                from llm_demo.llamacpp import LlamaBatcher
+                _batchers[key] = LlamaBatcher()
+            else:
+                _batchers[key] = Batcher()
+        return _batchers[key]
 
 
 def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 0,

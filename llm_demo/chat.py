@@ -114,6 +114,9 @@ class Reply:
 def step_record(lm, piece) -> dict:
     """A JSON-friendly view of one sampling step (kept in the browser session's state)."""
     st = piece.step
+    if lm.backend == "remote":                 # the server's top_logprobs: candidates are already text
+        return {"token": st.token, "prob": st.prob, "candidates": st.candidates, "chosen": st.candidates.index(st.token),
+                "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages]}
     tok = lambda i: lm.tokenizer.decode([i])
     return {"token": tok(piece.token_id), "prob": st.prob, "candidates": [tok(i) for i in st.candidates],
             "chosen": st.candidates.index(piece.token_id),
@@ -132,13 +135,18 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
                          "Pick an instruct, SFT or DPO model (or compare them in the Compare tab).")
     t0 = time.perf_counter()                    # the time to first token includes fitting the history
     reply = Reply()
-    reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
-    room = lm.context_length - len(engine.encode_prompt(lm, reply.prompt))
-    if cfg.max_new_tokens > room:
-        reply.note = (f"{lm.spec.label} reads {lm.context_length} tokens in all and this prompt leaves "
-                      f"{count(room, 'position')}, fewer than the {cfg.max_new_tokens} max new tokens: the answer "
-                      f"stops when the context is full (lower max new tokens to keep more of the conversation). ")
-    for piece in batching.stream(lm, reply.prompt, cfg, inspect=inspect):
+    if lm.backend == "remote":                 # the server applies its own chat template and context limit
+        from llm_demo import remote
+        reply.prompt, pieces = str(messages), remote.stream(lm, messages, system, cfg, inspect)
+    else:
+        reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
+        room = lm.context_length - len(engine.encode_prompt(lm, reply.prompt))
+        if cfg.max_new_tokens > room:
+            reply.note = (f"{lm.spec.label} reads {lm.context_length} tokens in all and this prompt leaves "
+                          f"{count(room, 'position')}, fewer than the {cfg.max_new_tokens} max new tokens: the answer "
+                          f"stops when the context is full (lower max new tokens to keep more of the conversation). ")
+        pieces = batching.stream(lm, reply.prompt, cfg, inspect=inspect)
+    for piece in pieces:
         if reply.ttft_s is None:
             reply.ttft_s = time.perf_counter() - t0
         reply.text += piece.text

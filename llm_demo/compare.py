@@ -110,7 +110,13 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
             continue
         try:
             lm = models.load(col.model)
-            col.prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
+            messages = [{"role": "user", "content": prompt}]
+            if lm.backend == "remote":          # the server builds the prompt string from the messages
+                from llm_demo import remote
+                col.prompt = json.dumps(remote.request_body(lm, messages, system, cfg, 0).get("messages", prompt))
+                streams[col.slot] = remote.stream(lm, messages, system, cfg)
+                continue
+            col.prompt = models.build_prompt(lm.spec, lm.tokenizer, messages, system)
             col.prompt_tokens = len(engine.encode_prompt(lm, col.prompt))
             streams[col.slot] = batching.stream(lm, col.prompt, cfg)
         except ValueError as exc:
@@ -118,7 +124,12 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
     yield cols
     burst = 1                                   # first round: one token each, so every column starts at once
     while streams:
+        # Remote columns take turns one whole answer at a time: a server that serves one request at a time (llama.cpp's)
+        # would otherwise make the second column wait for the first, which waits for us to read it.
+        remote_turn = next((c.slot for c in cols if c.slot in streams and c.model.startswith("remote:")), None)
         for col in cols:
+            if col.model.startswith("remote:") and col.slot != remote_turn:
+                continue
             for _ in range(burst):
                 gen = streams.get(col.slot)
                 if gen is None:
@@ -162,11 +173,12 @@ class Scores:
 
 def score_columns(family: str, prompt: str, cols: list[Column], system: str = "") -> Scores:
     """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT)."""
-    scorers = {c.slot: c.model for c in cols if c.model and not c.error}
+    # A remote server returns no log-probabilities for a given text, so its models neither score nor get scored here.
+    scorers = {c.slot: c.model for c in cols if c.model and not c.error and not c.model.startswith("remote:")}
     beta, source = family_beta(family)
     out = Scores(beta=beta, beta_source=source)
     for ans in cols:
-        if ans.error or not ans.text:
+        if ans.error or not ans.text or not scorers:
             continue
         out.mean_logprob[ans.slot], out.total_logprob[ans.slot] = {}, {}
         for slot, name in scorers.items():

@@ -75,6 +75,36 @@ def limits_markdown() -> str:
             f"{GENERATION_TIMEOUT_S} s per answer. {MODEL_CONCURRENCY_LIMIT} answers are generated at once "
             f"(batched); when more people ask, the answer box shows your place in the queue.")
 
+# ---------------------------------------------------------------- engines (issue 14)
+
+# GGUF models run on llama.cpp (llama-cpp-python) when it is importable; 0 forces the transformers backend.
+LLAMA_CPP = _env_flag("LLM_DEMO_LLAMA_CPP", default=True)
+# Where the transformers copy of a GGUF model (dequantised once, ~15 s) and its tokenizer are kept as safetensors,
+# so later starts load them in seconds. Default: the user's cache folder.
+CACHE_DIR = os.path.expanduser(os.environ.get("LLM_DEMO_CACHE_DIR", "").strip() or os.path.join(
+    os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache", "llm_lab"))
+
+
+def _env_server_url(name: str) -> str:
+    """An OpenAI-compatible server's base URL (e.g. http://10.0.0.5:8000/v1): http(s) only, no key inside it."""
+    from urllib.parse import parse_qs, urlparse
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    url = urlparse(raw)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise SystemExit(f"{name} must be an http:// or https:// URL such as http://127.0.0.1:8000/v1, "
+                         f"not {url.scheme + '://…' if url.scheme else 'a ' + str(len(raw)) + '-character string'}")
+    keyish = {"key", "api_key", "apikey", "token", "access_token", "auth"}
+    if url.username or url.password or keyish & {k.lower() for k in parse_qs(url.query)}:
+        raise SystemExit(f"{name} contains a credential: put the key in LLM_DEMO_OPENAI_API_KEY instead "
+                         "(a URL is shown and logged, the key never is)")
+    return raw.rstrip("/")
+
+
+# Remote engines: every model an OpenAI-compatible server lists at /v1/models joins the registry as remote:<id>.
+OPENAI_BASE_URL = _env_server_url("LLM_DEMO_OPENAI_BASE_URL")
+OPENAI_API_KEY = os.environ.get("LLM_DEMO_OPENAI_API_KEY", "").strip()   # sent as a Bearer token, never shown
 
 # Class arena (README "Class arena"): blind votes from the whole class in one SQLite file. Off unless the deployer
 # names the file (LLM_DEMO_CLASS_DB) or turns class mode on (LLM_DEMO_CLASS_MODE=1: the file is CLASS_DATA_DIR's

@@ -72,8 +72,8 @@ def too_long_sentence(lm: LoadedModel, n_tokens: int, what: str = "The prompt") 
 
 def stop_token_ids(lm: LoadedModel) -> set[int]:
     """End-of-sequence and end-of-turn ids, from the tokenizer and the generation config."""
-    ids = {lm.tokenizer.eos_token_id}
-    gen_eos = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
+    ids = {lm.tokenizer.eos_token_id} | getattr(lm, "eos_ids", set())    # llama.cpp: the GGUF's own eos
+    gen_eos = getattr(getattr(getattr(lm, "model", None), "generation_config", None), "eos_token_id", None)
     ids.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
     return {int(i) for i in ids if i is not None}
 
@@ -147,6 +147,10 @@ def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 
     Inference mode is entered per step, never held across a yield: the consumer may resume us on another thread.
     """
     dec = Decoder(lm, prompt, cfg, inspect, ignore_eos)
+    if lm.backend == "llama.cpp":                              # llama.cpp computes the logits, Decoder samples
+        from llm_demo import llamacpp
+        yield from llamacpp.decode_alone(lm, dec)
+        return
     # logits_to_keep=1: only the last position's logits (a full [seq, vocab] matrix costs as much as the pass)
     out = forward(lm, input_ids=dec.all_ids.to(lm.device), use_cache=True, logits_to_keep=1)
     while True:
@@ -185,8 +189,11 @@ def score(lm: LoadedModel, prompt: str, response: str, *, append_eos: bool = Fal
         r_ids = r_ids + [lm.tokenizer.eos_token_id]
     ids = (p_ids + r_ids)[-lm.context_length:]
     n = min(len(r_ids), len(ids) - 1)
-    logits = forward(lm, input_ids=torch.tensor([ids], device=lm.device)).logits[0].float().cpu()
-    logp = torch.log_softmax(logits[:-1], dim=-1)              # [seq-1, vocab]: position t predicts ids[t+1]
-    target = torch.tensor(ids[1:])
-    per_tok = logp.gather(1, target[:, None])[:, 0][-n:]
+    if lm.backend == "llama.cpp":
+        logits = lm.logits(ids, n + 1)                         # [n+1, vocab]: the last n+1 positions only
+    else:
+        logits = forward(lm, input_ids=torch.tensor([ids], device=lm.device)).logits[0, -(n + 1):].float().cpu()
+    logp = torch.log_softmax(logits[:-1].float(), dim=-1)      # [n, vocab]: each position predicts the next id
+    target = torch.tensor(ids[len(ids) - n:])
+    per_tok = logp.gather(1, target[:, None])[:, 0]
     return Score(float(per_tok.sum()), [lm.tokenizer.decode([t]) for t in ids[-n:]], per_tok.tolist())

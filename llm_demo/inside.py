@@ -26,7 +26,7 @@ _lock = threading.Lock()
 
 def _torch_model(name: str) -> models.LoadedModel:
     """Every model this tab inspects comes from here: a transformers model (we need its weights and activations)."""
-    return models.load(name)
+    return models.load(name, backend="transformers")
 
 
 @dataclass(frozen=True)

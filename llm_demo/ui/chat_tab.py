@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from llm_demo import chat, config, models
-from llm_demo.ui.common import by_name, friendly, sampling_config
+from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the knobs on the right change *how* the next token is picked from the model's probabilities, and the
@@ -182,6 +182,7 @@ def sweep_html(cols) -> str:
 def build_chat_tab():
     gr.Markdown("## Chat")
     gr.Markdown(INTRO)
+    engine_status(with_backend_note=True)
     steps, live, last_model = gr.State([]), gr.State(None), gr.State("")
     with gr.Row():
         with gr.Column(scale=3):

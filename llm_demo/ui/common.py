@@ -76,3 +76,18 @@ def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingCo
     return SamplingConfig(num(temperature, "Temperature"), whole(num(top_k, "Top-k")), num(top_p, "Top-p"),
                           num(rep, "Repetition penalty"), whole(num(max_new, "Max new tokens")),
                           whole(num(seed, "Seed"))).validate()
+
+
+def engine_status(with_backend_note: bool = False) -> gr.Markdown:
+    """A line that says "warming up" while the default models load in the background (re-read every second until
+    they are ready) and, for the Chat tab, one line when GGUF models run on transformers instead of llama.cpp."""
+    from llm_demo import models, warmup
+
+    def note() -> str:
+        backend = models.llamacpp_note() if with_backend_note else ""
+        return "\n\n".join(x for x in (warmup.warm_note(), backend and f"ℹ️ {backend}") if x)
+    line = gr.Markdown(note, elem_classes=["engine-status"])
+    timer = gr.Timer(1.0, active=bool(warmup.warming()))
+    timer.tick(lambda: (note(), gr.Timer(active=bool(warmup.warming()))), None, [line, timer], api_name=False,
+               concurrency_limit=None, show_progress="hidden")
+    return line

@@ -5,7 +5,7 @@ import gradio as gr
 
 from llm_demo import compare, config, models, pipeline
 from llm_demo.ui.arena_panel import build_arena_panel
-from llm_demo.ui.common import by_name, friendly, sampling_config
+from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
 supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
@@ -111,6 +111,7 @@ def pick_family(family):
 def build_compare_tab():
     gr.Markdown("## Compare: base vs SFT vs DPO")
     gr.Markdown(INTRO)
+    engine_status()
     run_state, busy, votes = gr.State(None), gr.State(False), gr.State([])
     with gr.Row():
         family = gr.Dropdown([(FAMILY_LABELS.get(f, f), f) for f in models.families()], value=models.DEFAULT_FAMILY,

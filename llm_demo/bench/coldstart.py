@@ -1,0 +1,86 @@
+"""Cold start: `python -m llm_demo.bench coldstart [--launches 2]`.
+
+Launches app.py (as `make run` does) on a free loopback port, asks the Chat tab one question through its API as
+soon as the page answers, and times launch -> first token of the answer. The first launch fills the caches (the
+SmolLM2 tokenizer read out of the GGUF, Python's bytecode); the last launch is the one reported.
+Last line: first_token_after_launch_s=<s>
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from llm_demo import ROOT, models
+from llm_demo.bench.load import free_port
+
+QUESTION = "What is the capital of France?"
+
+
+def first_answer_text(outputs) -> str:
+    """The assistant text in the latest streamed output of /chat (the chatbot is the list of message dicts)."""
+    for out in reversed(outputs):
+        for value in (out if isinstance(out, (list, tuple)) else [out]):
+            if isinstance(value, list) and value and isinstance(value[-1], dict) and value[-1].get("role") == "assistant":
+                return str(value[-1].get("content") or "")
+    return ""
+
+
+def one_launch(timeout_s: float) -> tuple[float, float]:
+    """(seconds to the page answering, seconds to the first token) for one launch of the app."""
+    from gradio_client import Client
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    log = Path(tempfile.gettempdir()) / f"llm_lab_coldstart_{os.getpid()}.log"
+    url = f"http://127.0.0.1:{port}/"
+    t0 = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - t0 > timeout_s:
+                    raise SystemExit(f"the app did not start on {url}; see {log}") from None
+                time.sleep(0.05)
+        served = time.perf_counter() - t0
+        client = Client(url, verbose=False)
+        job = client.submit(QUESTION, [], models.DEFAULT_CHAT_MODEL, "", 0, 50, 0.9, 1.0, 16, 0, "", api_name="/chat")
+        while not first_answer_text(job.outputs()):
+            if job.done() or time.perf_counter() - t0 > timeout_s:
+                raise SystemExit(f"no token within {timeout_s} s (job done: {job.done()}); see {log}")
+            time.sleep(0.02)
+        first = time.perf_counter() - t0
+        job.result(timeout=timeout_s)
+        client.close()
+        return served, first
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m llm_demo.bench coldstart", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--launches", type=int, default=2, help="launches in a row; the last one is reported (1-5)")
+    ap.add_argument("--timeout-s", type=float, default=180, help="give up on a launch after this many seconds")
+    args = ap.parse_args(argv)
+    if not 1 <= args.launches <= 5:
+        ap.error("--launches must be 1-5")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (1 min) at start")
+    first = None
+    for i in range(1, args.launches + 1):
+        served, first = one_launch(args.timeout_s)
+        print(f"launch {i}: page answers after {served:.1f} s, first token after {first:.1f} s")
+    print(f"machine: load average {os.getloadavg()[0]:.2f} (1 min) at the end")
+    print(f"first_token_after_launch_s={first:.1f}")
+    return 0

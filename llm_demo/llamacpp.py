@@ -1,0 +1,248 @@
+"""The llama.cpp backend for GGUF models (llama-cpp-python): llama.cpp computes each next-token logits row and our
+own sampler (engine.Decoder -> sampling.next_token) picks the token, so every setting behaves as on transformers.
+
+One llama.cpp context per model holds a KV-cache slot per concurrent stream (a llama.cpp "sequence id"); the
+streams of one model share each llama_decode call (LlamaBatcher), the way llama.cpp's own server batches.
+`models.load("smollm2-135m-instruct")` returns a LlamaModel when llama_cpp is importable.
+"""
+import atexit
+import os
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from llm_demo import batching, config, engine
+
+
+def importable() -> tuple[bool, str]:
+    """(True, "") when llama_cpp imports; else why not (a host that skipped the compile, or a broken build)."""
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - ImportError, or OSError when its shared library does not load
+        return False, f"{type(exc).__name__}: {str(exc)[:200]}"
+    return True, ""
+
+
+_note: list[str] = []
+
+
+def fallback_note() -> str:
+    """"" when GGUF models run on llama.cpp; else one line saying why they run on transformers (cached)."""
+    if not _note:
+        ok, why = importable()
+        _note.append("" if config.LLAMA_CPP and ok else
+                     "llama.cpp is switched off here (LLM_DEMO_LLAMA_CPP=0): GGUF models run on transformers, several "
+                     "times slower." if not config.LLAMA_CPP else
+                     f"llama.cpp is not importable here ({why}): GGUF models run on transformers, several times "
+                     "slower; `make setup` compiles it.")
+    return _note[0]
+
+
+def n_threads() -> int:
+    return max(1, torch.get_num_threads() or os.cpu_count() or 1)
+
+
+class LlamaModel:
+    """A GGUF model on llama.cpp, with the attributes the engine reads from a transformers LoadedModel
+    (spec, tokenizer, device, n_bytes, load_seconds, context_length) and no torch `.model`."""
+    backend = "llama.cpp"
+    device = "cpu"
+
+    def __init__(self, spec, path: Path, tokenizer, slots: int = config.MAX_BATCH_SIZE + 2):
+        import llama_cpp as lc
+        t0 = time.perf_counter()
+        self.spec, self.tokenizer, self.path = spec, tokenizer, Path(path)
+        # Llama() loads the weights; its own tiny context is never used (we make one with a slot per stream).
+        self.llm = lc.Llama(model_path=str(path), n_ctx=64, n_batch=64, n_threads=n_threads(), verbose=False)
+        self.n_vocab = self.llm.n_vocab()
+        # A slot holds the longest stream the deployment allows: the prompt cap plus the new-token cap.
+        self.slot_tokens = min(self.llm._model.n_ctx_train(), config.MAX_PROMPT_TOKENS + config.MAX_NEW_TOKENS_CAP + 1)
+        params = lc.llama_context_default_params()
+        params.n_seq_max = slots
+        params.n_ctx = self.slot_tokens * slots
+        params.n_batch = params.n_ubatch = 512
+        params.n_threads = params.n_threads_batch = n_threads()
+        params.kv_unified = False           # each stream attends over its own cells only
+        # Flash attention off, as Llama() has it: its "auto" default (on, on CPUs) computes attention in fp16 and
+        # gave different greedy tokens from transformers and from Llama() itself ("Hello! I's" vs "Hello there,").
+        params.flash_attn_type = 0          # LLAMA_FLASH_ATTN_TYPE_DISABLED
+        self._ctx = lc.llama_init_from_model(self.llm._model.model, params)
+        if not self._ctx:
+            raise RuntimeError("llama.cpp could not create a context (out of memory?)")
+        self._mem = lc.llama_get_memory(self._ctx)
+        self.slot_tokens = min(self.slot_tokens, lc.llama_n_ctx_seq(self._ctx))
+        self.n_batch = lc.llama_n_batch(self._ctx)
+        self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
+        self.n_slots, self._free = slots, list(range(slots))
+        self._slots = threading.Condition()
+        self.n_bytes = self.path.stat().st_size
+        self.load_seconds = time.perf_counter() - t0
+        self.eos_ids = {int(self.llm.token_eos())}
+        # Free the context before Python tears llama_cpp's module down (else its __del__ fails noisily at exit).
+        atexit.register(lambda ref=weakref.ref(self): ref() and ref().close())
+
+    @property
+    def context_length(self) -> int:
+        return self.slot_tokens
+
+    @property
+    def model(self):
+        raise AttributeError(f"{self.spec.label} runs on llama.cpp, which has no torch model to inspect: use "
+                             f"models.load({self.spec.name!r}, backend='transformers')")
+
+    # ------------------------------------------------------------ slots (one KV-cache sequence per stream)
+
+    def acquire(self, timeout: float = config.GENERATION_TIMEOUT_S) -> int:
+        with self._slots:
+            if not self._slots.wait_for(lambda: self._free, timeout):
+                raise ValueError(f"All {self.n_slots} llama.cpp slots of {self.spec.label} stayed busy for "
+                                 f"{timeout:.0f} s: try again in a moment.")
+            return self._free.pop()
+
+    def release(self, seq: int) -> None:
+        import llama_cpp as lc
+        with engine.FORWARD_LOCK:
+            lc.llama_memory_seq_rm(self._mem, seq, -1, -1)      # forget the stream's KV cells
+        with self._slots:
+            self._free.append(seq)
+            self._slots.notify()
+
+    # ------------------------------------------------------------ evaluation
+
+    def feed(self, segments: list[tuple[int, int, list[int], int]]) -> list[list[np.ndarray]]:
+        """Evaluate segments (seq, first position, token ids, n_out) in as few llama_decode calls as fit n_batch;
+        return, per segment, the logits rows [vocab] after each of its last n_out tokens. Caller holds FORWARD_LOCK."""
+        import llama_cpp as lc
+        b, out, marks, n = self._batch, [[] for _ in segments], [], 0
+
+        def flush():
+            b.n_tokens = n
+            rc = lc.llama_decode(self._ctx, b)
+            if rc != 0:
+                raise RuntimeError(f"llama.cpp could not evaluate the batch (llama_decode returned {rc})")
+            for k, i in marks:
+                row = lc.llama_get_logits_ith(self._ctx, i)
+                out[k].append(np.ctypeslib.as_array(row, shape=(self.n_vocab,)).copy())
+
+        for k, (seq, pos0, ids, n_out) in enumerate(segments):
+            if pos0 + len(ids) > self.slot_tokens:
+                raise ValueError(f"This stream needs {pos0 + len(ids)} positions; a llama.cpp slot of "
+                                 f"{self.spec.label} holds {self.slot_tokens} on this deployment.")
+            for j, tok in enumerate(ids):
+                if n == self.n_batch:
+                    flush()
+                    n, marks = 0, []
+                want = j >= len(ids) - n_out
+                b.token[n], b.pos[n], b.n_seq_id[n], b.logits[n] = int(tok), pos0 + j, 1, want
+                b.seq_id[n][0] = seq
+                if want:
+                    marks.append((k, n))
+                n += 1
+        if n:
+            flush()
+        return out
+
+    def logits(self, ids: list[int], n_out: int) -> torch.Tensor:
+        """Logits [n_out, vocab] after each of the last n_out tokens of ids, in a fresh slot (for engine.score)."""
+        seq = self.acquire()
+        try:
+            with engine.FORWARD_LOCK:
+                rows = self.feed([(seq, 0, list(ids), n_out)])[0]
+            return torch.from_numpy(np.stack(rows))
+        finally:
+            self.release(seq)
+
+    def close(self) -> None:
+        import llama_cpp as lc
+        if getattr(self, "_ctx", None):
+            lc.llama_batch_free(self._batch)
+            lc.llama_free(self._ctx)
+            self._ctx = None
+            self.llm.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the library may already be gone
+            pass
+
+
+def decode_alone(lm: LlamaModel, dec: "engine.Decoder"):
+    """engine.stream() on llama.cpp: one stream in its own slot, one llama_decode per token, in the caller's thread."""
+    seq = lm.acquire()
+    try:
+        ids = dec.all_ids[0].tolist()
+        with engine.FORWARD_LOCK:
+            row = lm.feed([(seq, 0, ids, 1)])[0][-1]
+        while True:
+            with torch.inference_mode():
+                piece = dec.advance(torch.from_numpy(row))
+            yield piece
+            if piece.done:
+                return
+            with engine.FORWARD_LOCK:
+                row = lm.feed([(seq, dec.all_ids.shape[1] - 1, [piece.token_id], 1)])[0][-1]
+    finally:
+        lm.release(seq)
+
+
+class LlamaBatcher(batching.Batcher):
+    """batching.Batcher's readers and leader, with llama.cpp's batch API as the shared forward pass: every row's
+    next token and every joining row's prompt go into one llama_decode call, each row in its own sequence slot."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seq: dict = {}                    # row -> its slot (the model is each row's dec.lm: no reference kept)
+
+    def _compute(self, joins):
+        produced: dict = {}
+        segs, owners = [], []
+        for r in self.rows:
+            segs.append((self.seq[r], r.dec.all_ids.shape[1] - 1, [r.dec.last_token], 1))
+            owners.append(r)
+        for r in joins:
+            try:
+                self.seq[r] = r.dec.lm.acquire()
+            except ValueError as exc:
+                produced[r] = exc
+                continue
+            segs.append((self.seq[r], 0, r.dec.all_ids[0].tolist(), 1))
+            owners.append(r)
+        if not segs:
+            return produced
+        lm = owners[0].dec.lm
+        with engine.FORWARD_LOCK:
+            rows = lm.feed(segs)
+        with torch.inference_mode():
+            for r, got in zip(owners, rows):
+                produced[r] = r.dec.advance(torch.from_numpy(got[-1]))
+        self._count(len(owners))
+        for r in joins:
+            if r in self.seq and not isinstance(produced[r], Exception) and not produced[r].done:
+                self.rows.append(r)
+            elif r in self.seq:
+                self._release(r)
+        return produced
+
+    def _release(self, r) -> None:
+        seq = self.seq.pop(r, None)
+        if seq is not None:
+            r.dec.lm.release(seq)
+
+    def _drop(self, gone) -> None:
+        keep = [r for r in self.rows if not gone(r)]
+        for r in self.rows:
+            if gone(r):
+                r.member = False
+                self._release(r)
+        self.rows = keep
+
+    def _reset(self) -> None:
+        for r in self.rows:
+            r.member = False
+            self._release(r)
+        self.rows = []
