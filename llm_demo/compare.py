@@ -5,6 +5,7 @@ Run from Python: `list(compare.stream_columns("tinygpt", "What colour is Tom's c
 """
 import hashlib
 import json
+import logging
 import math
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from llm_demo import ASSETS, batching, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import pair_to_jsonl_line
 
+log = logging.getLogger("llm_demo")
 SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
 SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct (SFT + DPO)"}
 TRIO_DIR = ASSETS / "models" / "tinygpt"
@@ -78,8 +80,8 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
             col.prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
             col.prompt_tokens = len(engine.encode_prompt(lm, col.prompt))
             streams[col.slot] = batching.stream(lm, col.prompt, cfg)
-        except ValueError as exc:
-            col.error, col.done = str(exc), True
+        except Exception as exc:  # noqa: BLE001
+            col.error, col.done = column_error(exc), True
     yield cols
     burst = 1                                   # first round: one token each, so every column starts at once
     while streams:
@@ -90,8 +92,8 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
                     break
                 try:
                     piece = next(gen)
-                except ValueError as exc:
-                    col.error, col.done = str(exc), True
+                except Exception as exc:  # noqa: BLE001 - one column's failure is its own (a fault is logged)
+                    col.error, col.done = column_error(exc), True
                     del streams[col.slot]
                     break
                 col.text += piece.text
@@ -102,6 +104,15 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
                     del streams[col.slot]
         yield cols
         burst = TOKENS_PER_TURN
+
+
+def column_error(exc: Exception) -> str:
+    """A column's refusal (ValueError) as its sentence; any other exception is a fault: logged with its traceback
+    and shown as one, never as if the settings were wrong."""
+    if isinstance(exc, ValueError):
+        return str(exc)
+    log.error("a Compare column failed", exc_info=exc)
+    return f"Something went wrong in this column ({type(exc).__name__}); the other columns carry on."
 
 
 def family_beta(family: str) -> tuple[float, str]:

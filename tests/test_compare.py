@@ -136,3 +136,27 @@ def test_vote_handler_counts_the_session_votes(tiny_family):
     final[0].text, final[2].text = "meh", "Lovely answer."
     out = compare_tab.vote(PROMPT, final, False, "dpo", "base", [])
     assert len(out["votes"]) == 1 and out["vote_note"] == "1 vote(s) this session.", out
+
+
+def test_a_column_that_fails_with_a_bug_does_not_stop_the_others(tiny_family, monkeypatch, caplog):
+    from llm_demo import batching
+    real = batching.stream
+
+    def stream(lm, prompt, cfg, **kw):
+        if lm.spec.name == "tiny-sft":
+            yield next(real(lm, prompt, cfg, **kw))
+            raise TypeError("a bug in our own code")
+        yield from real(lm, prompt, cfg, **kw)
+    monkeypatch.setattr(batching, "stream", stream)
+    final = run(tiny_family)[-1]
+    assert "Something went wrong" in final[1].error and "TypeError" in final[1].error, final[1].error
+    assert final[0].done and final[2].done and not final[0].error and not final[2].error, \
+        "a fault in one column must not stop the other two"
+    assert any(r.exc_info for r in caplog.records), "the fault's traceback must reach the log"
+
+
+def test_a_stopped_run_is_not_scored_and_keeps_its_stopped_note(tiny_family):
+    import dataclasses
+    cols = [dataclasses.replace(c, done=c.slot != "dpo") for c in run(tiny_family)[-1]]   # Stop before DPO ended
+    out = compare_tab.score(tiny_family, PROMPT, "", cols, False)
+    assert out == {"table": None}, f"scoring after Stop must leave the 'Stopped' note alone: {out}"

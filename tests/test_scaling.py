@@ -259,3 +259,27 @@ def test_planner_handler_names_every_output_and_send_to_planner_switches_mode():
     assert switched["budget"]["visible"] is False and switched["hours"]["visible"] is False
     assert switched["n_params"] == {"__type__": "update", "value": str(count_params(**scaling_tab.GPT2_SMALL)),
                                     "visible": True}, switched["n_params"]
+
+
+# ---------------------------------------------------------------- nonsense inputs get a sentence (issue 17)
+@pytest.mark.parametrize("call,says", [
+    (lambda: scaling.plan(scaling.Hardware(), n_params=1), "below 1e5"),
+    (lambda: scaling.plan(scaling.Hardware(), compute_flops=1e-5), "below 1e11"),
+    (lambda: scaling.Hardware("H100", 8, 1e-300), "0.3-0.6"),
+    (lambda: count_params(50257, 768, 1e300, 1024), "n_layers = 1e300 is beyond"),
+    (lambda: scaling.plan(scaling.Hardware(), compute_flops=None), "compute budget is missing"),
+    (lambda: scaling.Hardware().budget(1e30), "check the number of hours"),
+    (lambda: scaling.Hardware().budget(1e-12), "check the number of hours"),
+    (lambda: scaling.plan(scaling.Hardware(), compute_flops="7B"), "model-size suffix"),
+])
+def test_nonsense_planner_inputs_are_refused_naming_the_field(call, says):
+    with pytest.raises(ValueError, match=says):
+        call()
+
+
+def test_the_emergence_limit_is_the_sliders():
+    import gradio as gr
+    from llm_demo.ui import scaling_tab
+    assert scaling_tab.update_emergence(scaling_tab.EMERGENCE_MAX_K).data, "the slider's last value must plot"
+    with pytest.raises(gr.Error, match=f"from 1 to {scaling_tab.EMERGENCE_MAX_K}"):
+        scaling_tab.update_emergence(scaling_tab.EMERGENCE_MAX_K + 1)

@@ -63,9 +63,12 @@ def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new,
 
 @friendly
 def score(family, prompt, system, cols, busy):
-    """{table, score_note}: every finished answer under every stage, once all three are done."""
+    """{table, score_note}: every finished answer under every stage, once all three are done. A stopped run is
+    not scored (the note keeps saying it was stopped)."""
     if not cols or busy:
         return dict(table=None, score_note="Scores appear when all three columns have finished.")
+    if not all(c.done for c in cols):
+        return dict(table=None)
     s = compare.score_columns(family, prompt, cols, system or "")
     if not s.mean_logprob:
         return dict(table=None, score_note="No answers to score.")
