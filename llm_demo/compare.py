@@ -20,7 +20,18 @@ from llm_demo.training.pairs import pair_to_jsonl_line
 
 log = logging.getLogger("llm_demo")
 SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
-SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct (SFT + DPO)"}
+SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct"}
+# What each family says its instruct model went through (the middle column's title when there is no SFT stage).
+INSTRUCT_RECIPES = {
+    "smollm2-135m": "SFT + DPO",              # Allal et al. 2025, SmolLM2, Sec. 6: SFT on SmolTalk, then DPO
+    "qwen2.5-0.5b": "SFT, DPO, then online RL (GRPO)",  # Qwen2.5 Technical Report 2024, Sec. 4 (post-training)
+}
+# DPO beta a family published, with its source and whether its DPO was length-normalised (the implicit reward
+# then uses per-token mean log-probabilities).
+PUBLISHED_BETA = {
+    "olmo2-1b": (5.0, "OLMo 2's DPO recipe: β = 5, length-normalised DPO (allenai/OLMo-2-1124-7B-DPO model card, "
+                 "Training hyperparameters; the Tülu 3 recipe, Lambert et al. 2024, Sec. 5)", True),
+}
 TRIO_DIR = ASSETS / "models" / "tinygpt"
 # Tokens a column makes per turn after its first: switching models every token evicts each one's weights from the
 # CPU caches (measured on the trio: 1 token per turn cost 6-11% over running the columns one after another).
@@ -49,10 +60,14 @@ def plan_columns(family: str) -> list[Column]:
     cols = []
     for slot in SLOTS:
         name = stages.get(slot) or (stages.get("instruct") if slot == "sft" else "")
-        col = Column(slot, name, SLOT_TITLES["instruct" if name and name == stages.get("instruct") else slot])
+        instruct = name and name == stages.get("instruct")
+        title = (f"{SLOT_TITLES['instruct']} ({INSTRUCT_RECIPES[family]})" if instruct and family in INSTRUCT_RECIPES
+                 else SLOT_TITLES["instruct" if instruct else slot])
+        col = Column(slot, name, title)
         if not name:
-            col.error = ("This family publishes no separate DPO checkpoint: its instruct model (SFT followed by "
-                         "preference tuning) is in the middle column." if "instruct" in stages
+            col.error = ("This family publishes no separate DPO checkpoint: its instruct model "
+                         f"({INSTRUCT_RECIPES.get(family, 'all its post-training stages')}) is in the middle column."
+                         if "instruct" in stages
                          else f"This family has no {slot} stage.")
             col.done = True
         else:
@@ -115,15 +130,18 @@ def column_error(exc: Exception) -> str:
     return f"Something went wrong in this column ({type(exc).__name__}); the other columns carry on."
 
 
-def family_beta(family: str) -> tuple[float, str]:
-    """The DPO beta the family was trained with, and where that number comes from."""
+def family_beta(family: str) -> tuple[float, str, bool]:
+    """The DPO beta the family was trained with, where that number comes from, and whether its DPO was
+    length-normalised."""
     if family == "tinygpt":
         summary = TRIO_DIR / "dpo" / "summary.json"
         if summary.exists():
             beta = json.loads(summary.read_text()).get("dpo_beta")
             if beta is not None:
-                return float(beta), "assets/models/tinygpt/dpo/summary.json"
-    return DEFAULT_BETA, "TRL's default (the family does not publish its beta)"
+                return float(beta), "assets/models/tinygpt/dpo/summary.json", False
+    if family in PUBLISHED_BETA:
+        return PUBLISHED_BETA[family]
+    return DEFAULT_BETA, "TRL's default (this family publishes no separate DPO stage or beta)", False
 
 
 @dataclass
@@ -134,13 +152,15 @@ class Scores:
     dpo_reward: dict = field(default_factory=dict)
     beta: float = DEFAULT_BETA
     beta_source: str = ""
+    length_normalised: bool = False      # reward from per-token means (the family's DPO was length-normalised)
 
 
 def score_columns(family: str, prompt: str, cols: list[Column], system: str = "") -> Scores:
-    """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT)."""
+    """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT), with
+    per-token mean log-probabilities when the family's DPO was length-normalised."""
     scorers = {c.slot: c.model for c in cols if c.model and not c.error}
-    beta, source = family_beta(family)
-    out = Scores(beta=beta, beta_source=source)
+    beta, source, normalised = family_beta(family)
+    out = Scores(beta=beta, beta_source=source, length_normalised=normalised)
     for ans in cols:
         if ans.error or not ans.text:
             continue
@@ -150,9 +170,9 @@ def score_columns(family: str, prompt: str, cols: list[Column], system: str = ""
             p = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
             s = engine.score(lm, p, ans.text)
             out.mean_logprob[ans.slot][slot], out.total_logprob[ans.slot][slot] = s.mean, s.total
-        tot = out.total_logprob[ans.slot]
-        if "dpo" in tot and "sft" in tot:
-            out.dpo_reward[ans.slot] = beta * (tot["dpo"] - tot["sft"])
+        logp = (out.mean_logprob if normalised else out.total_logprob)[ans.slot]
+        if "dpo" in logp and "sft" in logp:
+            out.dpo_reward[ans.slot] = beta * (logp["dpo"] - logp["sft"])
     return out
 
 

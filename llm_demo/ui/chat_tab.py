@@ -14,7 +14,11 @@ panel below the chat shows exactly what each knob did at every step."""
 KNOBS = """**Temperature** divides the model's scores before the softmax: below 1 sharpens the distribution
 (safer, more repetitive), above 1 flattens it (more surprising). **0 means greedy**: always the most likely
 token. *The seed's `generate_text` says 0 is greedy but computes `logits / temperature`, a division by zero
-(inf/NaN scores, then `torch.multinomial` fails); we treat 0 as the argmax instead.*
+(inf/NaN scores, then `torch.multinomial` fails). We decode greedily (the argmax) at 0 instead: transformers
+does the same when sampling is off (`do_sample=False`), and its temperature warper refuses 0 outright.*
+*The seed also advises temperature 0 "for factual tasks": greedy decoding never draws an unlikely token, but it
+cannot make the model know a fact: what the model believes wrongly comes out every time, and greedy text
+can loop. Try the sweep below on a factual question.*
 **Top-k** keeps only the k most likely tokens (0 = off). **Top-p** (nucleus) keeps the smallest set of
 most likely tokens whose probabilities add up to p (1 = off). **Repetition penalty** lowers the score of
 tokens already in the text (1 = off). Order: penalty → temperature → top-k → top-p → draw."""
