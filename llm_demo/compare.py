@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from llm_demo import ASSETS, batching, engine, models
+from llm_demo import TINYGPT_DIR, batching, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import pair_to_jsonl_line
 
@@ -32,7 +32,6 @@ PUBLISHED_BETA = {
     "olmo2-1b": (5.0, "OLMo 2's DPO recipe: β = 5, length-normalised DPO (allenai/OLMo-2-1124-7B-DPO model card, "
                  "Training hyperparameters; the Tülu 3 recipe, Lambert et al. 2024, Sec. 5)", True),
 }
-TRIO_DIR = ASSETS / "models" / "tinygpt"
 # Tokens a column makes per turn after its first: switching models every token evicts each one's weights from the
 # CPU caches (measured on the trio: 1 token per turn cost 6-11% over running the columns one after another).
 TOKENS_PER_TURN = 4
@@ -134,7 +133,7 @@ def family_beta(family: str) -> tuple[float, str, bool]:
     """The DPO beta the family was trained with, where that number comes from, and whether its DPO was
     length-normalised."""
     if family == "tinygpt":
-        summary = TRIO_DIR / "dpo" / "summary.json"
+        summary = TINYGPT_DIR / "dpo" / "summary.json"
         if summary.exists():
             beta = json.loads(summary.read_text()).get("dpo_beta")
             if beta is not None:

@@ -7,9 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from llm_demo import ASSETS, scaling
-
-TRIO_DIR = ASSETS / "models" / "tinygpt"
+from llm_demo import TINYGPT_DIR, scaling
 
 STAGE_PANELS = [
     ("1 · Pretraining", "Next-token prediction on a huge pile of text (trillions of tokens for real models; for "
@@ -46,7 +44,7 @@ EVAL_METRICS = [("format_compliance", "format compliance"), ("task_accuracy", "t
                 ("preferred_rate", "preferred trait (polite)")]
 
 
-def trio_facts(trio_dir: Path = TRIO_DIR) -> str:
+def trio_facts(trio_dir: Path = TINYGPT_DIR) -> str:
     """What each of our checkpoints was trained on, read from the summary.json the pipeline wrote."""
     lines = []
     for stage in ("base", "sft", "dpo"):
@@ -59,7 +57,7 @@ def trio_facts(trio_dir: Path = TRIO_DIR) -> str:
     return "\n".join(lines) or "TinyGPT is not trained yet: run `python -m llm_demo.training all`."
 
 
-def load_eval(trio_dir: Path = TRIO_DIR) -> dict | None:
+def load_eval(trio_dir: Path = TINYGPT_DIR) -> dict | None:
     path = trio_dir / "eval.json"
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -86,7 +84,7 @@ def read_log(stage_dir: Path) -> list[dict]:
         return [r for r in csv.DictReader(f) if r.get("loss")]
 
 
-def curves_figure(trio_dir: Path = TRIO_DIR) -> go.Figure | None:
+def curves_figure(trio_dir: Path = TINYGPT_DIR) -> go.Figure | None:
     """Training loss per stage, and DPO's reward margin and accuracy on its training batches."""
     logs = {s: read_log(trio_dir / s) for s in ("base", "sft", "dpo")}
     if not any(logs.values()):

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from llm_demo import scaling
+from llm_demo import ROOT, scaling
+from llm_demo import TINYGPT_DIR as TRIO_DIR
 
-TINYGPT_DIR = Path(__file__).resolve().parent.parent / "assets" / "models" / "tinygpt" / "base"
+TINYGPT_DIR = TRIO_DIR / "base"        # the trio's pretrained model: its N and tokens seen
 
 # (family, size, parameters, training tokens, source). Nominal sizes unless the paper lists exact ones.
 KNOWN_MODELS = [
@@ -337,7 +338,7 @@ def read_model_point(model_dir=TINYGPT_DIR) -> ModelPoint:
 
 
 def _short(path: Path) -> str:
-    return str(path.relative_to(TINYGPT_DIR.parents[3])) if path.is_relative_to(TINYGPT_DIR.parents[3]) else str(path)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _find_tokens(path: Path) -> float | None:
