@@ -61,7 +61,7 @@ def _answer(shown, model, system, cfg, last_model, progress, restore, notice="")
     `build_chat_tab` wires to components). The first update comes at once, so a Stop has an answer to mark;
     if the answer then fails, `restore` (an update) puts the message and conversation back as they were."""
     live = Live(shown)
-    chatbot = shown + [{"role": "assistant", "content": ""}]
+    chatbot = list(shown)              # the answer's message joins at its first text (an empty one shows as loading)
     loading = model not in models.CACHE.loaded_names()
     live.stats = notice + (f"Loading {models.get_spec(model).label} (first use only)…" if loading else "Thinking…")
     yield dict(msg="", chatbot=chatbot, stats=live.stats, steps=[], live=live)
@@ -78,7 +78,9 @@ def _answer(shown, model, system, cfg, last_model, progress, restore, notice="")
             dropped = f"Dropped the {reply.dropped} oldest messages to fit the context. " if reply.dropped else ""
             live.text, live.steps = reply.text, list(reply.steps)   # a copy: the state must not grow after Stop
             live.stats = notice + dropped + reply.note + reply.stats()
-            chatbot[-1] = {"role": "assistant", "content": reply.text}
+            answer = {"role": "assistant", "content": reply.text or (chat.EMPTY_ANSWER if reply.finish_reason else "")}
+            if answer["content"]:
+                chatbot[len(shown):] = [answer]
             yield dict(chatbot=chatbot, stats=live.stats, steps=live.steps, last_model=model)
     except Exception:
         if not live.stopped:
@@ -131,7 +133,7 @@ def mark_stopped(live):
     if live is None or live.done:
         return {}
     live.stopped = True
-    chatbot = live.shown + [{"role": "assistant", "content": live.text + chat.STOPPED_MARK}]
+    chatbot = live.shown + [{"role": "assistant", "content": (live.text or chat.EMPTY_ANSWER) + chat.STOPPED_MARK}]
     return dict(chatbot=chatbot, steps=live.steps,
                 stats=f"{live.stats} · stopped by: Stop (the partial answer stays in the conversation)")
 
