@@ -3,6 +3,7 @@
 Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on Hugging Face Spaces.
 """
 import ctypes
+import logging
 import os
 import socket
 import sys
@@ -83,6 +84,8 @@ if __name__ == "__main__":
     if not port_free(host, port):
         sys.exit(f"Port {port} on {host} is already in use: stop the other server or set GRADIO_SERVER_PORT.")
     limit_malloc_arenas()
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.getLogger("llm_demo").setLevel(logging.INFO)    # refusals as one line each, faults with tracebacks
     demo = build_app()
     demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True)
     # Warm start: serving already; load the default models in the background (the tabs say "warming up" meanwhile).

@@ -6,6 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
+TINYGPT_DIR = ASSETS / "models" / "tinygpt"     # our shipped trio (base/, sft/, dpo/), the one place it is named
 
 
 def count(n: int, noun: str) -> str:

@@ -11,6 +11,9 @@ from llm_demo import batching, config, count, engine, models
 from llm_demo.sampling import SamplingConfig
 
 STOPPED_MARK = " ⏹ (stopped)"
+# An answer with no text is shown as this (the browser's chatbot shows an empty message as still loading); the
+# model gets it back as an empty assistant turn.
+EMPTY_ANSWER = "∅ (no text: the model ended its turn at once)"
 INSPECT_TOP_N = 10
 
 # The seed's one-line description of each temperature in its table (labels shown above the sweep's columns).
@@ -51,7 +54,7 @@ def clean_history(history) -> list[dict]:
     two user turns in a row."""
     out = []
     for m in shown_history(history):
-        text = m["content"].removesuffix(STOPPED_MARK)
+        text = m["content"].removesuffix(STOPPED_MARK).removeprefix(EMPTY_ANSWER)
         if text or m["role"] == "assistant":
             out.append({"role": m["role"], "content": text})
     return out

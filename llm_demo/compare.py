@@ -5,6 +5,7 @@ Run from Python: `list(compare.stream_columns("tinygpt", "What colour is Tom's c
 """
 import hashlib
 import json
+import logging
 import math
 import shutil
 import tempfile
@@ -13,17 +14,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from llm_demo import ASSETS, batching, engine, models
+from llm_demo import TINYGPT_DIR, batching, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import pair_to_jsonl_line
 
+log = logging.getLogger("llm_demo")
 SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
-SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct (SFT + DPO)",
+SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct",
                "dpo-class": "DPO on the class's votes"}
 # Lineups that are not one family's base/SFT/DPO: (slot, model) per column. The class's own DPO stage answers next
 # to the shipped one (the stage exists once `python -m llm_demo.training dpo --from-class-db` has run).
 LINEUPS = {"tinygpt-class": (("sft", "tinygpt-sft"), ("dpo", "tinygpt-dpo"), ("dpo-class", models.CLASS_STAGE))}
-TRIO_DIR = ASSETS / "models" / "tinygpt"
+# What each family says its instruct model went through (the middle column's title when there is no SFT stage).
+INSTRUCT_RECIPES = {
+    "smollm2-135m": "SFT + DPO",              # Allal et al. 2025, SmolLM2, Sec. 6: SFT on SmolTalk, then DPO
+    "qwen2.5-0.5b": "SFT, DPO, then online RL (GRPO)",  # Qwen2.5 Technical Report 2024, Sec. 4 (post-training)
+}
+# DPO beta a family published, with its source and whether its DPO was length-normalised (the implicit reward
+# then uses per-token mean log-probabilities).
+PUBLISHED_BETA = {
+    "olmo2-1b": (5.0, "OLMo 2's DPO recipe: β = 5, length-normalised DPO (allenai/OLMo-2-1124-7B-DPO model card, "
+                 "Training hyperparameters; the Tülu 3 recipe, Lambert et al. 2024, Sec. 5)", True),
+}
 # Tokens a column makes per turn after its first: switching models every token evicts each one's weights from the
 # CPU caches (measured on the trio: 1 token per turn cost 6-11% over running the columns one after another).
 TOKENS_PER_TURN = 4
@@ -53,10 +65,14 @@ def plan_columns(family: str) -> list[Column]:
     cols = []
     for slot in SLOTS:
         name = stages.get(slot) or (stages.get("instruct") if slot == "sft" else "")
-        col = Column(slot, name, SLOT_TITLES["instruct" if name and name == stages.get("instruct") else slot])
+        instruct = name and name == stages.get("instruct")
+        title = (f"{SLOT_TITLES['instruct']} ({INSTRUCT_RECIPES[family]})" if instruct and family in INSTRUCT_RECIPES
+                 else SLOT_TITLES["instruct" if instruct else slot])
+        col = Column(slot, name, title)
         if not name:
-            col.error = ("This family publishes no separate DPO checkpoint: its instruct model (SFT followed by "
-                         "preference tuning) is in the middle column." if "instruct" in stages
+            col.error = ("This family publishes no separate DPO checkpoint: its instruct model "
+                         f"({INSTRUCT_RECIPES.get(family, 'all its post-training stages')}) is in the middle column."
+                         if "instruct" in stages
                          else f"This family has no {slot} stage.")
             col.done = True
         else:
@@ -119,8 +135,8 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
             col.prompt = models.build_prompt(lm.spec, lm.tokenizer, messages, system)
             col.prompt_tokens = len(engine.encode_prompt(lm, col.prompt))
             streams[col.slot] = batching.stream(lm, col.prompt, cfg)
-        except ValueError as exc:
-            col.error, col.done = str(exc), True
+        except Exception as exc:  # noqa: BLE001
+            col.error, col.done = column_error(exc), True
     yield cols
     burst = 1                                   # first round: one token each, so every column starts at once
     while streams:
@@ -136,8 +152,8 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
                     break
                 try:
                     piece = next(gen)
-                except ValueError as exc:
-                    col.error, col.done = str(exc), True
+                except Exception as exc:  # noqa: BLE001 - one column's failure is its own (a fault is logged)
+                    col.error, col.done = column_error(exc), True
                     del streams[col.slot]
                     break
                 col.text += piece.text
@@ -150,15 +166,27 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
         burst = TOKENS_PER_TURN
 
 
-def family_beta(family: str) -> tuple[float, str]:
-    """The DPO beta the family was trained with, and where that number comes from."""
+def column_error(exc: Exception) -> str:
+    """A column's refusal (ValueError) as its sentence; any other exception is a fault: logged with its traceback
+    and shown as one, never as if the settings were wrong."""
+    if isinstance(exc, ValueError):
+        return str(exc)
+    log.error("a Compare column failed", exc_info=exc)
+    return f"Something went wrong in this column ({type(exc).__name__}); the other columns carry on."
+
+
+def family_beta(family: str) -> tuple[float, str, bool]:
+    """The DPO beta the family was trained with, where that number comes from, and whether its DPO was
+    length-normalised."""
     if family == "tinygpt":
-        summary = TRIO_DIR / "dpo" / "summary.json"
+        summary = TINYGPT_DIR / "dpo" / "summary.json"
         if summary.exists():
             beta = json.loads(summary.read_text()).get("dpo_beta")
             if beta is not None:
-                return float(beta), "assets/models/tinygpt/dpo/summary.json"
-    return DEFAULT_BETA, "TRL's default (the family does not publish its beta)"
+                return float(beta), "assets/models/tinygpt/dpo/summary.json", False
+    if family in PUBLISHED_BETA:
+        return PUBLISHED_BETA[family]
+    return DEFAULT_BETA, "TRL's default (this family publishes no separate DPO stage or beta)", False
 
 
 @dataclass
@@ -169,14 +197,16 @@ class Scores:
     dpo_reward: dict = field(default_factory=dict)
     beta: float = DEFAULT_BETA
     beta_source: str = ""
+    length_normalised: bool = False      # reward from per-token means (the family's DPO was length-normalised)
 
 
 def score_columns(family: str, prompt: str, cols: list[Column], system: str = "") -> Scores:
-    """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT)."""
+    """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT), with
+    per-token mean log-probabilities when the family's DPO was length-normalised."""
     # A remote server returns no log-probabilities for a given text, so its models neither score nor get scored here.
     scorers = {c.slot: c.model for c in cols if c.model and not c.error and not c.model.startswith("remote:")}
-    beta, source = family_beta(family)
-    out = Scores(beta=beta, beta_source=source)
+    beta, source, normalised = family_beta(family)
+    out = Scores(beta=beta, beta_source=source, length_normalised=normalised)
     for ans in cols:
         if ans.error or not ans.text or not scorers:
             continue
@@ -186,9 +216,9 @@ def score_columns(family: str, prompt: str, cols: list[Column], system: str = ""
             p = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
             s = engine.score(lm, p, ans.text)
             out.mean_logprob[ans.slot][slot], out.total_logprob[ans.slot][slot] = s.mean, s.total
-        tot = out.total_logprob[ans.slot]
-        if "dpo" in tot and "sft" in tot:
-            out.dpo_reward[ans.slot] = beta * (tot["dpo"] - tot["sft"])
+        logp = (out.mean_logprob if normalised else out.total_logprob)[ans.slot]
+        if "dpo" in logp and "sft" in logp:
+            out.dpo_reward[ans.slot] = beta * (logp["dpo"] - logp["sft"])
     return out
 
 

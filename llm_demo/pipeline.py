@@ -7,9 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from llm_demo import ASSETS
-
-TRIO_DIR = ASSETS / "models" / "tinygpt"
+from llm_demo import TINYGPT_DIR, scaling
 
 STAGE_PANELS = [
     ("1 · Pretraining", "Next-token prediction on a huge pile of text (trillions of tokens for real models; for "
@@ -19,18 +17,34 @@ STAGE_PANELS = [
      "template (the seed says 10K–100K curated examples are typical). The model learns the "
      "turn format and to stop at the end of its turn."),
     ("3 · RLHF (reward model + PPO)", "The classic alignment step: people rank answers, a *reward model* learns "
-     "to predict their rankings, then PPO pushes the LLM toward answers that model scores highly. It needs a second "
-     "network and online sampling, so we don't run it here."),
+     "to predict their rankings, then PPO pushes the LLM toward answers that model scores highly. PPO keeps four "
+     "networks in memory (the policy being trained, a frozen reference copy, the reward model and a value model) "
+     "and samples online, so we don't run it here."),
     ("3′ · DPO (what we run)", "Direct Preference Optimization learns straight from pairs (prompt, chosen, "
-     "rejected), with no reward model: it raises the chosen answer's likelihood relative to the SFT reference "
-     "model and lowers the rejected one's. β sets how far it may move from the reference."),
+     "rejected), with no reward model: it widens the gap between the chosen and the rejected answer's likelihoods, "
+     "each measured relative to the SFT reference model. Both may fall (our own run's chosen log-probability "
+     "dropped too); what grows is the margin. β sets how far it may move from the reference."),
 ]
+
+# The seed puts pretraining at "$10M-$100M+ in compute". One run priced with the planner's own assumptions instead:
+# Llama 2 70B's 2T tokens (Touvron et al. 2023b, Table 1) at C = 6·N·D on H100s (989 TFLOP/s peak BF16, NVIDIA's
+# datasheet) at 40% MFU and $2.50 per GPU-hour (the planner's defaults).
+def pretraining_cost_note(n_params=70e9, n_tokens=2e12, gpu="H100", mfu=0.4, price=2.5) -> str:
+    """The seed's cost claim against one run computed with the Scaling tab's planner."""
+    c = 6 * n_params * n_tokens
+    hw = scaling.Hardware(gpu, 1, mfu, price_per_gpu_hour=price)
+    return (f"*The seed says pretraining costs \"$10M–$100M+\" in compute. With the Scaling tab's planner: "
+            f"{scaling.sci(n_params)} parameters on {scaling.sci(n_tokens)} tokens (Llama 2 70B's run) is "
+            f"{scaling.sci(c)} FLOPs = {hw.hours(c):,.0f} {gpu}-hours at {mfu:.0%} MFU, about "
+            f"${hw.cost(c) / 1e6:.1f}M at ${price:.2f}/GPU-hour; a 1e26-FLOP run on the same terms, about "
+            f"${hw.cost(1e26) / 1e6:,.0f}M. The range depends on the run, not on pretraining as such.*")
+
 
 EVAL_METRICS = [("format_compliance", "format compliance"), ("task_accuracy", "task accuracy"),
                 ("preferred_rate", "preferred trait (polite)")]
 
 
-def trio_facts(trio_dir: Path = TRIO_DIR) -> str:
+def trio_facts(trio_dir: Path = TINYGPT_DIR) -> str:
     """What each of our checkpoints was trained on, read from the summary.json the pipeline wrote."""
     lines = []
     for stage in ("base", "sft", "dpo"):
@@ -43,7 +57,7 @@ def trio_facts(trio_dir: Path = TRIO_DIR) -> str:
     return "\n".join(lines) or "TinyGPT is not trained yet: run `python -m llm_demo.training all`."
 
 
-def load_eval(trio_dir: Path = TRIO_DIR) -> dict | None:
+def load_eval(trio_dir: Path = TINYGPT_DIR) -> dict | None:
     path = trio_dir / "eval.json"
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -70,7 +84,7 @@ def read_log(stage_dir: Path) -> list[dict]:
         return [r for r in csv.DictReader(f) if r.get("loss")]
 
 
-def curves_figure(trio_dir: Path = TRIO_DIR) -> go.Figure | None:
+def curves_figure(trio_dir: Path = TINYGPT_DIR) -> go.Figure | None:
     """Training loss per stage, and DPO's reward margin and accuracy on its training batches."""
     logs = {s: read_log(trio_dir / s) for s in ("base", "sft", "dpo")}
     if not any(logs.values()):

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_FLOPS = 1e35  # beyond this a "budget" is a typo, not a plan (all compute ever spent is far below)
+MIN_FLOPS = 1e11  # below this (a laptop's second) the laws, fitted on 6e18-3e21 FLOPs runs, say nothing useful
 MAX_PARAMS = 1e15  # a model size the planner accepts; every law's optimal budget for it stays below MAX_FLOPS
+MIN_PARAMS = 1e5  # smaller than any language model worth planning (our tinygpt has 2.6M); budgets stay >= MIN_FLOPS
+MIN_MFU = 0.01  # reported training runs reach about 0.3-0.6 MFU; below 1% is a typo, not a plan
+# The architecture calculator's bounds, per field: far past any real model, before the numbers stop meaning anything.
+ARCH_MAX = {"vocab_size": 10_000_000, "d_model": 1_000_000, "n_layers": 100_000, "context_length": 100_000_000,
+            "n_heads": 100_000, "d_ff": 10_000_000}
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day, Kaplan et al. 2020's compute unit
 
 # Peak dense (no sparsity) tensor-core TFLOP/s from NVIDIA's datasheets: BF16 for A100/H100/H200/L4
@@ -21,8 +27,8 @@ GPT2_SMALL = dict(vocab_size=50257, d_model=768, n_layers=12, n_heads=12, contex
 
 
 def sci(x: float) -> str:
-    """3.5e23 -> '3.5e23' (Python's format writes 3.5e+23)."""
-    return f"{x:.3g}".replace("e+", "e")
+    """3.5e23 -> '3.5e23', 1e5 -> '1e5', 1e-5 -> '1e-5' (Python's format writes 3.5e+23, 1e+05, 1e-05)."""
+    return f"{x:.3g}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
 
 
 # ---------------------------------------------------------------- input checks (the API and the UI share them)
@@ -52,10 +58,23 @@ def parse_number(value, what: str, allow_zero: bool = False) -> float:
 
 
 def check_budget(compute_flops) -> float:
+    text = compute_flops.strip() if isinstance(compute_flops, str) else ""
+    if text and text[-1].lower() in _SUFFIX:
+        raise ValueError(f"{text[:40]!r} ends in {text[-1]!r}, a model-size suffix ({text[-1].upper()} = "
+                         f"{sci(_SUFFIX[text[-1].lower()])}), not a FLOP count: write a compute budget with an "
+                         "exponent, like 1e21, or plan from the model size N instead.")
     c = parse_number(compute_flops, "The compute budget")
+    return _budget_in_range(c, "The compute budget", "check the exponent")
+
+
+def _budget_in_range(c: float, what: str, fix: str) -> float:
     if c > MAX_FLOPS:
-        raise ValueError(f"A compute budget of {sci(c)} FLOPs is beyond {sci(MAX_FLOPS)} FLOPs, the most this planner "
-                         "accepts (the largest training runs so far are around 1e26): check the exponent.")
+        raise ValueError(f"{what} of {sci(c)} FLOPs is beyond {sci(MAX_FLOPS)} FLOPs, the most this planner accepts "
+                         f"(the largest training runs so far are around 1e26): {fix}.")
+    if c < MIN_FLOPS:
+        raise ValueError(f"{what} of {sci(c)} FLOPs is below {sci(MIN_FLOPS)} FLOPs, the least this planner accepts "
+                         f"(a laptop computes that in about a second; the laws were fitted on runs of 6e18 FLOPs and "
+                         f"more): {fix}.")
     return c
 
 
@@ -66,6 +85,9 @@ def check_mfu(mfu) -> float:
         m = math.nan
     if not 0 < m <= 1:  # NaN fails this too
         raise ValueError(f"MFU (model FLOPs utilisation) is a fraction in (0, 1], e.g. 0.4 for 40%; got {mfu}.")
+    if m < MIN_MFU:
+        raise ValueError(f"An MFU of {m:.3g} means {m:.1e} of the GPUs' peak is used: real training runs reach "
+                         f"about 0.3-0.6 (MFU is a fraction in (0, 1]); the planner accepts {MIN_MFU} and up.")
     return m
 
 
@@ -285,7 +307,10 @@ class Hardware:
 
     def budget(self, hours) -> float:
         """FLOPs delivered in `hours` of wall-clock time."""
-        return check_budget(self.flops_per_second * parse_number(hours, "The number of hours") * 3600)
+        h = parse_number(hours, "The number of training hours")
+        return _budget_in_range(self.flops_per_second * h * 3600,
+                                f"{self.n_gpus} × {self.gpu} for {h:g} hours at {self.mfu:.0%} MFU deliver a budget",
+                                "check the number of hours")
 
     def hours(self, c: float) -> float:
         return c / self.flops_per_second / 3600
@@ -308,13 +333,16 @@ class PlanRow:
 def plan(hardware: Hardware, compute_flops=None, n_params=None) -> list[PlanRow]:
     """One row per law: the optimum for compute_flops, or (given n_params instead) that model's optimal data.
     A measured law whose range excludes the budget has no row (refusals() says why)."""
-    if (compute_flops is None) == (n_params is None):
+    if compute_flops is not None and n_params is not None:
         raise ValueError("Give either a compute budget or a model size N, not both.")
     if n_params is not None:
         n = parse_number(n_params, "The model size N")
         if n > MAX_PARAMS:
             raise ValueError(f"A model of {sci(n)} parameters is beyond {sci(MAX_PARAMS)}, "
                              "the most this planner accepts.")
+        if n < MIN_PARAMS:
+            raise ValueError(f"A model of {sci(n)} parameters is below {sci(MIN_PARAMS)}, the smallest this planner "
+                             "accepts (the laws were fitted on models of 70M to 16B parameters).")
         budgets = {name: check_budget(law.compute_for(n)) for name, law in LAWS.items()}
     else:
         c = check_budget(compute_flops)
@@ -433,6 +461,9 @@ def _positive_int(value, name: str) -> int:
     number = parse_number(value, name)
     if number != int(number):
         raise ValueError(f"{name} must be a whole number (got {number:g}).")
+    if name in ARCH_MAX and number > ARCH_MAX[name]:
+        raise ValueError(f"{name} = {sci(number)} is beyond {ARCH_MAX[name]:,}, the most this calculator accepts "
+                         "(far past any real model).")
     return int(number)
 
 

@@ -12,14 +12,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from llm_demo import scaling
+from llm_demo import ROOT, scaling
+from llm_demo import TINYGPT_DIR as TRIO_DIR
 
-TINYGPT_DIR = Path(__file__).resolve().parent.parent / "assets" / "models" / "tinygpt" / "base"
+TINYGPT_DIR = TRIO_DIR / "base"        # the trio's pretrained model: its N and tokens seen
 
 # (family, size, parameters, training tokens, source). Nominal sizes unless the paper lists exact ones.
 KNOWN_MODELS = [
     ("GPT-3", "175B", 175e9, 300e9, "Brown et al. 2020, Language Models are Few-Shot Learners, Table D.1"),
-    ("Gopher", "280B", 280e9, 300e9, "Rae et al. 2021, Scaling Language Models: Methods, Analysis & Insights, Table 1"),
+    ("Gopher", "280B", 280e9, 300e9, "Hoffmann et al. 2022, Table 1 (Rae et al. 2021's Table 1 gives only its "
+     "architecture)"),
     ("Chinchilla", "70B", 70e9, 1.4e12, "Hoffmann et al. 2022, Table 1"),
     ("LLaMA", "7B", 6.7e9, 1.0e12, "Touvron et al. 2023a, LLaMA, Table 2"),
     ("LLaMA", "13B", 13.0e9, 1.0e12, "Touvron et al. 2023a, Table 2"),
@@ -342,7 +344,7 @@ def read_model_point(model_dir=TINYGPT_DIR) -> ModelPoint:
 
 
 def _short(path: Path) -> str:
-    return str(path.relative_to(TINYGPT_DIR.parents[3])) if path.is_relative_to(TINYGPT_DIR.parents[3]) else str(path)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _find_tokens(path: Path) -> float | None:

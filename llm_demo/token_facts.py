@@ -60,9 +60,10 @@ CONTEXT_WINDOWS = [
     ContextWindow("GPT-4 Turbo", 128_000,
                   "OpenAI, 'New models and developer products announced at DevDay' (6 Nov 2023): "
                   "GPT-4 Turbo has a 128K context window"),
-    ContextWindow("Claude (2.1 and later)", 200_000,
+    ContextWindow("Claude 2.1 (Nov 2023)", 200_000,
                   "Anthropic, 'Introducing Claude 2.1' (anthropic.com/news/claude-2-1, 21 Nov 2023): "
                   "a 200K token context window",
+                  "as of that announcement: Claude 2.1 has 200K, the earlier Claude 2 and Claude Instant 100K; "
                   "Claude's tokenizer is not public: its count here uses the chosen tokenizer as a stand-in"),
 ]
 

@@ -265,7 +265,7 @@ def tokenize(text: str, name: str = "gpt2", allow_special: bool = False) -> list
     Special-token strings such as "<|endoftext|>" are plain text unless allow_special=True.
     """
     if not isinstance(text, str):
-        raise TypeError(f"tokenize() takes a str, not {type(text).__name__}")
+        raise ValueError(f"The text must be a string, not {type(text).__name__}.")
     if _SURROGATE.search(text):
         raise ValueError("The text has lone surrogates (half of a UTF-16 pair): it cannot be written in UTF-8. "
                          "Use prepare_text() to replace them with U+FFFD.")

@@ -140,3 +140,48 @@ def test_vote_handler_counts_the_session_votes(tiny_family):
     final[0].text, final[2].text = "meh", "Lovely answer."
     out = compare_tab.vote(compare.Run(tiny_family, PROMPT, cols=final), False, "dpo", "base", [])
     assert len(out["votes"]) == 1 and out["vote_note"] == "1 vote(s) this session.", out
+
+
+def test_a_column_that_fails_with_a_bug_does_not_stop_the_others(tiny_family, monkeypatch, caplog):
+    from llm_demo import batching
+    real = batching.stream
+
+    def stream(lm, prompt, cfg, **kw):
+        if lm.spec.name == "tiny-sft":
+            yield next(real(lm, prompt, cfg, **kw))
+            raise TypeError("a bug in our own code")
+        yield from real(lm, prompt, cfg, **kw)
+    monkeypatch.setattr(batching, "stream", stream)
+    final = run(tiny_family)[-1]
+    assert "Something went wrong" in final[1].error and "TypeError" in final[1].error, final[1].error
+    assert final[0].done and final[2].done and not final[0].error and not final[2].error, \
+        "a fault in one column must not stop the other two"
+    assert any(r.exc_info for r in caplog.records), "the fault's traceback must reach the log"
+
+
+def test_a_stopped_run_is_not_scored_and_keeps_its_stopped_note(tiny_family):
+    import dataclasses
+    cols = [dataclasses.replace(c, done=c.slot != "dpo") for c in run(tiny_family)[-1]]   # Stop before DPO ended
+    out = compare_tab.score(tiny_family, PROMPT, "", cols, False)
+    assert out == {"table": None}, f"scoring after Stop must leave the 'Stopped' note alone: {out}"
+
+
+def test_a_length_normalised_family_scales_mean_log_probs_by_its_published_beta(tiny_family, monkeypatch):
+    monkeypatch.setitem(compare.PUBLISHED_BETA, tiny_family, (5.0, "test source", True))
+    cols = run(tiny_family, temperature=0)[-1]
+    s = compare.score_columns(tiny_family, PROMPT, cols)
+    for ans, per in s.mean_logprob.items():
+        assert math.isclose(s.dpo_reward[ans], 5.0 * (per["dpo"] - per["sft"])), (ans, s.dpo_reward[ans])
+    assert compare.family_beta("olmo2-1b")[0] == 5.0 and "length-normalised" in compare.family_beta("olmo2-1b")[1]
+
+
+def test_instruct_columns_are_labelled_by_what_each_family_publishes():
+    titles = {f: compare.plan_columns(f)[1].title for f in ("smollm2-135m", "qwen2.5-0.5b")}
+    assert "SFT + DPO" in titles["smollm2-135m"] and "GRPO" in titles["qwen2.5-0.5b"], titles
+
+
+def test_the_pretraining_cost_note_is_computed_with_the_planner():
+    from llm_demo import pipeline, scaling
+    c = 6 * 70e9 * 2e12
+    expected = scaling.Hardware("H100", 1, 0.4, price_per_gpu_hour=2.5).cost(c) / 1e6
+    assert f"${expected:.1f}M" in pipeline.pretraining_cost_note(), pipeline.pretraining_cost_note()

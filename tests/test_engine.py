@@ -155,3 +155,32 @@ def test_score_matches_a_manual_log_likelihood(tiny_lm):
         manual += float(torch.log_softmax(logits, -1)[t])
     assert math.isclose(s.total, manual, rel_tol=1e-4), f"score {s.total} != step-by-step {manual}"
     assert len(s.logprobs) == len(r) and s.mean < 0
+
+
+# ---------------------------------------------------------------- regressions (issue 17)
+
+def test_the_earliest_stop_string_in_the_text_cuts_not_the_first_listed(tiny_lm):
+    p = prompt_of(tiny_lm)
+    full, _ = engine.generate(tiny_lm, p, SamplingConfig(temperature=0, max_new_tokens=30), ignore_eos=True)
+    early, late = full[3:6], full[12:15]
+    assert early.strip() and late.strip() and full.find(late) > full.find(early), f"pick other slices of {full!r}"
+    cfg = SamplingConfig(temperature=0, max_new_tokens=30, stop=(late, early))          # later one listed first
+    text, reason = engine.generate(tiny_lm, p, cfg, ignore_eos=True)
+    assert reason == "stop string" and text == full[:full.find(early)], (text, full)
+
+
+def test_score_refuses_a_response_with_no_tokens(tiny_lm):
+    """A response that tokenizes to nothing must not be scored as the prompt's own log-probability ([-0:])."""
+    class NoTokensFor:
+        def __init__(self, tok, response):
+            self.tok, self.response = tok, response
+
+        def __call__(self, text, **kw):
+            return {"input_ids": []} if text == self.response else self.tok(text, **kw)
+
+        def __getattr__(self, name):
+            return getattr(self.tok, name)
+
+    lm = models.LoadedModel(tiny_lm.spec, tiny_lm.model, NoTokensFor(tiny_lm.tokenizer, "\u200b"), "cpu", 0, 0.0)
+    with pytest.raises(ValueError, match="no tokens"):
+        engine.score(lm, prompt_of(tiny_lm), "\u200b")

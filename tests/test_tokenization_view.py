@@ -166,3 +166,26 @@ def test_benchmark_prints_its_result_line_last(capsys):
     assert main(["--kb", "5", "--repeats", "1"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(r"render_5kb_ms=\d+\.\d overhead_vs_tiktoken=\d+\.\d\d", last), f"last line: {last!r}"
+
+
+# ---------------------------------------------------------------- Tokenizer tab handlers (issue 17 regressions)
+
+def test_seed_claims_with_an_alias_of_a_listed_encoding_in_the_id_box():
+    from llm_demo.ui import tokenizer_tab
+    claims, table = tokenizer_tab.measure_claims("gpt2", "r50k_base")     # r50k_base is GPT-2's encoding
+    assert list(table.columns).count("GPT-2 (r50k_base)") == 1, list(table.columns)
+    assert "GPT-2" in claims and len(table) == len(tokenizer_tab.PRESETS), table
+
+
+def test_a_dropdown_choice_replaces_a_typed_id():
+    from llm_demo.ui import tokenizer_tab
+    out = tokenizer_tab.from_dropdown("Hello, world!", "o200k_base", False, False)
+    assert out["hub_id"] == "", "the typed id must be cleared, or it keeps overriding the dropdown"
+    assert "o200k_base" in out["budget_md"], out["budget_md"]
+
+
+def test_closing_the_presets_dropdown_without_a_choice_keeps_the_text():
+    import gradio as gr
+    from llm_demo.ui import tokenizer_tab
+    assert isinstance(tokenizer_tab.load_preset(None), type(gr.skip())), "an empty choice must leave the text alone"
+    assert tokenizer_tab.load_preset("Hello, world!") == tokenizer_tab.PRESETS["Hello, world!"]

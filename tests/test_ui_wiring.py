@@ -48,3 +48,29 @@ def test_every_cheap_handler_returns_only_names_its_event_outputs(demo):
     plan = next(f for f in demo.fns.values() if f.api_name == "scaling_plan")
     out = plan.fn("compute budget (FLOPs)", "1e21", "H100", 500, 8, 720, 0.4, 2.5, "1B", "chinchilla-3", "2e12")
     assert len(out) == len(plan.outputs), "the planner must refresh every one of its outputs"
+
+
+def test_a_refusal_is_one_log_line_and_a_fault_keeps_its_traceback(caplog):
+    import logging
+
+    from llm_demo.ui.common import friendly
+
+    @friendly
+    def refuse():
+        raise ValueError("Top-p must be in (0, 1].")
+
+    @friendly
+    def bug():
+        return {}["missing"]
+
+    caplog.set_level(logging.INFO, logger="llm_demo")
+    with pytest.raises(gr.Error) as refused:
+        refuse()
+    assert refused.value.message == "Top-p must be in (0, 1]." and refused.value.print_exception is False, \
+        "a refusal must not print a traceback to the server log"
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("INFO", None)], caplog.records
+    caplog.clear()
+    with pytest.raises(gr.Error) as fault:
+        bug()
+    assert fault.value.message.startswith("Something went wrong (KeyError"), "a KeyError of ours is a fault"
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info, "a fault must log its traceback once"

@@ -11,11 +11,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm_demo import ROOT
+from llm_demo import TINYGPT_DIR
 
 STAGES = ("data", "tokenizer", "pretrain", "sft", "dpo", "eval")
 MODEL_STAGES = {"pretrain": "base", "sft": "sft", "dpo": "dpo"}  # stage name -> checkpoint folder
-SHIPPED = ROOT / "assets" / "models" / "tinygpt"
+SHIPPED = TINYGPT_DIR                  # where `promote` puts a finished run
 
 
 @dataclass

@@ -14,7 +14,11 @@ panel below the chat shows exactly what each knob did at every step."""
 KNOBS = """**Temperature** divides the model's scores before the softmax: below 1 sharpens the distribution
 (safer, more repetitive), above 1 flattens it (more surprising). **0 means greedy**: always the most likely
 token. *The seed's `generate_text` says 0 is greedy but computes `logits / temperature`, a division by zero
-(inf/NaN scores, then `torch.multinomial` fails); we treat 0 as the argmax instead.*
+(inf/NaN scores, then `torch.multinomial` fails). We decode greedily (the argmax) at 0 instead: transformers
+does the same when sampling is off (`do_sample=False`), and its temperature warper refuses 0 outright.*
+*The seed also advises temperature 0 "for factual tasks": greedy decoding never draws an unlikely token, but it
+cannot make the model know a fact: what the model believes wrongly comes out every time, and greedy text
+can loop. Try the sweep below on a factual question.*
 **Top-k** keeps only the k most likely tokens (0 = off). **Top-p** (nucleus) keeps the smallest set of
 most likely tokens whose probabilities add up to p (1 = off). **Repetition penalty** lowers the score of
 tokens already in the text (1 = off). Order: penalty → temperature → top-k → top-p → draw."""
@@ -57,7 +61,7 @@ def _answer(shown, model, system, cfg, last_model, progress, restore, notice="")
     `build_chat_tab` wires to components). The first update comes at once, so a Stop has an answer to mark;
     if the answer then fails, `restore` (an update) puts the message and conversation back as they were."""
     live = Live(shown)
-    chatbot = shown + [{"role": "assistant", "content": ""}]
+    chatbot = list(shown)              # the answer's message joins at its first text (an empty one shows as loading)
     loading = model not in models.CACHE.loaded_names()
     live.stats = notice + (f"Loading {models.get_spec(model).label} (first use only)…" if loading else "Thinking…")
     yield dict(msg="", chatbot=chatbot, stats=live.stats, steps=[], live=live)
@@ -74,7 +78,9 @@ def _answer(shown, model, system, cfg, last_model, progress, restore, notice="")
             dropped = f"Dropped the {reply.dropped} oldest messages to fit the context. " if reply.dropped else ""
             live.text, live.steps = reply.text, list(reply.steps)   # a copy: the state must not grow after Stop
             live.stats = notice + dropped + reply.note + reply.stats()
-            chatbot[-1] = {"role": "assistant", "content": reply.text}
+            answer = {"role": "assistant", "content": reply.text or (chat.EMPTY_ANSWER if reply.finish_reason else "")}
+            if answer["content"]:
+                chatbot[len(shown):] = [answer]
             yield dict(chatbot=chatbot, stats=live.stats, steps=live.steps, last_model=model)
     except Exception:
         if not live.stopped:
@@ -127,7 +133,7 @@ def mark_stopped(live):
     if live is None or live.done:
         return {}
     live.stopped = True
-    chatbot = live.shown + [{"role": "assistant", "content": live.text + chat.STOPPED_MARK}]
+    chatbot = live.shown + [{"role": "assistant", "content": (live.text or chat.EMPTY_ANSWER) + chat.STOPPED_MARK}]
     return dict(chatbot=chatbot, steps=live.steps,
                 stats=f"{live.stats} · stopped by: Stop (the partial answer stays in the conversation)")
 

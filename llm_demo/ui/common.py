@@ -11,13 +11,20 @@ log = logging.getLogger("llm_demo")
 
 
 def _to_gr_error(exc: Exception) -> gr.Error:
+    """A refusal (ValueError, or a gr.Error of ours) becomes its sentence, logged in one line. Anything else is a
+    fault, TypeError and KeyError included (from our own code they are bugs): its traceback goes to the log and
+    the user reads that something went wrong, not that their input was wrong."""
     if isinstance(exc, gr.Error):
+        exc.print_exception = False
+        log.info("refused: %s", str(exc.message)[:200])
         return exc
-    if isinstance(exc, (ValueError, TypeError, KeyError)):
-        text = (exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) or type(exc).__name__
-        return gr.Error(str(text) if len(str(text)) <= 500 else str(text)[:500] + "…")  # never a wall of echoed text
+    if isinstance(exc, ValueError):
+        text = str(exc) or "That input was refused."
+        log.info("refused: %s", text[:200])
+        return gr.Error(text if len(text) <= 500 else text[:500] + "…", print_exception=False)  # no echoed walls
     log.exception("handler failed")
-    return gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). The app is still running.")
+    return gr.Error(f"Something went wrong ({type(exc).__name__}: {str(exc)[:200]}). The app is still running.",
+                    print_exception=False)
 
 
 def friendly(fn):

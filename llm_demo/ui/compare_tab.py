@@ -10,7 +10,11 @@ from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
 supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
 sampling settings and seed. Open "What this model saw" under a column to see why base models "don't answer":
-they get plain text to continue, while SFT and DPO get the chat template they were trained on."""
+they get plain text to continue, while SFT and DPO get the chat template they were trained on.
+
+*The seed says instruction following "arises at scale". Here it does not come from size: the three columns are the
+same small model, and only the stages trained on instruction → answer pairs (SFT, then DPO) answer the question;
+the base model, identical in size and pretraining, continues the text.*"""
 
 SCORES = """**Mean log-prob per token** (higher = more likely): how natural each answer looks to each stage's
 model; a model usually rates its own answer highest. **DPO implicit reward** = β · (log π_DPO(y|x) −
@@ -68,13 +72,17 @@ def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new,
 @friendly
 def score(run, busy):
     """{table, score_note}: every finished answer under every stage, once all three are done; the prompt and the
-    answers are the run's own (recorded when it ran)."""
+    answers are the run's own (recorded when it ran). A stopped run is not scored (the note keeps saying it was
+    stopped)."""
     if not isinstance(run, compare.Run) or busy:
         return dict(table=None, score_note="Scores appear when all three columns have finished.")
+    if not all(c.done for c in run.cols):
+        return dict(table=None)
     s = compare.score_columns(run.family, run.prompt, run.cols, run.system)
     if not s.mean_logprob:
         return dict(table=None, score_note="No answers to score.")
-    note = f"β = {s.beta} ({s.beta_source})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
+    per_token = "; rewards from per-token mean log-probs, as its DPO was length-normalised" if s.length_normalised else ""
+    note = f"β = {s.beta} ({s.beta_source}{per_token})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
     return dict(table=compare.scores_table(s), score_note=note)
 
 
@@ -159,6 +167,7 @@ def build_compare_tab():
         with gr.Row():
             for title, text in pipeline.STAGE_PANELS:
                 gr.Markdown(f"**{title}**\n\n{text}")
+        gr.Markdown(pipeline.pretraining_cost_note())
         gr.Markdown(pipeline.trio_facts())
         ev = pipeline.load_eval()
         gr.Plot(pipeline.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")

@@ -12,6 +12,7 @@ from llm_demo.ui.scaling_measured import build_measured_section
 MODE_FLOPS, MODE_GPU, MODE_N = "compute budget (FLOPs)", "GPUs × hours", "model size N"
 PLAN_DEFAULTS = dict(mode=MODE_FLOPS, budget="1e21", gpu="H100", custom_tflops=500, n_gpus=8, hours=720, mfu=0.4,
                      price=2.5, n_params="1B", law="chinchilla-3", inference_tokens="2e12")
+EMERGENCE_MAX_K = 40          # the answer-length slider's end, and the most update_emergence accepts
 GPT2_SMALL = scaling.GPT2_SMALL
 
 INTRO = """Training compute is about **C = 6·N·D** FLOPs for a model of N parameters trained on D tokens (2 for
@@ -93,8 +94,9 @@ def send_to_planner(vocab_size, d_model, n_layers, n_heads, context_length, tied
 @friendly
 def update_emergence(k):
     k = scaling.parse_number(k, "The answer length k")
-    if k != int(k) or k > 100:
-        raise ValueError(f"The answer length k must be a whole number of tokens from 1 to 100 (got {k:g}).")
+    if k != int(k) or not 1 <= k <= EMERGENCE_MAX_K:
+        raise ValueError(f"The answer length k must be a whole number of tokens from 1 to {EMERGENCE_MAX_K} "
+                         f"(got {k:g}).")
     return plots.emergence_figure(int(k))
 
 
@@ -199,7 +201,7 @@ def build_scaling_tab():
     with gr.Row():
         gr.Markdown(EMERGENCE_CLAIM)
         gr.Markdown(EMERGENCE_COUNTER)
-    k = gr.Slider(1, 40, value=10, step=1, label="answer length k (tokens that must all be right)")
+    k = gr.Slider(1, EMERGENCE_MAX_K, value=10, step=1, label="answer length k (tokens that must all be right)")
     emergence_plot = gr.Plot(update_emergence(10), elem_id="scaling-emergence")
     _caption("The mechanism with illustrative constants: per-token accuracy p rises smoothly with N, while exact "
              "match of a k-token answer (≈ p^k) stays near zero and then shoots up: same model, different metric.")

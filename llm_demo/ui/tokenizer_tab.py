@@ -7,8 +7,8 @@ from llm_demo.bpe_trace import render_trace, trace_word
 from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, budget_summary, chat_overhead,
                                   context_budget, measure_presets, parse_conversation, seed_claims)
 from llm_demo.token_view import comparison_figure, render_comparison, render_view
-from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, tokenizer_options
-from llm_demo.ui.common import friendly
+from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, get_tokenizer, tokenizer_options
+from llm_demo.ui.common import by_name, friendly
 
 INTRO = """A language model never sees letters: a **tokenizer** first cuts the text into pieces from a fixed
 vocabulary and the model sees only their ids. Type below and watch real tokenizers work: GPT-2's, GPT-4's and
@@ -24,6 +24,7 @@ def _choices() -> list[tuple[str, str]]:
 
 
 def _pick(choice: str, hub_id: str) -> str:
+    """A typed id wins until the dropdown changes (which empties the id box: see from_dropdown)."""
     return (hub_id or "").strip() or choice
 
 
@@ -31,6 +32,18 @@ def _pick(choice: str, hub_id: str) -> str:
 def inspect_text(text, choice, hub_id, show_ids, allow_special):
     a = analyse(text, _pick(choice, hub_id), allow_special)
     return render_view(a, show_ids), budget_summary(a.stats, a.tokenizer), pd.DataFrame(context_budget(a.stats))
+
+
+@friendly
+def from_dropdown(text, choice, show_ids, allow_special):
+    """A dropdown choice replaces a typed id: the box is emptied, so the view shows what the dropdown says."""
+    shown, summary, table = inspect_text(text, choice, "", show_ids, allow_special)
+    return dict(hub_id="", view=shown, budget_md=summary, budget=table)
+
+
+def load_preset(preset):
+    """A preset's text; the dropdown opened and closed without a choice leaves the user's own text alone."""
+    return PRESETS[preset] if preset in PRESETS else gr.skip()
 
 
 @friendly
@@ -44,7 +57,7 @@ def compare_tokenizers(text, names, show_ids, allow_special):
 @friendly
 def measure_claims(choice, hub_id):
     name = _pick(choice, hub_id)
-    names = OPENAI + ([name] if name not in OPENAI else [])
+    names = list(dict.fromkeys(get_tokenizer(n).name for n in [*OPENAI, name]))   # r50k_base is gpt2: once
     df = pd.DataFrame(measure_presets(names))
     df["cell"] = df.apply(lambda r: f"{r['tokens']} ({r['tokens/word']}/word, {r['chars/token']} ch/tok)", axis=1)
     table = df.pivot(index="preset", columns="tokenizer", values="cell").reindex(list(PRESETS)).reset_index()
@@ -127,10 +140,13 @@ def build_tokenizer_tab():
         overhead_view = gr.HTML()
 
     fast = dict(concurrency_limit=None, show_progress="minimal")
-    gr.on([text.change, choice.change, show_ids.change, allow_special.change, hub_id.submit], inspect_text,
+    gr.on([text.change, show_ids.change, allow_special.change, hub_id.submit], inspect_text,
           [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget], api_name="tokenize",
           trigger_mode="always_last", **fast)
-    preset.input(lambda p: PRESETS.get(p, ""), preset, text, api_name="tokenizer_preset", **fast)
+    picked = dict(hub_id=hub_id, view=view, budget_md=budget_md, budget=budget)
+    choice.change(by_name(from_dropdown, picked), [text, choice, show_ids, allow_special], list(picked.values()),
+                  api_name=False, trigger_mode="always_last", **fast)
+    preset.input(load_preset, preset, text, api_name="tokenizer_preset", **fast)
     compare_btn.click(compare_tokenizers, [text, names, show_ids, allow_special], [plot, compare_view, compare_notes],
                       api_name="compare_tokenizers", concurrency_limit=None)
     claims_btn.click(measure_claims, [choice, hub_id], [claims_md, claims_table], api_name="seed_claims",
