@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from llm_demo import links, pipeline, scaling
+from llm_demo import TINYGPT_DIR, links, pipeline, scaling
 from llm_demo.sampling import SamplingConfig, next_token
 from llm_demo.scaling_plots import KNOWN_MODELS, read_model_point
 from llm_demo.token_facts import CONTEXT_WINDOWS, EXTRA_PRESETS, SEED_PRESETS, SEED_WORDS_PER_TOKEN
@@ -101,7 +101,7 @@ def tokenization() -> Section:
 def pipeline_section() -> Section:
     summaries = {}
     for stage in ("base", "sft", "dpo"):
-        path = pipeline.TRIO_DIR / stage / "summary.json"
+        path = TINYGPT_DIR / stage / "summary.json"
         summaries[stage] = json.loads(path.read_text()) if path.exists() else None
     ev = pipeline.load_eval()
     shows = [f"Our {stage}: {s['data']}; {s['tokens_seen']:,} tokens seen." for stage, s in summaries.items() if s]

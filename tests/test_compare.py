@@ -162,7 +162,7 @@ def test_a_column_that_fails_with_a_bug_does_not_stop_the_others(tiny_family, mo
 def test_a_stopped_run_is_not_scored_and_keeps_its_stopped_note(tiny_family):
     import dataclasses
     cols = [dataclasses.replace(c, done=c.slot != "dpo") for c in run(tiny_family)[-1]]   # Stop before DPO ended
-    out = compare_tab.score(tiny_family, PROMPT, "", cols, False)
+    out = compare_tab.score(compare.Run(tiny_family, PROMPT, cols=cols), False)
     assert out == {"table": None}, f"scoring after Stop must leave the 'Stopped' note alone: {out}"
 
 

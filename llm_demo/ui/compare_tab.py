@@ -76,7 +76,7 @@ def score(run, busy):
     stopped)."""
     if not isinstance(run, compare.Run) or busy:
         return dict(table=None, score_note="Scores appear when all three columns have finished.")
-    if not all(c.done for c in run.cols):
+    if not run.finished:
         return dict(table=None)
     s = compare.score_columns(run.family, run.prompt, run.cols, run.system)
     if not s.mean_logprob:
