@@ -89,12 +89,17 @@ def step_record(lm, piece) -> dict:
     tok = lambda i: lm.tokenizer.decode([i])
     return {"token": tok(piece.token_id), "prob": st.prob, "candidates": [tok(i) for i in st.candidates],
             "chosen": st.candidates.index(piece.token_id),
-            "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages]}
+            "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages],
+            # for branching and the per-answer measures (llm_demo/branching.py)
+            "token_id": piece.token_id, "candidate_ids": list(st.candidates), "logprobs": st.logprobs,
+            "entropy": st.entropy, "entropy_final": st.entropy_final}
 
 
 def stream_reply(model_name: str, messages: list[dict], system: str, cfg: SamplingConfig,
-                 inspect: int = INSPECT_TOP_N) -> Iterator[Reply]:
-    """Yield the same Reply object as it grows (text, steps), finishing with timing stats."""
+                 inspect: int = INSPECT_TOP_N, prefix_ids=()) -> Iterator[Reply]:
+    """Yield the same Reply object as it grows (text, steps), finishing with timing stats.
+    prefix_ids: answer tokens taken as already generated (a branch); reply.text then starts with their text and
+    reply.steps holds the new tokens only."""
     cfg.validate()
     if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
         raise ValueError("Type a message first: there is nothing to answer.")
@@ -105,7 +110,7 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
     reply = Reply()
     reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
     t0 = time.perf_counter()
-    for piece in batching.stream(lm, reply.prompt, cfg, inspect=inspect):
+    for piece in batching.stream(lm, reply.prompt, cfg, inspect=inspect, prefix_ids=prefix_ids):
         if reply.ttft_s is None:
             reply.ttft_s = time.perf_counter() - t0
         reply.text += piece.text
