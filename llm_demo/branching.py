@@ -204,3 +204,19 @@ def take(session: dict, choice=None) -> dict:
     out["kinds"] = session["kinds"] + [kind_of(step, by_sampler=choice is None)]
     out["text"] = lm.tokenizer.decode(out["ids"], skip_special_tokens=True)
     return out
+
+
+def next_token_figure(step: dict) -> go.Figure:
+    """Step mode's chart: each candidate's probability under the model and after the sampler's filters; ★ marks the
+    most likely token after the filters (what greedy decoding would take)."""
+    final, raw = step["stages"][-1]["probs"], step["stages"][0]["probs"]
+    top = max(range(len(final)), key=final.__getitem__)
+    labels = [f"{i}: {repr(c)[1:-1] or '∅'}" for i, c in enumerate(step["candidates"])]
+    labels[top] = "★ " + labels[top]
+    fig = go.Figure()
+    fig.add_bar(name="the model (T=1)", x=labels, y=raw)
+    fig.add_bar(name=f"after temperature / top-k / top-p ({step['stages'][-1]['kept']} tokens kept)", x=labels,
+                y=final)
+    fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=40), yaxis_title="probability",
+                      title="Your turn: which token comes next?", legend=dict(orientation="h", y=-0.3))
+    return fig

@@ -4,6 +4,7 @@ import html
 import gradio as gr
 
 from llm_demo import chat, config, models
+from llm_demo.ui import branch_panel
 from llm_demo.ui.common import friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
@@ -161,12 +162,15 @@ def build_chat_tab():
                                     color_map=COLORS, combine_adjacent=False, show_legend=True)
         step = gr.Slider(1, 2, 1, step=1, label="Token #")
         plot = gr.Plot(label="Sampler stages for this token")
+        panels = branch_panel.build_branch()
+    panels |= branch_panel.build_step_mode()
     with gr.Accordion("Temperature sweep: one prompt, several temperatures, same seed", open=False):
         with gr.Row():
             sweep_prompt = gr.Textbox("Write one sentence about the sea.", label="Prompt", scale=3)
             temps = gr.Textbox("0, 0.3, 0.7, 1.0, 1.5", label="Temperatures", scale=1)
         sweep_btn = gr.Button("Run the sweep")
         sweep_out = gr.HTML()
+    panels |= branch_panel.build_table()
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
@@ -186,3 +190,6 @@ def build_chat_tab():
         show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
     sweep_btn.click(sweep, [sweep_prompt, temps, model, system, top_k, top_p, rep, max_new, seed], sweep_out,
                     api_name="temperature_sweep", **run)
+    branch_panel.wire(panels, dict(msg=msg, chatbot=chatbot, model=model, system=system, knobs=knobs, steps=steps,
+                                   busy=busy, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
+                      answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=clear)

@@ -40,6 +40,26 @@ def friendly(fn):
     return wrapper
 
 
+def by_name(fn, outputs: dict):
+    """Wire a handler that returns (or yields) {name: value} to Gradio, which wants {component: value}.
+    `outputs` maps those names to the event's output components (pass `list(outputs.values())` as the event's
+    outputs). A name the handler leaves out keeps its component as it is; an unknown name is a bug (KeyError)."""
+    def keyed(values: dict) -> dict:
+        return {outputs[name]: value for name, value in values.items()}
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            for values in fn(*args, **kwargs):
+                yield keyed(values)
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return keyed(fn(*args, **kwargs))
+    return wrapper
+
+
 def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingConfig:
     """The UI's numbers as a validated config (the engine validates again; API callers bypass sliders).
     Whole numbers typed as floats (5.0) become ints; anything else goes to validate() as it is."""
