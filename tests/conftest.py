@@ -66,7 +66,9 @@ def page(browser, app_url):
     """A fresh page on the app, loaded (Gradio pages never reach networkidle: wait for the tabs)."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = ctx.new_page()
+    from playwright.sync_api import expect
     pg.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)     # expect() keeps its own 5 s default: too short on a loaded 2-core machine
     pg.goto(app_url)
     pg.get_by_role("tab", name="Tokenizer").wait_for()
     yield pg

@@ -110,10 +110,29 @@ def test_votes_on_unfinished_or_missing_answers_are_refused(tiny_family):
 
 def test_handler_streams_views_and_refuses_empty_prompt(tiny_family):
     outs = list(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 1.0, 1.0, 8, 0))
-    assert outs[-1][-1] is False and outs[0][-1] is True, "busy flag must go up while streaming and down at the end"
-    heads = outs[-1][0:12:4]
-    assert all("stopped by" in h for h in heads), heads
+    assert outs[0]["busy"] is True and outs[-1]["busy"] is False, "busy must go up while streaming, down at the end"
+    final = outs[-1]
+    for slot in compare.SLOTS:
+        assert "stopped by" in final[f"{slot}_head"], final[f"{slot}_head"]
+        assert final[f"{slot}_answer"] == next(c.text for c in final["cols"] if c.slot == slot)
+        assert "prompt tokens" in final[f"{slot}_saw_n"], final[f"{slot}_saw_n"]
+    assert final["base_saw"] == PROMPT and final["sft_saw"].startswith("<|user|>"), "what each model saw"
     empty = list(compare_tab.run_compare(tiny_family, "  ", "", 0.7, 50, 1.0, 1.0, 8, 0))
-    assert len(empty) == 1 and empty[0][-1] is False
+    assert empty == [{"busy": False}], f"an empty prompt must change nothing but busy: {empty}"
     with pytest.raises(Exception, match="Top-p"):
         list(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 0, 1.0, 8, 0))
+
+
+def test_score_handler_waits_for_the_run_then_fills_the_table(tiny_family):
+    final = run(tiny_family, temperature=0)[-1]
+    waiting = compare_tab.score(tiny_family, PROMPT, "", final, True)
+    assert waiting["table"] is None and "finished" in waiting["score_note"], waiting
+    done = compare_tab.score(tiny_family, PROMPT, "", final, False)
+    assert len(done["table"]) == 3 and "β =" in done["score_note"], done
+
+
+def test_vote_handler_counts_the_session_votes(tiny_family):
+    final = run(tiny_family)[-1]
+    final[0].text, final[2].text = "meh", "Lovely answer."
+    out = compare_tab.vote(PROMPT, final, False, "dpo", "base", [])
+    assert len(out["votes"]) == 1 and out["vote_note"] == "1 vote(s) this session.", out

@@ -132,7 +132,7 @@ def test_a_model_that_fails_to_load_is_reported_and_works_once_fixed(monkeypatch
         list(chat_tab.respond("Hello cat", [], "tiny-broken", "", *knobs))
     weights.write_bytes(good)
     final = list(chat_tab.respond("Hello cat", [], "tiny-broken", "", *knobs))[-1]
-    assert final[1][-1]["role"] == "assistant" and "tokens/s" in final[2], "the fixed model was not retried"
+    assert final["chatbot"][-1]["role"] == "assistant" and "tokens/s" in final["stats"], "the fixed model was not retried"
     models.CACHE.clear()
 
 

@@ -246,3 +246,16 @@ def test_emergence_is_smooth_per_token_and_sharp_for_exact_match():
     assert p[0] > 0.3 and em[np.searchsorted(n, 1e8)] < 0.05 and em[-1] > 0.7, (p[0], em[-1])
     fig = plots.emergence_figure(10)
     assert [t.name.split(" ")[0] for t in fig.data] == ["per-token", "exact"]
+
+
+def test_planner_handler_names_every_output_and_send_to_planner_switches_mode():
+    from llm_demo.ui import scaling_tab
+    out = scaling_tab.update_plan(**scaling_tab.PLAN_DEFAULTS)
+    assert "chinchilla-3" in out["summary"] and len(out["table"]) == len(scaling.LAWS), out["table"]
+    for name in ("isoflop", "contour", "laws", "models", "inference_plot"):
+        assert out[name].data, f"the {name} figure is empty"
+    switched = scaling_tab.send_to_planner(**scaling_tab.GPT2_SMALL, tied=True)
+    assert switched["mode"]["value"] == scaling_tab.MODE_N, switched
+    assert switched["budget"]["visible"] is False and switched["hours"]["visible"] is False
+    assert switched["n_params"] == {"__type__": "update", "value": str(count_params(**scaling_tab.GPT2_SMALL)),
+                                    "visible": True}, switched["n_params"]

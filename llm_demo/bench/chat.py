@@ -37,9 +37,9 @@ def main(argv: list[str]) -> int:
             first = first if first is not None else time.perf_counter() - t0
         hand.append(time.perf_counter() - t0)
         ttfts.append(first)
-        n = len(out[3])
+        n = len(out["steps"])
         tps.append(n / hand[-1])
-        assert out[1][-1]["content"] == text, "handler and engine disagree: the comparison would be unfair"
+        assert out["chatbot"][-1]["content"] == text, "handler and engine disagree: the comparison would be unfair"
     e, h = statistics.median(eng), statistics.median(hand)
     print(f"model={args.model} tokens={n} engine_s={e:.3f} handler_s={h:.3f} runs={args.runs}")
     print(f"ttft_ms={statistics.median(ttfts) * 1000:.0f} tokens_per_s={statistics.median(tps):.1f} "

@@ -24,10 +24,10 @@ def main(argv: list[str]) -> int:
     markdown = gr.Markdown()
 
     def one_change(budget: str) -> None:
-        summary, frame, *figures, inference_md, inference_fig = update_plan(**dict(PLAN_DEFAULTS, budget=budget))
-        markdown.postprocess(summary), markdown.postprocess(inference_md), table.postprocess(frame)
-        for figure in (*figures, inference_fig):
-            plot.postprocess(figure)
+        out = update_plan(**dict(PLAN_DEFAULTS, budget=budget))
+        markdown.postprocess(out["summary"]), markdown.postprocess(out["inference_md"]), table.postprocess(out["table"])
+        for name in ("isoflop", "contour", "laws", "models", "inference_plot"):
+            plot.postprocess(out[name])
 
     one_change("1e20")  # warm-up: first calls pay for lazy imports and caches
     times = []

@@ -5,7 +5,7 @@ import gradio as gr
 
 from llm_demo import chat, config, models
 from llm_demo.ui import branch_panel
-from llm_demo.ui.common import friendly, sampling_config
+from llm_demo.ui.common import by_name, friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the knobs on the right change *how* the next token is picked from the model's probabilities, and the
@@ -41,7 +41,8 @@ def load_with_progress(name: str, progress: gr.Progress) -> None:
 
 
 def _answer(history, messages, model, system, cfg, last_model, progress):
-    """Shared by Send and Regenerate: stream the answer to the last user message into the chatbot."""
+    """Shared by Send and Regenerate: stream the answer to the last user message into the chatbot.
+    Yields {msg, chatbot, stats, steps, busy, last_model} (the names `build_chat_tab` wires to components)."""
     load_with_progress(model, progress)              # fails here (message kept) if the model can't load
     notice = ""
     if last_model and last_model != model and any(m["role"] == "assistant" for m in messages):
@@ -57,8 +58,8 @@ def _answer(history, messages, model, system, cfg, last_model, progress):
     reply = None
     for reply in chat.stream_reply(model, messages, system or "", cfg):
         shown[-1]["content"] = reply.text
-        yield "", shown, status(reply), reply.steps, True, model
-    yield "", shown, status(reply), reply.steps, False, model
+        yield dict(msg="", chatbot=shown, stats=status(reply), steps=reply.steps, busy=True, last_model=model)
+    yield dict(msg="", chatbot=shown, stats=status(reply), steps=reply.steps, busy=False, last_model=model)
 
 
 @friendly
@@ -67,7 +68,7 @@ def respond(message, history, model, system, temperature, top_k, top_p, rep, max
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     if not isinstance(message, str) or not message.strip():
         gr.Warning("Type a message first: nothing was sent.")
-        yield message, history, "Type a message first: nothing was sent.", gr.skip(), False, last_model
+        yield dict(msg=message, chatbot=history, stats="Type a message first: nothing was sent.", busy=False)
         return
     messages = chat.clean_history(history) + [{"role": "user", "content": message}]
     yield from _answer(history, messages, model, system, cfg, last_model, progress)
@@ -86,17 +87,24 @@ def regenerate(history, model, system, temperature, top_k, top_p, rep, max_new, 
 
 
 def mark_stopped(history, busy):
+    """Stop: the partial answer stays, marked; returns {chatbot, busy, stats}."""
     if busy and history and history[-1]["role"] == "assistant":
         history = [dict(m) for m in history]
         history[-1]["content"] = chat.text_of(history[-1]["content"]) + chat.STOPPED_MARK
-        return history, False, "Stopped: the partial answer stays in the conversation."
-    return history, False, gr.skip()
+        return dict(chatbot=history, busy=False, stats="Stopped: the partial answer stays in the conversation.")
+    return dict(chatbot=history, busy=False)
+
+
+def clear_chat():
+    return dict(chatbot=[], stats="", steps=[], busy=False, tokens=[], plot=None)
 
 
 def show_sampler(steps):
+    """The last answer's tokens, the slider on its last token, and that token's figure: {tokens, step, plot}."""
     if not steps:
-        return [], gr.update(maximum=2, value=1), None
-    return chat.prob_buckets(steps), gr.update(maximum=max(2, len(steps)), value=len(steps)), chat.sampler_figure(steps[-1])
+        return dict(tokens=[], step=gr.update(maximum=2, value=1), plot=None)
+    return dict(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=len(steps)),
+                plot=chat.sampler_figure(steps[-1]))
 
 
 @friendly
@@ -174,17 +182,22 @@ def build_chat_tab():
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    outs = [msg, chatbot, stats, steps, busy, last_model]
-    ev_send = send.click(respond, [msg, chatbot, model, system, *knobs, last_model], outs, api_name="chat", **run)
-    ev_enter = msg.submit(respond, [msg, chatbot, model, system, *knobs, last_model], outs, api_name=False, **run)
-    ev_regen = regen.click(regenerate, [chatbot, model, system, *knobs, last_model], outs,
+    answer = dict(msg=msg, chatbot=chatbot, stats=stats, steps=steps, busy=busy, last_model=last_model)
+    outs = list(answer.values())
+    ev_send = send.click(by_name(respond, answer), [msg, chatbot, model, system, *knobs, last_model], outs,
+                         api_name="chat", **run)
+    ev_enter = msg.submit(by_name(respond, answer), [msg, chatbot, model, system, *knobs, last_model], outs,
+                          api_name=False, **run)
+    ev_regen = regen.click(by_name(regenerate, answer), [chatbot, model, system, *knobs, last_model], outs,
                            api_name="chat_regenerate", **run)
+    sampler = dict(tokens=tokens, step=step, plot=plot)
     for ev in (ev_send, ev_enter, ev_regen):
-        ev.then(show_sampler, steps, [tokens, step, plot], api_name=False, concurrency_limit=None)
-    stop.click(mark_stopped, [chatbot, busy], [chatbot, busy, stats], cancels=[ev_send, ev_enter, ev_regen],
-               api_name=False, concurrency_limit=None)
-    clear.click(lambda: ([], "", [], False, [], None), None, [chatbot, stats, steps, busy, tokens, plot],
-                api_name=False, concurrency_limit=None)
+        ev.then(by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
+    stopped = dict(chatbot=chatbot, busy=busy, stats=stats)
+    stop.click(by_name(mark_stopped, stopped), [chatbot, busy], list(stopped.values()),
+               cancels=[ev_send, ev_enter, ev_regen], api_name=False, concurrency_limit=None)
+    cleared = dict(chatbot=chatbot, stats=stats, steps=steps, busy=busy, tokens=tokens, plot=plot)
+    clear.click(by_name(clear_chat, cleared), None, list(cleared.values()), api_name=False, concurrency_limit=None)
     step.input(show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
     tokens.select(pick_token, None, step, api_name=False, concurrency_limit=None).then(
         show_step, [steps, step], plot, api_name=False, concurrency_limit=None)

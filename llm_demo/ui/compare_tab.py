@@ -2,7 +2,7 @@
 import gradio as gr
 
 from llm_demo import compare, config, models, pipeline
-from llm_demo.ui.common import friendly, sampling_config
+from llm_demo.ui.common import by_name, friendly, sampling_config
 
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
 supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
@@ -25,8 +25,12 @@ FAMILY_LABELS = {"tinygpt": "TinyGPT trio (ours, offline)", "smollm2-135m": "Smo
                  "qwen2.5-0.5b": "Qwen2.5-0.5B base vs Instruct (hub)"}
 
 
-def _column_views(cols):
-    out = []
+VIEW_PARTS = ("head", "answer", "saw", "saw_n")   # per column: heading, answer, exact prompt, its token count
+
+
+def _column_views(cols) -> dict:
+    """{"<slot>_head": …, "<slot>_answer": …, "<slot>_saw": …, "<slot>_saw_n": …} for every column."""
+    out = {}
     for c in cols:
         if c.error:
             head = f"### {c.title}\n⛔ *{c.error}*"
@@ -34,16 +38,18 @@ def _column_views(cols):
             state = f"stopped by: {c.finish_reason}" if c.done else "generating…" if c.text else "waiting…"
             head = f"### {c.title}\n`{c.model}` · {c.n_tokens} tokens · {state}"
         saw = f"{c.prompt_tokens} prompt tokens" if c.prompt else ""
-        out += [head, c.text, c.prompt, saw]
+        out.update({f"{c.slot}_head": head, f"{c.slot}_answer": c.text, f"{c.slot}_saw": c.prompt,
+                    f"{c.slot}_saw_n": saw})
     return out
 
 
 @friendly
 def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new, seed, progress=gr.Progress()):
+    """Stream the three columns: yields their views (see _column_views) plus {cols, busy}."""
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     if not isinstance(prompt, str) or not prompt.strip():
         gr.Warning("Type a prompt first: nothing was run.")
-        yield *[gr.skip()] * 12, gr.skip(), False
+        yield dict(busy=False)
         return
     for col in compare.plan_columns(family):
         if not col.error and col.model not in models.CACHE.loaded_names():
@@ -51,19 +57,20 @@ def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new,
             break
     cols = None
     for cols in compare.stream_columns(family, prompt, cfg, system or ""):
-        yield *_column_views(cols), cols, True
-    yield *_column_views(cols), cols, False
+        yield {**_column_views(cols), "cols": cols, "busy": True}
+    yield {**_column_views(cols), "cols": cols, "busy": False}
 
 
 @friendly
 def score(family, prompt, system, cols, busy):
+    """{table, score_note}: every finished answer under every stage, once all three are done."""
     if not cols or busy:
-        return None, "Scores appear when all three columns have finished."
+        return dict(table=None, score_note="Scores appear when all three columns have finished.")
     s = compare.score_columns(family, prompt, cols, system or "")
     if not s.mean_logprob:
-        return None, "No answers to score."
+        return dict(table=None, score_note="No answers to score.")
     note = f"β = {s.beta} ({s.beta_source})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
-    return compare.scores_table(s), note
+    return dict(table=compare.scores_table(s), score_note=note)
 
 
 @friendly
@@ -74,7 +81,7 @@ def vote(prompt, cols, busy, better, worse, votes):
         raise ValueError("Run a prompt first, then vote.")
     pair = compare.make_vote(prompt, cols, better, worse)
     votes = list(votes or []) + [pair]
-    return votes, f"{len(votes)} vote(s) this session."
+    return dict(votes=votes, vote_note=f"{len(votes)} vote(s) this session.")
 
 
 @friendly
@@ -86,6 +93,10 @@ def download(votes, request: gr.Request):
 def forget_session(request: gr.Request):
     """demo.unload: a closed tab's votes file is deleted at once (Gradio's own copies by delete_cache)."""
     compare.forget_votes(getattr(request, "session_hash", None))
+
+
+def stop_note():
+    return dict(busy=False, score_note="Stopped: unfinished columns can't be voted on.")
 
 
 def pick_family(family):
@@ -115,7 +126,7 @@ def build_compare_tab():
             max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 64, step=1, label="Max new tokens")
             seed = gr.Number(0, precision=0, label="Seed")
         system = gr.Textbox(label="System prompt for the chat stages (empty: none / the model's default)")
-    views = []
+    views = {}
     with gr.Row(equal_height=True):
         for slot in compare.SLOTS:
             with gr.Column():
@@ -124,7 +135,7 @@ def build_compare_tab():
                 with gr.Accordion("What this model saw", open=False):
                     saw = gr.Code(label="Exact prompt string", language=None, interactive=False)
                     saw_n = gr.Markdown()
-                views += [head, answer, saw, saw_n]
+                views.update({f"{slot}_{part}": c for part, c in zip(VIEW_PARTS, (head, answer, saw, saw_n))})
     gr.Markdown(SCORES)
     table = gr.Dataframe(headers=["answer from", "under base", "under SFT", "under DPO", "DPO reward"],
                          label="Scores (mean log-prob per token under each stage)", interactive=False)
@@ -148,14 +159,20 @@ def build_compare_tab():
         gr.Plot(pipeline.curves_figure(), label="TinyGPT training curves")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
-    run_ev = run.click(run_compare, [family, prompt, system, *knobs], [*views, cols_state, busy], api_name="compare",
-                       concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    run_ev.then(score, [family, prompt, system, cols_state, busy], [table, score_note], api_name="compare_scores",
-                concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    stop.click(lambda: (False, "Stopped: unfinished columns can't be voted on."), None, [busy, score_note],
-               cancels=[run_ev], api_name=False, concurrency_limit=None)
+    streamed = dict(views, cols=cols_state, busy=busy)
+    run_ev = run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs], list(streamed.values()),
+                       api_name="compare", concurrency_id=config.MODEL_CONCURRENCY_ID,
+                       concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    scored = dict(table=table, score_note=score_note)
+    run_ev.then(by_name(score, scored), [family, prompt, system, cols_state, busy], list(scored.values()),
+                api_name="compare_scores", concurrency_id=config.MODEL_CONCURRENCY_ID,
+                concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    stopped = dict(busy=busy, score_note=score_note)
+    stop.click(by_name(stop_note, stopped), None, list(stopped.values()), cancels=[run_ev], api_name=False,
+               concurrency_limit=None)
     family.change(pick_family, family, examples, api_name=False, concurrency_limit=None)
     examples.click(lambda x: x[0], examples, prompt, api_name=False, concurrency_limit=None)
-    vote_btn.click(vote, [prompt, cols_state, busy, better, worse, votes], [votes, vote_note], api_name="compare_vote",
-                   concurrency_limit=None)
+    voted = dict(votes=votes, vote_note=vote_note)
+    vote_btn.click(by_name(vote, voted), [prompt, cols_state, busy, better, worse, votes], list(voted.values()),
+                   api_name="compare_vote", concurrency_limit=None)
     dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None)

@@ -6,7 +6,7 @@ import gradio as gr
 
 from llm_demo import scaling
 from llm_demo import scaling_plots as plots
-from llm_demo.ui.common import friendly
+from llm_demo.ui.common import by_name, friendly
 
 MODE_FLOPS, MODE_GPU, MODE_N = "compute budget (FLOPs)", "GPUs × hours", "model size N"
 PLAN_DEFAULTS = dict(mode=MODE_FLOPS, budget="1e21", gpu="H100", custom_tflops=500, n_gpus=8, hours=720, mfu=0.4,
@@ -47,13 +47,16 @@ alone. It does not prove nothing ever changes fast with scale; it shows a sharp 
 jump has to survive a continuous metric before it is called emergent."""
 
 
-def _mode_visibility(mode: str):
-    return gr.update(visible=mode == MODE_FLOPS), gr.update(visible=mode == MODE_GPU), gr.update(visible=mode == MODE_N)
+def _mode_visibility(mode: str) -> dict:
+    """Show the one input the planner mode reads: {budget, hours, n_params}."""
+    return dict(budget=gr.update(visible=mode == MODE_FLOPS), hours=gr.update(visible=mode == MODE_GPU),
+                n_params=gr.update(visible=mode == MODE_N))
 
 
 @friendly
 def update_plan(mode, budget, gpu, custom_tflops, n_gpus, hours, mfu, price, n_params, law, inference_tokens):
-    """Every law's plan for one input, its table, the four planner plots and inference-aware sizing."""
+    """Every law's plan for one input, its table, the four planner plots and inference-aware sizing:
+    {summary, table, isoflop, contour, laws, models, inference_md, inference_plot}."""
     hardware = scaling.Hardware(gpu, n_gpus, mfu, custom_tflops, price)
     scaling.get_law(law, parametric=True)
     if mode not in (MODE_FLOPS, MODE_GPU, MODE_N):
@@ -62,10 +65,13 @@ def update_plan(mode, budget, gpu, custom_tflops, n_gpus, hours, mfu, price, n_p
             scaling.plan(hardware, compute_flops=budget if mode == MODE_FLOPS else hardware.budget(hours)))
     mine = next(r for r in rows if r.law == law)
     inference = scaling.inference_aware(mine.compute, inference_tokens, law)
-    return (plots.budget_markdown(rows, hardware, law), plots.plan_table(rows),
-            plots.isoflop_figure(law, mine.compute), plots.contour_figure(law, mine.compute), plots.laws_figure(rows),
-            plots.models_figure((f"your plan ({law})", mine.n_params, mine.n_tokens), plots.read_model_point()),
-            plots.inference_markdown(law, inference), plots.inference_figure(law, inference))
+    return dict(summary=plots.budget_markdown(rows, hardware, law), table=plots.plan_table(rows),
+                isoflop=plots.isoflop_figure(law, mine.compute), contour=plots.contour_figure(law, mine.compute),
+                laws=plots.laws_figure(rows),
+                models=plots.models_figure((f"your plan ({law})", mine.n_params, mine.n_tokens),
+                                           plots.read_model_point()),
+                inference_md=plots.inference_markdown(law, inference),
+                inference_plot=plots.inference_figure(law, inference))
 
 
 @friendly
@@ -75,8 +81,10 @@ def update_params(vocab_size, d_model, n_layers, n_heads, context_length, tied):
 
 @friendly
 def send_to_planner(vocab_size, d_model, n_layers, n_heads, context_length, tied):
+    """Switch the planner to "model size N" with this architecture's count: {mode, budget, hours, n_params}."""
     total = plots.params_markdown(vocab_size, d_model, n_layers, n_heads, context_length, tied)[1]
-    return (gr.update(value=MODE_N), *_mode_visibility(MODE_N)[:2], gr.update(value=str(total), visible=True))
+    return {**_mode_visibility(MODE_N), "mode": gr.update(value=MODE_N),
+            "n_params": gr.update(value=str(total), visible=True)}
 
 
 @friendly
@@ -118,26 +126,26 @@ def build_scaling_tab():
     inference_tokens = gr.Textbox(d["inference_tokens"], label="Lifetime inference tokens (for inference-aware "
                                   "sizing below)", info="tokens the model will read and write once deployed")
     plan_button = gr.Button("Plan", variant="primary")
-    summary = gr.Markdown(first[0], elem_id="scaling-summary")
-    table = gr.Dataframe(first[1], interactive=False, label="Every law at once", elem_id="scaling-table", wrap=True)
+    summary = gr.Markdown(first["summary"], elem_id="scaling-summary")
+    table = gr.Dataframe(first["table"], interactive=False, label="Every law at once", elem_id="scaling-table", wrap=True)
     gr.Markdown(LAWS_HELP)
     with gr.Row():
         with gr.Column():
-            iso_plot = gr.Plot(first[2], elem_id="scaling-isoflop")
+            iso_plot = gr.Plot(first["isoflop"], elem_id="scaling-isoflop")
             _caption("Each curve spends one budget: moving right buys parameters with tokens, and the loss is "
                      "lowest at the star, the compute-optimal size.")
         with gr.Column():
-            contour_plot = gr.Plot(first[3], elem_id="scaling-contour")
+            contour_plot = gr.Plot(first["contour"], elem_id="scaling-contour")
             _caption("Loss over every (N, D): the white frontier joins the best point of each dotted "
                      "equal-compute line.")
     with gr.Row():
         with gr.Column():
-            laws_plot = gr.Plot(first[4], elem_id="scaling-laws")
+            laws_plot = gr.Plot(first["laws"], elem_id="scaling-laws")
             _caption("Approaches 1–2, Epoch's refit and the 20:1 rule agree on about 20 tokens per parameter; "
                      "Chinchilla's Approach 3 drifts to more tokens and Kaplan's to far bigger models "
                      "(crosses: the paper's Table 3).")
         with gr.Column():
-            models_plot = gr.Plot(first[5], elem_id="scaling-models")
+            models_plot = gr.Plot(first["models"], elem_id="scaling-models")
             _caption("Published models against the 20:1 line (sources in `scaling_plots.py`): GPT-3 and Gopher sit "
                      "far below it, recent small models far above; our tinygpt comes from `assets/models/tinygpt`.")
 
@@ -145,18 +153,21 @@ def build_scaling_tab():
                 "tokens also pays 2·N FLOPs per token served, so Sardana & Frankle 2023 (“Beyond "
                 "Chinchilla-Optimal”) minimise 6·N·D_train + 2·N·D_inference at the same predicted loss: "
                 "a smaller model, trained longer.")
-    inference_md = gr.Markdown(first[6], elem_id="scaling-inference")
-    inference_plot = gr.Plot(first[7], elem_id="scaling-inference-plot")
+    inference_md = gr.Markdown(first["inference_md"], elem_id="scaling-inference")
+    inference_plot = gr.Plot(first["inference_plot"], elem_id="scaling-inference-plot")
     _caption("Every point on the black curve reaches the same loss; the green star is the cheapest over the "
              "model's life, the red one the cheapest to train.")
 
     plan_inputs = [mode, budget, gpu, custom_tflops, n_gpus, hours, mfu, price, n_params, law, inference_tokens]
-    plan_outputs = [summary, table, iso_plot, contour_plot, laws_plot, models_plot, inference_md, inference_plot]
-    mode.input(_mode_visibility, mode, [budget, hours, n_params], api_visibility="private")
+    planned = dict(summary=summary, table=table, isoflop=iso_plot, contour=contour_plot, laws=laws_plot,
+                   models=models_plot, inference_md=inference_md, inference_plot=inference_plot)
+    plan_outputs = list(planned.values())
+    shown = dict(budget=budget, hours=hours, n_params=n_params)
+    mode.input(by_name(_mode_visibility, shown), mode, list(shown.values()), api_visibility="private")
     gpu.input(lambda g: gr.update(visible=g == "custom"), gpu, custom_tflops, api_visibility="private")
     gr.on([plan_button.click, mode.input, gpu.input, law.input] +
           [box.submit for box in (budget, hours, n_params, custom_tflops, n_gpus, mfu, price, inference_tokens)],
-          update_plan, plan_inputs, plan_outputs, api_name="scaling_plan")
+          by_name(update_plan, planned), plan_inputs, plan_outputs, api_name="scaling_plan")
 
     gr.Markdown("### Architecture calculator\nParameters of a GPT-2-style model (pre-norm, learned positions, "
                 "4× MLP), counted part by part; the count matches `GPT2LMHeadModel` built from the same config.")
@@ -174,8 +185,10 @@ def build_scaling_tab():
     calc_inputs = [vocab, d_model, n_layers, n_heads, context, tied]
     gr.on([tied.input] + [box.submit for box in calc_inputs[:-1]], update_params, calc_inputs, params_md,
           api_name="scaling_params")
-    send.click(send_to_planner, calc_inputs, [mode, budget, hours, n_params], api_visibility="private").then(
-        update_plan, plan_inputs, plan_outputs, api_visibility="private")
+    to_planner = dict(mode=mode, **shown)
+    send.click(by_name(send_to_planner, to_planner), calc_inputs, list(to_planner.values()),
+               api_visibility="private").then(by_name(update_plan, planned), plan_inputs, plan_outputs,
+                                              api_visibility="private")
 
     gr.Markdown("### Emergent abilities, honestly")
     with gr.Row():

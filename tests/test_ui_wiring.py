@@ -1,0 +1,50 @@
+"""The tabs' handlers return {name: value}; `by_name` maps the names to the components an event updates.
+Built once as the app is, then the cheap handlers are called through the events Gradio would run."""
+import gradio as gr
+import pytest
+
+from llm_demo.ui.common import by_name
+
+
+def test_by_name_maps_names_to_components_and_refuses_unknown_names():
+    with gr.Blocks():
+        a, b = gr.Textbox(), gr.Number()
+    plain = by_name(lambda: {"a": "x"}, {"a": a, "b": b})
+    assert plain() == {a: "x"}, "a name left out must not be sent (Gradio keeps that component as it is)"
+
+    def stream():
+        yield {"a": "1", "b": 1}
+        yield {"b": 2}
+    wired = by_name(stream, {"a": a, "b": b})
+    assert list(wired()) == [{a: "1", b: 1}, {b: 2}], "a generator handler must stay a generator"
+    with pytest.raises(KeyError, match="c"):
+        by_name(lambda: {"c": 1}, {"a": a})()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    import app
+    yield app.build_app()
+    mp.undo()
+
+
+def events(demo, name):
+    found = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name]
+    assert found, f"no event runs {name}"
+    return found
+
+
+def test_every_cheap_handler_returns_only_names_its_event_outputs(demo):
+    """A name the build_*() function did not wire raises KeyError here, not in front of a class."""
+    calls = {"clear_chat": (), "stop_note": (), "show_sampler": ([],), "_mode_visibility": ("model size N",),
+             "send_to_planner": (50257, 768, 12, 12, 1024, True)}
+    for name, args in calls.items():
+        for fn in events(demo, name):
+            out = fn.fn(*args)
+            outputs = {id(c) for c in fn.outputs}
+            assert out and all(id(c) in outputs for c in out), f"{name} updated a component its event does not list"
+    plan = next(f for f in demo.fns.values() if f.api_name == "scaling_plan")
+    out = plan.fn("compute budget (FLOPs)", "1e21", "H100", 500, 8, 720, 0.4, 2.5, "1B", "chinchilla-3", "2e12")
+    assert len(out) == len(plan.outputs), "the planner must refresh every one of its outputs"
