@@ -51,7 +51,7 @@ def _whole(x, what: str) -> int:
 def candidate_choices(step: dict, show_drawn: bool = True) -> list[tuple[str, int]]:
     final, raw = step["stages"][-1]["probs"], step["stages"][0]["probs"]
     return [(f"{repr(c)[1:-1] or '∅'} · {final[i]:.3f} after filters · {raw[i]:.3f} model"
-             + (" ▶ drawn" if show_drawn and i == step["chosen"] else ""), i) for i, c in enumerate(step["candidates"])]
+             + (" ▶ in the answer" if show_drawn and i == step["chosen"] else ""), i) for i, c in enumerate(step["candidates"])]
 
 
 def _answer_in(history, text: str) -> list[dict]:
@@ -144,8 +144,9 @@ def branch(history, steps, tree, index, candidate, model, system, temperature, t
         yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=b["steps"], busy=True,
                    stats=f"Branch #{b['id']} from token #{i + 1}: {len(b['steps'])} tokens")
     b = branching.current(tree)
-    yield dict(busy=False, stats=f"Branch #{b['id']} from token #{i + 1}: {len(b['steps'])} tokens · stopped by: "
-                                 f"{b['finish_reason']}", **_tree_views(tree, focus=i))
+    yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=b["steps"], busy=False,
+               stats=f"Branch #{b['id']} from token #{i + 1}: {len(b['steps'])} tokens · stopped by: "
+                     f"{b['finish_reason']}", **_tree_views(tree, focus=i))
 
 
 @friendly

@@ -168,7 +168,7 @@ def build_chat_tab():
         gr.Markdown(SAMPLER)
         tokens = gr.HighlightedText(label="Last answer, each token coloured by the probability it was drawn with",
                                     color_map=COLORS, combine_adjacent=False, show_legend=True)
-        step = gr.Slider(1, 2, 1, step=1, label="Token #")
+        step = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 1, step=1, label="Token #")  # any token, for API callers
         plot = gr.Plot(label="Sampler stages for this token")
         panels = branch_panel.build_branch()
     panels |= branch_panel.build_step_mode()
