@@ -19,7 +19,7 @@ TEMPERATURES = tuple(chat.SEED_TEMPERATURE_NOTES)     # the seed's table: 0, 0.3
 DEFAULT_SAMPLES = 8
 DEFAULT_TOKENS = 40       # with 8 samples: ~30 s for SmolLM2 on 2 cores (python -m llm_demo.bench branching)
 MAX_SAMPLES, MAX_TOKENS = 16, 128
-DEFAULT_PROMPT = "Write one sentence about the sea."
+DEFAULT_PROMPT = "Tell me a short story about a lighthouse keeper."   # long answers: every sample runs to max tokens
 
 
 @dataclass

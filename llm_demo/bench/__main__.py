@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load")
+NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "branching")
 
 
 def main(argv: list[str]) -> int:
