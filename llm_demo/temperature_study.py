@@ -17,7 +17,7 @@ from llm_demo.sampling import SamplingConfig
 
 TEMPERATURES = tuple(chat.SEED_TEMPERATURE_NOTES)     # the seed's table: 0, 0.3, 0.7, 1.0, 1.5
 DEFAULT_SAMPLES = 8
-DEFAULT_TOKENS = 40       # with 8 samples: ~30 s for SmolLM2 on 2 cores (python -m llm_demo.bench branching)
+DEFAULT_TOKENS = 40       # 8 x 5 x 40 tokens: 17.5 CPU s on one core for SmolLM2 (bench branching --one-thread)
 MAX_SAMPLES, MAX_TOKENS = 16, 128
 DEFAULT_PROMPT = "Tell me a short story about a lighthouse keeper."   # long answers: every sample runs to max tokens
 

@@ -3,6 +3,7 @@ table measured. Handlers return {name: value} (see common.by_name); build_*() ma
 to the Chat tab's own components (passed in by name).
 """
 import html
+import math
 
 import gradio as gr
 
@@ -27,7 +28,8 @@ may lose coherence"). Here they are measured: one prompt, N samples at each of i
 across the samples: Li et al., NAACL 2016), **repetition** (repeated 4-grams inside a sample: Welleck et al., ICLR
 2020) and the **mean log-probability per token under the model at T=1** (a coherence proxy: how likely the model
 itself finds the text). The default size ({temperature_study.DEFAULT_SAMPLES} samples ×
-{temperature_study.DEFAULT_TOKENS} tokens) takes about half a minute for SmolLM2 on 2 cores."""
+{temperature_study.DEFAULT_TOKENS} tokens) is about 20 s of one core's work for SmolLM2; longer while many people
+share the machine."""
 
 KIND_COLORS = {"greedy pick": "#64b5f6", "sampled pick": "#ffb74d", "your pick": "#ba68c8"}
 BRANCH_SLOTS = chat.INSPECT_TOP_N + 1      # top-N candidates plus the drawn token when it is not among them
@@ -242,7 +244,7 @@ def study_html(rows) -> str:
         samples = "".join(f"<li>{html.escape(s) or '∅'}</li>" for s in r.samples)
         body.append(f"<tr><td>{r.temperature:g}</td><td><i>{html.escape(r.seed_says)}</i></td>"
                     f"<td>{r.distinct2:.2f}</td><td>{r.repetition:.2f}</td><td>{r.mean_logprob:.2f}</td>"
-                    f"<td>{2.718281828 ** -r.mean_logprob:.1f}</td><td>{html.escape(r.verdict)}<details><summary>"
+                    f"<td>{math.exp(-r.mean_logprob):.1f}</td><td>{html.escape(r.verdict)}<details><summary>"
                     f"{len(r.samples)} samples</summary><ol>{samples}</ol></details></td></tr>")
     return f"<table class='study-table'>{head}{''.join(body)}</table>"
 
