@@ -6,3 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
+
+
+def count(n: int, noun: str) -> str:
+    """'1 token', '2 tokens', '0 tokens': a number with its noun, for every sentence the app shows."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import plotly.graph_objects as go
 
-from llm_demo import batching, config, engine, models
+from llm_demo import batching, config, count, engine, models
 from llm_demo.sampling import SamplingConfig
 
 STOPPED_MARK = " ⏹ (stopped)"
@@ -34,34 +34,61 @@ def text_of(content) -> str:
     return "" if content is None else str(content)
 
 
-def clean_history(history) -> list[dict]:
-    """[{role, content: str}] for the model: user/assistant text only, our UI markers removed."""
+def shown_history(history) -> list[dict]:
+    """[{role, content: str}] as the conversation shows it: user/assistant messages, empty answers and our
+    "(stopped)" marks kept (the visible history never loses a turn)."""
     if history is None:
         return []
     if not isinstance(history, (list, tuple)):
         raise ValueError("The chat history must be a list of {role, content} messages.")
+    return [{"role": m["role"], "content": text_of(m.get("content"))} for m in history
+            if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
+
+
+def clean_history(history) -> list[dict]:
+    """[{role, content: str}] for the model: our UI markers removed, empty user messages dropped. An empty answer
+    (an immediate end of turn, a Stop before any text) stays as an empty assistant turn, so the model never sees
+    two user turns in a row."""
     out = []
-    for m in history:
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            continue
-        text = text_of(m.get("content")).removesuffix(STOPPED_MARK)
-        if text:
+    for m in shown_history(history):
+        text = m["content"].removesuffix(STOPPED_MARK)
+        if text or m["role"] == "assistant":
             out.append({"role": m["role"], "content": text})
     return out
 
 
 def fit_history(lm, messages: list[dict], system: str, max_new_tokens: int) -> tuple[str, list[dict], int]:
-    """Drop the oldest turns until prompt + answer fit the model's context: (prompt, kept, n_dropped)."""
-    budget = min(lm.context_length - max_new_tokens, config.MAX_PROMPT_TOKENS)
-    kept = list(messages)
-    while True:
-        prompt = models.build_prompt(lm.spec, lm.tokenizer, kept, system)
-        if len(engine.encode_prompt(lm, prompt)) <= budget:
-            return prompt, kept, len(messages) - len(kept)
-        if len(kept) <= 1:
-            raise ValueError(f"This message alone is longer than the {budget} tokens {lm.spec.label} can take "
-                             f"with {max_new_tokens} new tokens: shorten it or lower max new tokens.")
-        kept = kept[2:] if kept[0]["role"] == "user" and len(kept) > 2 else kept[1:]
+    """Drop the oldest turns until prompt + answer fit the model's context: (prompt, kept, n_dropped).
+
+    Same rule as Compare: the prompt must fit what the engine accepts; when the answer's max new tokens leave no
+    room for the old turns, only the last message is kept and the answer stops when the context is full.
+    The cut is found by bisection over where the kept turns start (O(log n) prompts, not one per dropped turn)."""
+    limit = engine.prompt_limit(lm)
+    target = min(limit, max(1, lm.context_length - max_new_tokens))    # leaves room for the whole answer
+    starts = [i for i, m in enumerate(messages) if m["role"] == "user"] or [0]
+    if starts[-1] != len(messages) - 1:
+        starts.append(len(messages) - 1)
+    cache = {}
+
+    def size(i):
+        if i not in cache:
+            prompt = models.build_prompt(lm.spec, lm.tokenizer, messages[i:], system)
+            cache[i] = (prompt, len(engine.encode_prompt(lm, prompt)))
+        return cache[i]
+
+    lo, hi = 0, len(starts) - 1                 # find the earliest start whose prompt fits the target
+    if size(starts[hi])[1] <= target:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if size(starts[mid])[1] <= target:
+                hi = mid
+            else:
+                lo = mid + 1
+    start = starts[hi]
+    prompt, n = size(start)
+    if n > limit:
+        raise ValueError(engine.too_long_sentence(lm, n, "This message"))
+    return prompt, messages[start:], start
 
 
 @dataclass
@@ -75,11 +102,12 @@ class Reply:
     ttft_s: float | None = None
     seconds: float = 0.0
     finish_reason: str = ""
+    note: str = ""                # why the answer may stop early (max new tokens beyond the context's room)
 
     def stats(self) -> str:
         tps = self.n_tokens / self.seconds if self.seconds > 0 else 0.0
         ttft = f"{self.ttft_s * 1000:.0f} ms" if self.ttft_s is not None else "–"
-        s = f"{self.n_tokens} tokens · {tps:.1f} tokens/s · time to first token {ttft}"
+        s = f"{count(self.n_tokens, 'token')} · {tps:.1f} tokens/s · time to first token {ttft}"
         return s + (f" · stopped by: {self.finish_reason}" if self.finish_reason else "")
 
 
@@ -107,9 +135,14 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
     if not lm.spec.chat:
         raise ValueError(f"{lm.spec.label} is a base model: it continues text but was never taught to chat. "
                          "Pick an instruct, SFT or DPO model (or compare them in the Compare tab).")
+    t0 = time.perf_counter()                    # the time to first token includes fitting the history
     reply = Reply()
     reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
-    t0 = time.perf_counter()
+    room = lm.context_length - len(engine.encode_prompt(lm, reply.prompt))
+    if cfg.max_new_tokens > room:
+        reply.note = (f"{lm.spec.label} reads {lm.context_length} tokens in all and this prompt leaves "
+                      f"{count(room, 'position')}, fewer than the {cfg.max_new_tokens} max new tokens: the answer "
+                      f"stops when the context is full (lower max new tokens to keep more of the conversation). ")
     for piece in batching.stream(lm, reply.prompt, cfg, inspect=inspect, prefix_ids=prefix_ids):
         if reply.ttft_s is None:
             reply.ttft_s = time.perf_counter() - t0
@@ -170,4 +203,9 @@ def prob_buckets(steps: list[dict]) -> list[tuple[str, str]]:
     """(token, probability bucket) pairs for colouring the answer by how sure the sampler was."""
     def bucket(p):
         return "p ≥ 0.9" if p >= 0.9 else "0.5 ≤ p < 0.9" if p >= 0.5 else "0.1 ≤ p < 0.5" if p >= 0.1 else "p < 0.1"
-    return [(s["token"], bucket(s["prob"])) for s in steps]
+    return [(shown_token(s["token"]), bucket(s["prob"])) for s in steps]
+
+
+def shown_token(token: str) -> str:
+    """A token as a clickable label: line breaks and tabs as visible symbols, an empty piece as ∅."""
+    return token.replace("\n", "↵").replace("\t", "⇥") or "∅"

@@ -58,6 +58,20 @@ def encode_prompt(lm: LoadedModel, prompt: str) -> list[int]:
     return lm.tokenizer(prompt, add_special_tokens=not lm.spec.chat)["input_ids"]
 
 
+def prompt_limit(lm: LoadedModel) -> int:
+    """The most prompt tokens a request may send: the model's context less one position for the answer, and the
+    deployment's cap (config.MAX_PROMPT_TOKENS)."""
+    return min(config.MAX_PROMPT_TOKENS, lm.context_length - 1)
+
+
+def too_long_sentence(lm: LoadedModel, n_tokens: int, what: str = "The prompt") -> str:
+    """Why a prompt of n_tokens is refused, naming the limit and what to change."""
+    limit = prompt_limit(lm)
+    why = (f"{lm.spec.label} reads at most {lm.context_length} tokens, prompt and answer together"
+           if limit == lm.context_length - 1 else f"this deployment accepts prompts of at most {limit} tokens")
+    return f"{what} is {n_tokens:,} tokens, and {why}: shorten it to at most {limit:,} tokens."
+
+
 def stop_token_ids(lm: LoadedModel) -> set[int]:
     """End-of-sequence and end-of-turn ids, from the tokenizer and the generation config."""
     ids = {lm.tokenizer.eos_token_id}
@@ -112,9 +126,8 @@ class Decoder:
                  ignore_eos: bool = False, prefix_ids=()):
         cfg.validate()
         ids = encode_prompt(lm, prompt)
-        limit = min(config.MAX_PROMPT_TOKENS, lm.context_length - 1)
-        if len(ids) > limit:
-            raise ValueError(f"The prompt is {len(ids)} tokens; this model and deployment accept at most {limit}.")
+        if len(ids) > prompt_limit(lm):
+            raise ValueError(too_long_sentence(lm, len(ids)))
         prefix = _check_prefix(lm, prefix_ids)
         self.lm, self.cfg, self.inspect = lm, cfg, inspect
         self.stops = tuple(s for s in cfg.stop if s)
@@ -154,7 +167,7 @@ class Decoder:
         else:
             self.new_ids.append(tok)
         text = self.lm.tokenizer.decode(self.new_ids, skip_special_tokens=True)
-        cut = next((text.find(s) for s in self.stops if s in text), -1)
+        cut = min((text.find(s) for s in self.stops if s in text), default=-1)     # the earliest in the text
         if cut >= 0:
             text, reason = text[:cut], "stop string"
         elif not reason and len(self.new_ids) >= self.cfg.max_new_tokens:
@@ -227,6 +240,8 @@ def score(lm: LoadedModel, prompt: str, response: str, *, append_eos: bool = Fal
         raise ValueError("There is no answer to score yet.")
     p_ids = encode_prompt(lm, prompt)
     r_ids = lm.tokenizer(response, add_special_tokens=False)["input_ids"]
+    if not r_ids:                              # ids[-0:] below would score the whole prompt instead
+        raise ValueError("The answer has no tokens to score.")
     if append_eos and lm.tokenizer.eos_token_id is not None:
         r_ids = r_ids + [lm.tokenizer.eos_token_id]
     ids = (p_ids + r_ids)[-lm.context_length:]

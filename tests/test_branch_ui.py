@@ -38,7 +38,8 @@ def test_branch_streams_a_new_branch_into_the_chat_and_keeps_the_old(answered):
     history, steps = answered
     outs = do_branch(history, steps, None, 4, other(steps[3]))
     final = outs[-1]
-    assert len(outs) >= 2 and outs[0]["busy"] is True and final["busy"] is False, "the branch should stream"
+    assert len(outs) >= 2 and outs[0]["live"] is outs[-2]["live"] and outs[-2]["live"].done, "the branch should stream"
+    assert outs[-2]["live"].text == branching.current(outs[-2]["tree"])["text"], "Stop would mark another text"
     tree = outs[-2]["tree"]
     assert len(tree["branches"]) == 2 and tree["current"] == 1 and tree["branches"][0]["text"] == history[1]["content"]
     new = branching.current(tree)
@@ -106,7 +107,7 @@ def test_letting_the_sampler_finish_equals_send_with_the_same_seed(tiny_chat, an
     knobs = list(KNOBS.values())
     first = bp.step_begin("Hello cat", [], tiny_chat, "", *knobs)
     outs = list(bp.step_finish(first["session"], first["chatbot"], tiny_chat, *knobs))
-    assert outs[-1]["busy"] is False and outs[-1]["session"]["done"]
+    assert outs[-1]["live"].done and outs[-1]["session"]["done"]
     assert outs[-1]["chatbot"] == history, "step mode drawing to the end must equal the normal answer"
     assert branching.token_ids(outs[-1]["steps"]) == branching.token_ids(steps)
 
@@ -129,3 +130,16 @@ def test_the_app_names_the_new_endpoints():
     wanted = {"chat_branch", "chat_branch_switch", "chat_step_start", "chat_step_pick", "chat_step_draw",
               "chat_step_finish", "temperature_table"}
     assert wanted <= names, f"missing endpoints: {wanted - names}"
+
+
+def test_stop_during_a_branch_keeps_the_partial_branch_and_it_can_be_branched_again(answered):
+    from llm_demo.ui import chat_tab
+    history, steps = answered
+    gen = bp.branch(history, steps, None, 2, other(steps[1]), "tiny-chat", "", *KNOBS.values(), "tiny-chat")
+    first, second = next(gen), next(gen)
+    stopped = chat_tab.mark_stopped(first["live"])                  # what the Stop button does
+    gen.close()
+    assert stopped["chatbot"][-1]["content"].endswith(chat.STOPPED_MARK), stopped
+    assert chat.clean_history(stopped["chatbot"])[-1]["content"] == branching.current(second["tree"])["text"]
+    again = do_branch(stopped["chatbot"], second["steps"], second["tree"], 1, other(steps[0]))
+    assert len(again[-2]["tree"]["branches"]) == 3, "the stopped branch should still be part of the tree"

@@ -57,8 +57,8 @@ def candidate_choices(step: dict, show_drawn: bool = True) -> list[tuple[str, in
 
 
 def _answer_in(history, text: str) -> list[dict]:
-    """The conversation with its last answer replaced by text."""
-    return chat.clean_history(history)[:-1] + [{"role": "assistant", "content": text}]
+    """The conversation as shown, with its last answer replaced by text."""
+    return chat.shown_history(history)[:-1] + [{"role": "assistant", "content": text}]
 
 
 def measures_views(steps) -> dict:
@@ -141,14 +141,21 @@ def branch(history, steps, tree, index, candidate, model, system, temperature, t
     if candidate is None:
         raise ValueError("Choose one of the alternatives first.")
     i = _whole(index, "Token #") - 1
-    for tree in branching.grow_branch(tree, tree["current"], i, _whole(candidate, "Candidate"), cfg):
-        b = branching.current(tree)
-        yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=b["steps"], busy=True,
-                   stats=f"Branch #{b['id']} from token #{i + 1}: {len(b['steps'])} tokens")
-    b = branching.current(tree)
-    yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=b["steps"], busy=False,
-               stats=f"Branch #{b['id']} from token #{i + 1}: {len(b['steps'])} tokens · stopped by: "
-                     f"{b['finish_reason']}", **_tree_views(tree, focus=i))
+    from llm_demo.ui.chat_tab import Live          # the tab's record of the answer streaming, which Stop marks
+    live = Live(chat.shown_history(history)[:-1])
+    try:
+        for tree in branching.grow_branch(tree, tree["current"], i, _whole(candidate, "Candidate"), cfg):
+            if live.stopped:
+                return
+            b = branching.current(tree)
+            live.text, live.steps = b["text"], list(b["steps"])
+            live.stats = f"Branch #{b['id']} from token #{i + 1}: {len(b['steps'])} tokens"
+            yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=live.steps, live=live,
+                       stats=live.stats)
+    finally:
+        live.done = True
+    yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=b["steps"],
+               stats=f"{live.stats} · stopped by: {b['finish_reason']}", **_tree_views(tree, focus=i))
 
 
 @friendly
@@ -172,7 +179,7 @@ def _check_session(session, history, model) -> None:
     if model != session["model"]:
         raise ValueError(f"Step mode was started with {session['model']}, and the model is now {model}: "
                          "start step mode again.")
-    expected = session["messages"] + ([{"role": "assistant", "content": session["text"]}] if session["text"] else [])
+    expected = session["messages"] + [{"role": "assistant", "content": session["text"]}]
     if chat.clean_history(history) != expected:
         raise ValueError("This step-by-step answer is no longer in the conversation (Clear or a new message): "
                          "start step mode again.")
@@ -183,7 +190,7 @@ def _step_views(s: dict) -> dict:
     state = (f"finished ({s['finish_reason']}): send a message or start again" if s["done"]
              else "your turn: pick the next token, or let the sampler draw")
     out = dict(session=s, chatbot=s["messages"] + [{"role": "assistant", "content": s["text"]}], steps=s["steps"],
-               step_tokens=[(st["token"], kind) for st, kind in zip(s["steps"], s["kinds"])],
+               step_tokens=[(chat.shown_token(st["token"]), kind) for st, kind in zip(s["steps"], s["kinds"])],
                step_plot=branching.next_token_figure(nxt) if nxt else None,
                step_choice=gr.update(choices=candidate_choices(nxt, show_drawn=False) if nxt else [], value=None),
                stats=f"Step mode · {len(s['steps'])} tokens · {state}", last_model=s["model"], **measures_views(s["steps"]))
@@ -227,11 +234,17 @@ def step_finish(session, history, model, temperature, top_k, top_p, rep, max_new
     """Let the sampler draw until the answer ends (Stop keeps what was drawn)."""
     knobs = (temperature, top_k, top_p, rep, max_new, seed)
     s = _step(session, None, history, model, knobs)
-    while True:
-        yield dict(busy=not s["done"], **_step_views(s))
-        if s["done"]:
-            return
-        s = _step(s, None, s["messages"] + [{"role": "assistant", "content": s["text"]}], model, knobs)
+    from llm_demo.ui.chat_tab import Live          # the tab's record of the answer streaming, which Stop marks
+    live = Live(chat.shown_history(history)[:-1])
+    try:
+        while not live.stopped:
+            live.text, live.steps, live.stats = s["text"], list(s["steps"]), f"Step mode · {len(s['steps'])} tokens"
+            yield dict(live=live, **_step_views(s))
+            if s["done"]:
+                return
+            s = _step(s, None, s["messages"] + [{"role": "assistant", "content": s["text"]}], model, knobs)
+    finally:
+        live.done = True
 
 
 # ---------------------------------------------------------------- handler: the measured table
@@ -311,13 +324,13 @@ def build_table() -> dict:
 
 
 def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
-    """p: this module's components; c: the Chat tab's (msg, chatbot, model, system, knobs, steps, busy, last_model,
+    """p: this module's components; c: the Chat tab's (msg, chatbot, model, system, knobs, steps, live, last_model,
     tokens, step, plot, stats); answers: the Send/Enter/Regenerate events."""
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     cheap = dict(api_name=False, concurrency_limit=None)
     every = {**c, **p}
     outs = lambda *names: {n: every[n] for n in names}
-    shown = outs("chatbot", "tree", "steps", "busy", "stats", "tree_view", "branch_pick", "measures", "measures_plot",
+    shown = outs("chatbot", "tree", "steps", "live", "stats", "tree_view", "branch_pick", "measures", "measures_plot",
                  "tokens", "step", "plot", "candidates")
     after = outs("candidates", "tree_view", "branch_pick", "measures", "measures_plot")
     for ev in answers:
@@ -330,7 +343,7 @@ def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
     p["branch_pick"].input(by_name(switch_branch, shown), [c["chatbot"], p["tree"], p["branch_pick"]],
                            list(shown.values()), api_name="chat_branch_switch", concurrency_limit=None)
     stepped = outs("msg", "session", "chatbot", "steps", "step_tokens", "step_plot", "step_choice", "stats",
-                   "last_model", "measures", "measures_plot", "tokens", "plot", "step", "busy")
+                   "last_model", "measures", "measures_plot", "tokens", "plot", "step", "live")
     ev_begin = p["begin"].click(by_name(step_begin, stepped), [c["msg"], c["chatbot"], c["model"], c["system"],
                                                                *c["knobs"]], list(stepped.values()),
                                 api_name="chat_step_start", **run)

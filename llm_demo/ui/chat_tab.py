@@ -1,5 +1,6 @@
 """Chat tab: streaming chat with the sampling knobs, a look inside the sampler, and a temperature sweep."""
 import html
+from dataclasses import dataclass, field
 
 import gradio as gr
 
@@ -40,26 +41,48 @@ def load_with_progress(name: str, progress: gr.Progress) -> None:
     models.load(name)
 
 
-def _answer(history, messages, model, system, cfg, last_model, progress):
-    """Shared by Send and Regenerate: stream the answer to the last user message into the chatbot.
-    Yields {msg, chatbot, stats, steps, busy, last_model} (the names `build_chat_tab` wires to components)."""
-    load_with_progress(model, progress)              # fails here (message kept) if the model can't load
-    notice = ""
-    if last_model and last_model != model and any(m["role"] == "assistant" for m in messages):
-        notice = f"Switched model: earlier answers came from {last_model}, the next from {model}. "
-        gr.Info(notice)
-    shown = [{"role": m["role"], "content": m["content"]} for m in chat.clean_history(history)]
-    if not shown or shown[-1]["role"] != "user":
-        shown.append(messages[-1])
-    shown.append({"role": "assistant", "content": ""})
-    def status(reply):
-        dropped = f"Dropped the {reply.dropped} oldest messages to fit the context. " if reply.dropped else ""
-        return notice + dropped + reply.stats()
-    reply = None
-    for reply in chat.stream_reply(model, messages, system or "", cfg):
-        shown[-1]["content"] = reply.text
-        yield dict(msg="", chatbot=shown, stats=status(reply), steps=reply.steps, busy=True, last_model=model)
-    yield dict(msg="", chatbot=shown, stats=status(reply), steps=reply.steps, busy=False, last_model=model)
+@dataclass
+class Live:
+    """The answer being generated, as last shown (the tab's `live` gr.State, shared by reference with Stop)."""
+    shown: list = field(default_factory=list)   # the conversation up to the user message being answered
+    text: str = ""
+    steps: list = field(default_factory=list)
+    stats: str = ""
+    stopped: bool = False
+    done: bool = False
+
+
+def _answer(shown, model, system, cfg, last_model, progress, restore, notice=""):
+    """Shared by Send and Regenerate: stream the answer to the last user message of `shown` (the conversation as
+    displayed) into the chatbot. Yields {msg, chatbot, stats, steps, last_model, live} (the names
+    `build_chat_tab` wires to components). The first update comes at once, so a Stop has an answer to mark;
+    if the answer then fails, `restore` (an update) puts the message and conversation back as they were."""
+    live = Live(shown)
+    chatbot = shown + [{"role": "assistant", "content": ""}]
+    loading = model not in models.CACHE.loaded_names()
+    live.stats = notice + (f"Loading {models.get_spec(model).label} (first use only)…" if loading else "Thinking…")
+    yield dict(msg="", chatbot=chatbot, stats=live.stats, steps=[], live=live)
+    try:
+        load_with_progress(model, progress)              # fails here (message kept) if the model can't load
+        if last_model and last_model != model and any(m["role"] == "assistant" for m in shown):
+            switched = f"Switched model: earlier answers came from {last_model}, the next from {model}. "
+            gr.Info(switched)
+            notice += switched
+        reply = None
+        for reply in chat.stream_reply(model, chat.clean_history(shown), system or "", cfg):
+            if live.stopped:
+                return
+            dropped = f"Dropped the {reply.dropped} oldest messages to fit the context. " if reply.dropped else ""
+            live.text, live.steps = reply.text, list(reply.steps)   # a copy: the state must not grow after Stop
+            live.stats = notice + dropped + reply.note + reply.stats()
+            chatbot[-1] = {"role": "assistant", "content": reply.text}
+            yield dict(chatbot=chatbot, stats=live.stats, steps=live.steps, last_model=model)
+    except Exception:
+        if not live.stopped:
+            yield restore
+        raise
+    finally:
+        live.done = True
 
 
 @friendly
@@ -68,35 +91,51 @@ def respond(message, history, model, system, temperature, top_k, top_p, rep, max
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     if not isinstance(message, str) or not message.strip():
         gr.Warning("Type a message first: nothing was sent.")
-        yield dict(msg=message, chatbot=history, stats="Type a message first: nothing was sent.", busy=False)
+        yield dict(msg=message, chatbot=history, stats="Type a message first: nothing was sent.")
         return
-    messages = chat.clean_history(history) + [{"role": "user", "content": message}]
-    yield from _answer(history, messages, model, system, cfg, last_model, progress)
+    before = chat.shown_history(history)
+    shown = before + [{"role": "user", "content": message}]
+    yield from _answer(shown, model, system, cfg, last_model, progress, dict(msg=message, chatbot=before))
 
 
 @friendly
 def regenerate(history, model, system, temperature, top_k, top_p, rep, max_new, seed, last_model,
                progress=gr.Progress()):
-    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
-    messages = chat.clean_history(history)
-    while messages and messages[-1]["role"] == "assistant":
-        messages.pop()
-    if not messages:
+    """The last answer again, drawn with the next seed (shown in the Seed box); greedy decoding says it repeats."""
+    sampling_config(temperature, top_k, top_p, rep, max_new, seed)          # refuse bad settings first
+    shown = chat.shown_history(history)
+    while shown and shown[-1]["role"] == "assistant":
+        shown.pop()
+    if not shown:
         raise gr.Error("Nothing to regenerate yet: send a message first.")
-    yield from _answer(messages, messages, model, system, cfg, last_model, progress)
+    if float(temperature) == 0:
+        notice, next_seed = "Temperature 0 is greedy: the same answer every time (raise it to sample another). ", seed
+    else:
+        next_seed = (int(seed) + 1) % 2**63
+        notice = f"Regenerated with seed {next_seed} (the previous seed + 1). "
+    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, next_seed)
+    first = True
+    restore = dict(chatbot=chat.shown_history(history))
+    for update in _answer(shown, model, system, cfg, last_model, progress, restore, notice):
+        yield dict(update, seed=next_seed) if first else update
+        first = False
 
 
-def mark_stopped(history, busy):
-    """Stop: the partial answer stays, marked; returns {chatbot, busy, stats}."""
-    if busy and history and history[-1]["role"] == "assistant":
-        history = [dict(m) for m in history]
-        history[-1]["content"] = chat.text_of(history[-1]["content"]) + chat.STOPPED_MARK
-        return dict(chatbot=history, busy=False, stats="Stopped: the partial answer stays in the conversation.")
-    return dict(chatbot=history, busy=False)
+def mark_stopped(live):
+    """Stop: the answer as last shown stays in the conversation, marked, with its sampler steps and a status
+    saying it was stopped: {chatbot, stats, steps}. Nothing streaming (or still waiting in the queue, where the
+    message stays in its box): nothing changes."""
+    if live is None or live.done:
+        return {}
+    live.stopped = True
+    chatbot = live.shown + [{"role": "assistant", "content": live.text + chat.STOPPED_MARK}]
+    return dict(chatbot=chatbot, steps=live.steps,
+                stats=f"{live.stats} · stopped by: Stop (the partial answer stays in the conversation)")
 
 
 def clear_chat():
-    return dict(chatbot=[], stats="", steps=[], busy=False, tokens=[], plot=None)
+    """Clear: an empty conversation and an empty sampler view (the token slider back to its start)."""
+    return dict(chatbot=[], stats="", steps=[], live=None, tokens=[], step=gr.update(maximum=2, value=1), plot=None)
 
 
 def show_sampler(steps):
@@ -144,7 +183,7 @@ def sweep_html(cols) -> str:
 def build_chat_tab():
     gr.Markdown("## Chat")
     gr.Markdown(INTRO)
-    steps, busy, last_model = gr.State([]), gr.State(False), gr.State("")
+    steps, live, last_model = gr.State([]), gr.State(None), gr.State("")
     with gr.Row():
         with gr.Column(scale=3):
             model = gr.Dropdown(_model_choices(), value=models.DEFAULT_CHAT_MODEL, label="Model")
@@ -182,21 +221,23 @@ def build_chat_tab():
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    answer = dict(msg=msg, chatbot=chatbot, stats=stats, steps=steps, busy=busy, last_model=last_model)
+    answer = dict(msg=msg, chatbot=chatbot, stats=stats, steps=steps, last_model=last_model, live=live)
     outs = list(answer.values())
+    regenerated = dict(answer, seed=seed)
     ev_send = send.click(by_name(respond, answer), [msg, chatbot, model, system, *knobs, last_model], outs,
                          api_name="chat", **run)
     ev_enter = msg.submit(by_name(respond, answer), [msg, chatbot, model, system, *knobs, last_model], outs,
                           api_name=False, **run)
-    ev_regen = regen.click(by_name(regenerate, answer), [chatbot, model, system, *knobs, last_model], outs,
-                           api_name="chat_regenerate", **run)
+    ev_regen = regen.click(by_name(regenerate, regenerated), [chatbot, model, system, *knobs, last_model],
+                           list(regenerated.values()), api_name="chat_regenerate", **run)
     sampler = dict(tokens=tokens, step=step, plot=plot)
     for ev in (ev_send, ev_enter, ev_regen):
         ev.then(by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
-    stopped = dict(chatbot=chatbot, busy=busy, stats=stats)
-    stop.click(by_name(mark_stopped, stopped), [chatbot, busy], list(stopped.values()),
-               cancels=[ev_send, ev_enter, ev_regen], api_name=False, concurrency_limit=None)
-    cleared = dict(chatbot=chatbot, stats=stats, steps=steps, busy=busy, tokens=tokens, plot=plot)
+    stopped = dict(chatbot=chatbot, stats=stats, steps=steps)
+    stop.click(by_name(mark_stopped, stopped), live, list(stopped.values()), cancels=[ev_send, ev_enter, ev_regen],
+               api_name=False, concurrency_limit=None).then(
+        by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
+    cleared = dict(chatbot=chatbot, stats=stats, steps=steps, live=live, tokens=tokens, step=step, plot=plot)
     clear.click(by_name(clear_chat, cleared), None, list(cleared.values()), api_name=False, concurrency_limit=None)
     step.input(show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
     tokens.select(pick_token, None, step, api_name=False, concurrency_limit=None).then(
@@ -204,5 +245,5 @@ def build_chat_tab():
     sweep_btn.click(sweep, [sweep_prompt, temps, model, system, top_k, top_p, rep, max_new, seed], sweep_out,
                     api_name="temperature_sweep", **run)
     branch_panel.wire(panels, dict(msg=msg, chatbot=chatbot, model=model, system=system, knobs=knobs, steps=steps,
-                                   busy=busy, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
+                                   live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
                       answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=clear)
