@@ -251,12 +251,15 @@ def batcher_for(lm: LoadedModel) -> Batcher:
 
 
 def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 0,
-           ignore_eos: bool = False) -> Iterator[engine.Piece]:
+           ignore_eos: bool = False, prefix_ids=()) -> Iterator[engine.Piece]:
     """engine.stream(), but sharing forward passes with the model's other streams (when batching is on)."""
     if not config.BATCHING or not batchable(lm):
-        yield from engine.stream(lm, prompt, cfg, inspect=inspect, ignore_eos=ignore_eos)
+        yield from engine.stream(lm, prompt, cfg, inspect=inspect, ignore_eos=ignore_eos, prefix_ids=prefix_ids)
         return
-    row = _Row(engine.Decoder(lm, prompt, cfg, inspect, ignore_eos))
+    row = _Row(engine.Decoder(lm, prompt, cfg, inspect, ignore_eos, prefix_ids))
+    if row.dec.finished is not None:           # the prefix already ended the answer: nothing to compute
+        yield row.dec.finished
+        return
     batch = batcher_for(lm)
     try:
         while True:

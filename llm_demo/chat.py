@@ -123,12 +123,17 @@ def step_record(lm, piece) -> dict:
     tok = lambda i: lm.tokenizer.decode([i])
     return {"token": tok(piece.token_id), "prob": st.prob, "candidates": [tok(i) for i in st.candidates],
             "chosen": st.candidates.index(piece.token_id),
-            "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages]}
+            "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages],
+            # for branching and the per-answer measures (llm_demo/branching.py)
+            "token_id": piece.token_id, "candidate_ids": list(st.candidates), "logprobs": st.logprobs,
+            "entropy": st.entropy, "entropy_final": st.entropy_final}
 
 
 def stream_reply(model_name: str, messages: list[dict], system: str, cfg: SamplingConfig,
-                 inspect: int = INSPECT_TOP_N) -> Iterator[Reply]:
-    """Yield the same Reply object as it grows (text, steps), finishing with timing stats."""
+                 inspect: int = INSPECT_TOP_N, prefix_ids=()) -> Iterator[Reply]:
+    """Yield the same Reply object as it grows (text, steps), finishing with timing stats.
+    prefix_ids: answer tokens taken as already generated (a branch); reply.text then starts with their text and
+    reply.steps holds the new tokens only."""
     cfg.validate()
     if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
         raise ValueError("Type a message first: there is nothing to answer.")
@@ -139,6 +144,9 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
     t0 = time.perf_counter()                    # the time to first token includes fitting the history
     reply = Reply()
     if lm.backend == "remote":                 # the server applies its own chat template and context limit
+        if prefix_ids:
+            raise ValueError(f"{lm.spec.label} runs on a remote server, which cannot continue from a token you "
+                             "chose: branch with a local model.")
         from llm_demo import remote
         reply.prompt, pieces = str(messages), remote.stream(lm, messages, system, cfg, inspect)
     else:
@@ -148,7 +156,7 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
             reply.note = (f"{lm.spec.label} reads {lm.context_length} tokens in all and this prompt leaves "
                           f"{count(room, 'position')}, fewer than the {cfg.max_new_tokens} max new tokens: the answer "
                           f"stops when the context is full (lower max new tokens to keep more of the conversation). ")
-        pieces = batching.stream(lm, reply.prompt, cfg, inspect=inspect)
+        pieces = batching.stream(lm, reply.prompt, cfg, inspect=inspect, prefix_ids=prefix_ids)
     for piece in pieces:
         if reply.ttft_s is None:
             reply.ttft_s = time.perf_counter() - t0
@@ -198,8 +206,9 @@ def sampler_figure(step: dict) -> go.Figure:
     fig = go.Figure()
     for stage in step["stages"]:
         fig.add_bar(name=f"{stage['name']} ({stage['kept']} kept)", x=labels, y=stage["probs"])
-    fig.update_layout(barmode="group", height=380, margin=dict(l=40, r=10, t=50, b=40),
-                      title=f"Sampled {step['token']!r} with probability {step['prob']:.3f}",
+    title = (f"You put {step['token']!r} here (a branch); the sampler gave it probability {step['prob']:.3f}"
+             if step.get("forced") else f"Sampled {step['token']!r} with probability {step['prob']:.3f}")
+    fig.update_layout(barmode="group", height=380, margin=dict(l=40, r=10, t=50, b=40), title=title,
                       yaxis_title="probability", legend=dict(orientation="h", y=-0.25))
     return fig
 

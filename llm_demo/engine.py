@@ -3,6 +3,7 @@
 stream() is a plain generator over a KV-cached decoding loop that runs in the caller's thread: when the caller
 stops iterating (Stop button, closed tab), generation stops at once and no thread is left behind.
 """
+import numbers
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,9 +29,10 @@ def forward(lm: LoadedModel, **inputs):
 
 @dataclass
 class Piece:
-    """What stream() yields per generated token: the new text (may be "" while a character is incomplete)."""
+    """What stream() yields per generated token: the new text (may be "" while a character is incomplete).
+    With prefix_ids, the first piece also carries the prefix's text, so joining the pieces gives the whole answer."""
     text: str
-    token_id: int | None = None
+    token_id: int | None = None  # None only when prefix_ids already ended the answer (nothing was generated)
     step: StepInfo | None = None
     done: bool = False
     finish_reason: str = ""      # "end of turn" | "stop string" | "max new tokens" | "context full" | "time limit"
@@ -91,24 +93,60 @@ def _safe_end(text: str, stops: tuple[str, ...]) -> int:
     return end
 
 
+def step_seed(seed: int, step: int) -> int:
+    """The generator seed for answer token number `step` (0-based) of a stream seeded with `seed` (splitmix64).
+
+    Each draw reseeds from (seed, step) instead of consuming one long random sequence, so the draw for token k+1
+    does not depend on how tokens 1..k were obtained: a stream continued after k given tokens (a branch, a
+    step-mode session, a prefix replayed on another engine) draws exactly as the stream that generated them.
+    """
+    z = (int(seed) * 0x9E3779B97F4A7C15 + (int(step) + 1) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return (z ^ (z >> 31)) >> 1                  # torch seeds are < 2^63
+
+
+def vocab_size(lm: LoadedModel) -> int:
+    """Rows of the model's output layer (may exceed len(tokenizer): padded vocabularies)."""
+    return int(getattr(getattr(lm.model, "config", None), "vocab_size", 0) or len(lm.tokenizer))
+
+
 class Decoder:
     """One stream's state between forward passes: its ids, its own seeded torch.Generator, its sampling settings
-    and stop conditions. stream() below and batching.stream() both feed it one row of logits per token."""
+    and stop conditions. stream() below and batching.stream() both feed it one row of logits per token.
+
+    prefix_ids are answer tokens taken as already generated (a branch point and its forced token, the picks of a
+    step-mode session): they count towards max new tokens and the context, feed the repetition penalty, take part
+    in stop strings, and the draws after them use the seeds of their positions (step_seed). If the prefix itself
+    ends the answer (an end-of-turn token, a stop string, max new tokens), `finished` holds the one Piece the
+    stream yields; a token after such an end is refused with a sentence.
+    """
 
     def __init__(self, lm: LoadedModel, prompt: str, cfg: SamplingConfig, inspect: int = 0,
-                 ignore_eos: bool = False):
+                 ignore_eos: bool = False, prefix_ids=()):
         cfg.validate()
         ids = encode_prompt(lm, prompt)
         if len(ids) > prompt_limit(lm):
             raise ValueError(too_long_sentence(lm, len(ids)))
+        prefix = _check_prefix(lm, prefix_ids)
         self.lm, self.cfg, self.inspect = lm, cfg, inspect
         self.stops = tuple(s for s in cfg.stop if s)
         self.eos = set() if ignore_eos else stop_token_ids(lm)
-        self.gen = torch.Generator(device="cpu").manual_seed(int(cfg.seed))
+        self.gen = torch.Generator(device="cpu")
+        self.prompt_len = len(ids)
         self.all_ids = torch.tensor([ids], dtype=torch.long)   # [1, seq], on CPU for the repetition penalty
         self.new_ids: list[int] = []
         self.shown = 0
         self.deadline = time.monotonic() + config.GENERATION_TIMEOUT_S
+        self.finished: Piece | None = None
+        for i, tok in enumerate(prefix):
+            if self.finished is not None:
+                raise ValueError(f"prefix_ids[{i}] comes after the answer already ended "
+                                 f"({self.finished.finish_reason}) at prefix_ids[{i - 1}].")
+            piece = self._accept(tok, None, keep_shown=True)   # shown stays 0: the first piece carries the prefix
+            if piece.done:
+                piece.token_id = None
+                self.finished = piece
 
     @property
     def last_token(self) -> int:
@@ -116,7 +154,12 @@ class Decoder:
 
     def advance(self, logits: torch.Tensor) -> Piece:
         """Sample the next token from logits [vocab] and say what to show and whether the stream is done."""
+        self.gen.manual_seed(step_seed(self.cfg.seed, self.all_ids.shape[1] - self.prompt_len))
         tok, info = next_token(logits.float().cpu(), self.all_ids, self.cfg, self.gen, self.inspect)
+        return self._accept(tok, info if self.inspect else None)
+
+    def _accept(self, tok: int, info: StepInfo | None, keep_shown: bool = False) -> Piece:
+        """Append one answer token (sampled or given) and apply the stop conditions."""
         self.all_ids = torch.cat([self.all_ids, torch.tensor([[tok]])], dim=1)
         reason = ""
         if tok in self.eos:
@@ -134,19 +177,37 @@ class Decoder:
         elif not reason and time.monotonic() > self.deadline:
             reason = f"time limit ({config.GENERATION_TIMEOUT_S} s)"
         end = len(text) if reason else _safe_end(text, self.stops)
-        piece = Piece(text[self.shown:end], tok, info if self.inspect else None, bool(reason), reason,
-                      len(self.new_ids))
-        self.shown = max(self.shown, end)
+        piece = Piece(text[self.shown:end], tok, info, bool(reason), reason, len(self.new_ids))
+        if not keep_shown:
+            self.shown = max(self.shown, end)
         return piece
 
 
+def _check_prefix(lm: LoadedModel, prefix_ids) -> list[int]:
+    """prefix_ids as a list of ints, each a token of this model's vocabulary (else a sentence saying which)."""
+    if isinstance(prefix_ids, (str, bytes)) or not hasattr(prefix_ids, "__iter__"):
+        raise ValueError(f"prefix_ids must be a list of token ids, got {type(prefix_ids).__name__}.")
+    out, n = [], vocab_size(lm)
+    for i, t in enumerate(prefix_ids):
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            raise ValueError(f"prefix_ids[{i}] must be a whole number, got {t!r}.")
+        if not 0 <= int(t) < n:
+            raise ValueError(f"prefix_ids[{i}] = {int(t)} is not a token of {lm.spec.label} (ids run from 0 to {n - 1}).")
+        out.append(int(t))
+    return out
+
+
 def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 0,
-           ignore_eos: bool = False) -> Iterator[Piece]:
+           ignore_eos: bool = False, prefix_ids=()) -> Iterator[Piece]:
     """Yield Pieces as tokens are produced. inspect=N attaches the sampler's view of the top-N candidates.
+    prefix_ids: answer tokens taken as already generated; generation continues after them (see Decoder).
 
     Inference mode is entered per step, never held across a yield: the consumer may resume us on another thread.
     """
-    dec = Decoder(lm, prompt, cfg, inspect, ignore_eos)
+    dec = Decoder(lm, prompt, cfg, inspect, ignore_eos, prefix_ids)
+    if dec.finished is not None:
+        yield dec.finished
+        return
     if lm.backend == "llama.cpp":                              # llama.cpp computes the logits, Decoder samples
         from llm_demo import llamacpp
         yield from llamacpp.decode_alone(lm, dec)

@@ -68,6 +68,9 @@ class StepInfo:
     prob: float                          # probability of the chosen token in the final distribution
     candidates: list[int] = field(default_factory=list)   # top-N by raw probability (+ the chosen token)
     stages: list[StageView] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)   # each candidate's log-probability under the model (T=1)
+    entropy: float = 0.0         # entropy of the model's own distribution (raw softmax, T=1), in nats
+    entropy_final: float = 0.0   # entropy of the distribution the draw used (after every filter), in nats
 
 
 def _kept(logits: torch.Tensor) -> int:
@@ -122,4 +125,13 @@ def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfi
         idx = torch.tensor(cand)
         for name, lg in stages:
             info.stages.append(StageView(name, torch.softmax(lg, -1)[0, idx].tolist(), _kept(lg)))
+        raw_logp = torch.log_softmax(stages[0][1][0], -1)                        # [vocab]
+        info.logprobs = raw_logp[idx].tolist()
+        info.entropy, info.entropy_final = _entropy(raw_logp), _entropy(torch.log_softmax(final[0], -1))
     return chosen, info
+
+
+def _entropy(logp: torch.Tensor) -> float:
+    """-sum p log p in nats over one distribution's log-probabilities (-inf entries contribute 0)."""
+    p = logp.exp()
+    return float(-(p * torch.where(p > 0, logp, torch.zeros_like(logp))).sum())

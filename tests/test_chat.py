@@ -115,7 +115,9 @@ def test_sweep_is_reproducible_and_temperatures_differ(tiny_chat):
     a = list(chat.temperature_sweep(tiny_chat, "Hello cat", [0, 0.7, 1.5], cfg))[-1]
     b = list(chat.temperature_sweep(tiny_chat, "Hello cat", [0, 0.7, 1.5], cfg))[-1]
     assert a == b, "the same seed must give the same sweep"
-    assert a[1][1] != a[2][1], "T=0.7 and T=1.5 gave the same text with a random model"
+    # Not T=0.7 vs 1.5: a random tiny model's scores are nearly flat, and with the same seed each position draws with
+    # the same random numbers (engine.step_seed), so both temperatures may pick the same tokens.
+    assert a[0][1] != a[2][1], "greedy (T=0) and T=1.5 gave the same text with a random model"
     html = chat_tab.sweep_html(a)
     assert "conservative" not in html and "very creative" in html and "T = 0.7" in html
 

@@ -2,7 +2,8 @@
 import importlib
 import sys
 
-NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena", "inside", "coldstart")
+NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena", "inside", "coldstart",
+         "branching")
 
 
 def main(argv: list[str]) -> int:

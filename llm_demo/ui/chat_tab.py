@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from llm_demo import chat, config, models
+from llm_demo.ui import branch_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
@@ -213,14 +214,17 @@ def build_chat_tab():
         gr.Markdown(SAMPLER)
         tokens = gr.HighlightedText(label="Last answer, each token coloured by the probability it was drawn with",
                                     color_map=COLORS, combine_adjacent=False, show_legend=True)
-        step = gr.Slider(1, 2, 1, step=1, label="Token #")
+        step = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 1, step=1, label="Token #")  # any token, for API callers
         plot = gr.Plot(label="Sampler stages for this token")
+        panels = branch_panel.build_branch()
+    panels |= branch_panel.build_step_mode()
     with gr.Accordion("Temperature sweep: one prompt, several temperatures, same seed", open=False):
         with gr.Row():
             sweep_prompt = gr.Textbox("Write one sentence about the sea.", label="Prompt", scale=3)
             temps = gr.Textbox("0, 0.3, 0.7, 1.0, 1.5", label="Temperatures", scale=1)
         sweep_btn = gr.Button("Run the sweep")
         sweep_out = gr.HTML()
+    panels |= branch_panel.build_table()
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
@@ -247,5 +251,8 @@ def build_chat_tab():
         show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
     sweep_btn.click(sweep, [sweep_prompt, temps, model, system, top_k, top_p, rep, max_new, seed], sweep_out,
                     api_name="temperature_sweep", **run)
+    branch_panel.wire(panels, dict(msg=msg, chatbot=chatbot, model=model, system=system, knobs=knobs, steps=steps,
+                                   live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
+                      answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=clear)
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the message, never sends it.
     return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg}
