@@ -71,6 +71,8 @@ def cast_vote(run, best, worst, mine, request: gr.Request):
     if best not in CHOICES:
         raise ValueError("Choose the best answer (A, B or C), 'tie' or 'all bad' first.")
     mine, replaced = arena_runs.vote(arena_runs.class_store(), _page(request), run, best, worst, mine)
+    with _board_lock:                      # the voter's next leaderboard counts this vote (the cache is per process)
+        _board_cache["key"] = None
     reveal = arena_runs.reveal_markdown(run, best, worst if worst in LABELS else None, replaced, mine[-1].vote_id)
     return {"mine": mine, "reveal": reveal}
 
