@@ -108,6 +108,8 @@ def step_seed(seed: int, step: int) -> int:
 
 def vocab_size(lm: LoadedModel) -> int:
     """Rows of the model's output layer (may exceed len(tokenizer): padded vocabularies)."""
+    if getattr(lm, "backend", "") == "llama.cpp":           # no torch model: llama.cpp reports its own
+        return int(lm.n_vocab)
     return int(getattr(getattr(lm.model, "config", None), "vocab_size", 0) or len(lm.tokenizer))
 
 

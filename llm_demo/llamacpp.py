@@ -171,13 +171,24 @@ class LlamaModel:
             pass
 
 
+def prefill(lm: LlamaModel, seq: int, dec: "engine.Decoder"):
+    """The logits row after a stream's prompt and its prefix_ids (a branch). The prompt goes in one batch; prefix
+    tokens go one llama_decode each, as they went when they were generated: llama.cpp's kernels round a many-token
+    batch differently from one-token steps, and a near tie (greedy or a draw) could then flip. Caller holds
+    FORWARD_LOCK."""
+    ids = dec.all_ids[0].tolist()
+    row = lm.feed([(seq, 0, ids[:dec.prompt_len], 1)])[0][-1]
+    for pos in range(dec.prompt_len, len(ids)):
+        row = lm.feed([(seq, pos, [ids[pos]], 1)])[0][-1]
+    return row
+
+
 def decode_alone(lm: LlamaModel, dec: "engine.Decoder"):
     """engine.stream() on llama.cpp: one stream in its own slot, one llama_decode per token, in the caller's thread."""
     seq = lm.acquire()
     try:
-        ids = dec.all_ids[0].tolist()
         with engine.FORWARD_LOCK:
-            row = lm.feed([(seq, 0, ids, 1)])[0][-1]
+            row = prefill(lm, seq, dec)
         while True:
             with torch.inference_mode():
                 piece = dec.advance(torch.from_numpy(row))
@@ -204,23 +215,30 @@ class LlamaBatcher(batching.Batcher):
         for r in self.rows:
             segs.append((self.seq[r], r.dec.all_ids.shape[1] - 1, [r.dec.last_token], 1))
             owners.append(r)
+        replayed = {}                          # joining rows with prefix_ids: prefilled on their own (see prefill)
         for r in joins:
             try:
                 self.seq[r] = r.dec.lm.acquire()
             except ValueError as exc:
                 produced[r] = exc
                 continue
+            if r.dec.all_ids.shape[1] > r.dec.prompt_len:
+                with engine.FORWARD_LOCK:
+                    replayed[r] = prefill(r.dec.lm, self.seq[r], r.dec)
+                continue
             segs.append((self.seq[r], 0, r.dec.all_ids[0].tolist(), 1))
             owners.append(r)
-        if not segs:
-            return produced
-        lm = owners[0].dec.lm
-        with engine.FORWARD_LOCK:
-            rows = lm.feed(segs)
         with torch.inference_mode():
-            for r, got in zip(owners, rows):
-                produced[r] = r.dec.advance(torch.from_numpy(got[-1]))
-        self._count(len(owners))
+            for r, row in replayed.items():
+                produced[r] = r.dec.advance(torch.from_numpy(row))
+        if segs:
+            lm = owners[0].dec.lm
+            with engine.FORWARD_LOCK:
+                rows = lm.feed(segs)
+            with torch.inference_mode():
+                for r, got in zip(owners, rows):
+                    produced[r] = r.dec.advance(torch.from_numpy(got[-1]))
+        self._count(len(owners) + len(replayed))
         for r in joins:
             if r in self.seq and not isinstance(produced[r], Exception) and not produced[r].done:
                 self.rows.append(r)

@@ -151,3 +151,18 @@ def test_the_transformers_copy_is_kept_as_safetensors_and_reloads_from_there(hf,
 def test_llama_model_refuses_torch_inspection_with_directions(lm):
     with pytest.raises(AttributeError, match="backend='transformers'"):
         lm.model
+
+
+@pytest.mark.parametrize("via", ["engine", "batching"])
+@pytest.mark.parametrize("temperature", [0, 0.8])
+def test_a_branch_continues_on_llama_cpp_as_the_original_answer(lm, via, temperature):
+    """prefix_ids (issue 13) on the llama.cpp backend: continuing after the first k tokens of an answer gives
+    exactly its remaining tokens, alone and through the batch. (This needs llamacpp.prefill's one-token replay of
+    the prefix: prefilling prompt + prefix in one batch rounded differently and flipped a near tie.)"""
+    stream = engine.stream if via == "engine" else batching.stream
+    cfg = SamplingConfig(temperature=temperature, top_k=40, max_new_tokens=10, seed=3)
+    prompt = prompt_of(lm, SAME)
+    whole = [p.token_id for p in stream(lm, prompt, cfg)]
+    k = 4
+    rest = [p.token_id for p in stream(lm, prompt, cfg, prefix_ids=whole[:k])]
+    assert rest == whole[k:], f"branch after {k} tokens gave {rest}, the original went on {whole[k:]}"
