@@ -13,14 +13,13 @@ import argparse
 import os
 import random
 import re
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from llm_demo.bench.load import LOOPBACK, p95, start_app
+from llm_demo.bench.load import LOOPBACK, p95, start_app, stop_app
 
 PROMPTS = ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?", "Where does Hugo live?",
            "Tell me a story about Tom.", "Hello!"]
@@ -138,11 +137,7 @@ def main(argv: list[str]) -> int:
         try:
             summary = run(url, db, args.users, args.votes, args.tokens, args.budget_s)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_app(proc)
         print(f"app log and database: {folder}")
     print(f"machine: load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     print(summary)

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from llm_demo import ROOT, models
-from llm_demo.bench.load import free_port
+from llm_demo.bench.load import free_port, stop_app
 
 QUESTION = "What is the capital of France?"
 
@@ -61,11 +61,7 @@ def one_launch(timeout_s: float) -> tuple[float, float]:
         client.close()
         return served, first
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
 
 
 def main(argv: list[str]) -> int:

@@ -70,6 +70,15 @@ def start_app(log: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
 
 
+def stop_app(proc: subprocess.Popen) -> None:
+    """End an app started by start_app: terminate, then kill if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def server_pid(url: str) -> int | None:
     """The pid listening on the URL's port (to read its memory), when this user may see it."""
     port = urlparse(url).port
@@ -219,11 +228,7 @@ def main(argv: list[str]) -> int:
         try:
             summary = run(url, proc.pid, args.users, args.rounds, args.tokens, args.budget_s, args.single_runs)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_app(proc)
         print(f"app log: {log}")
     print(f"machine: load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     print(summary)
