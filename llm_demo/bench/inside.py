@@ -8,13 +8,12 @@ kernel (SDPA) for the same pass. The last line is `update_ms_tinygpt=<ms> update
 """
 import argparse
 import os
-import statistics
-import time
 
 import torch
 
 from llm_demo import engine, inside
 from llm_demo import inside_plots as plots
+from llm_demo.bench.tokenizer import median_ms
 
 MODELS = {"tinygpt": "tinygpt-base", "smollm2": "smollm2-135m-instruct"}
 GOALS_MS = {"tinygpt": 300, "smollm2": 1500}
@@ -40,15 +39,6 @@ def update(name: str, text: str) -> int:
     inside.clear_cache()
     v = plots.update_views(name, text, 1, 0)
     return sum(len(f.to_json()) for f in (v.attention, v.heads, v.lens)) + len(v.arch_html)
-
-
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def main(argv: list[str]) -> int:
