@@ -4,7 +4,6 @@ No Gradio here: each builder takes numbers and returns a plotly Figure (or a Dat
 benchmark can call them directly.
 """
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from llm_demo import TINYGPT_DIR as TRIO_DIR
 
 TINYGPT_DIR = TRIO_DIR / "base"        # the trio's pretrained model: its N and tokens seen
 
-# (family, size, parameters, training tokens, source). Nominal sizes unless the paper lists exact ones.
+# (family, size, parameters, training tokens, source). Nominal sizes unless the source lists exact ones. Each
+# source names where the number is printed: a paper's table, or the model card where the paper gives no table.
 KNOWN_MODELS = [
     ("GPT-3", "175B", 175e9, 300e9, "Brown et al. 2020, Language Models are Few-Shot Learners, Table D.1"),
     ("Gopher", "280B", 280e9, 300e9, "Hoffmann et al. 2022, Table 1 (Rae et al. 2021's Table 1 gives only its "
@@ -30,13 +30,14 @@ KNOWN_MODELS = [
     ("Llama 2", "7B", 7e9, 2e12, "Touvron et al. 2023b, Llama 2, Table 1"),
     ("Llama 2", "13B", 13e9, 2e12, "Touvron et al. 2023b, Table 1"),
     ("Llama 2", "70B", 70e9, 2e12, "Touvron et al. 2023b, Table 1"),
-    ("Llama 3", "8B", 8e9, 15e12, "Meta 2024, Llama 3 model card: over 15T tokens"),
-    ("Llama 3", "70B", 70e9, 15e12, "Meta 2024, Llama 3 model card"),
-    ("SmolLM2", "135M", 135e6, 2e12, "Allal et al. 2025, SmolLM2: When Smol Goes Big, Sec. 4"),
-    ("SmolLM2", "360M", 360e6, 4e12, "Allal et al. 2025"),
-    ("SmolLM2", "1.7B", 1.7e9, 11e12, "Allal et al. 2025"),
-    ("OLMo 2", "7B", 7e9, 4e12, "OLMo et al. 2024, 2 OLMo 2 Furious, Table 1"),
-    ("OLMo 2", "13B", 13e9, 5e12, "OLMo et al. 2024, Table 1"),
+    ("Llama 3", "8B", 8e9, 15e12, "Meta 2024, Meta-Llama-3-8B model card, Training Data table: 15T+ tokens"),
+    ("Llama 3", "70B", 70e9, 15e12, "Meta 2024, Meta-Llama-3-70B model card, Training Data table: 15T+ tokens"),
+    ("SmolLM2", "135M", 135e6, 2e12, "HuggingFaceTB/SmolLM2-135M model card, Model Summary: 2 trillion tokens"),
+    ("SmolLM2", "360M", 360e6, 4e12, "HuggingFaceTB/SmolLM2-360M model card, Model Summary: 4 trillion tokens"),
+    ("SmolLM2", "1.7B", 1.7e9, 11e12, "Allal et al. 2025, SmolLM2: When Smol Goes Big, abstract: ~11 trillion "
+     "tokens (and the SmolLM2-1.7B model card)"),
+    ("OLMo 2", "7B", 7e9, 4e12, "allenai/OLMo-2-1124-7B model card, size table: 4 trillion training tokens"),
+    ("OLMo 2", "13B", 13e9, 5e12, "allenai/OLMo-2-1124-13B model card, size table: 5 trillion training tokens"),
 ]
 
 LAW_COLORS = {"chinchilla-1": "#1f77b4", "chinchilla-2": "#17becf", "chinchilla-3": "#d62728",
@@ -122,7 +123,7 @@ def budget_markdown(rows, hardware: scaling.Hardware, law_name: str, refused: li
         "a small change in an exponent becomes a large one at 10^20 and beyond. The planner uses the unrounded set.")
     if not 1e18 <= c <= 5e22:  # 6·N·D at the fitted runs' extremes
         lines.append("*Extrapolation:* Chinchilla's laws were fitted on 400+ runs of 70M–16B parameters on "
-                     "5–500B tokens (Hoffmann et al. 2022, Sec. 3); this budget lies outside that range.")
+                     "5–500B tokens (Hoffmann et al. 2022, abstract); this budget lies outside that range.")
     lines += [f"*Not in the table:* {why}" for why in refused]
     return "\n\n".join(lines)
 
@@ -306,17 +307,10 @@ class ModelPoint:
     note: str  # why a value is missing, or where it came from
 
 
-_TOKEN_KEYS = ("tokens_seen", "num_input_tokens_seen", "train_tokens", "total_tokens", "tokens_trained")
-_NOT_SUMMARIES = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                  "special_tokens_map.json"}
-_NUMBER = r"(\d[\d.,_]*(?:[eE][+-]?\d+)?\s*[kKMBT]?)\b"
-_CARD_PATTERNS = [re.compile(r"(?:tokens seen|training tokens|tokens trained)\W{0,8}" + _NUMBER, re.IGNORECASE),
-                  re.compile(_NUMBER + r"\s*tokens (?:seen|trained)", re.IGNORECASE)]
-
-
 def read_model_point(model_dir=TINYGPT_DIR) -> ModelPoint:
-    """(N, tokens seen) of a shipped checkpoint: N from config.json, tokens from a JSON summary or the model card.
-    Anything missing stays None with a note: the plot never shows a made-up number."""
+    """(N, tokens seen) of a shipped checkpoint: N counted from config.json as the planner counts it, tokens seen
+    from the summary.json that training writes beside it. Anything missing stays None with a note: the plot
+    never shows a made-up number."""
     model_dir = Path(model_dir)
     config_path = model_dir / "config.json"
     if not config_path.is_file():
@@ -324,42 +318,14 @@ def read_model_point(model_dir=TINYGPT_DIR) -> ModelPoint:
     cfg = json.loads(config_path.read_text())
     n = scaling.count_params(cfg["vocab_size"], cfg["n_embd"], cfg["n_layer"], cfg["n_positions"],
                              cfg.get("tie_word_embeddings", True), d_ff=cfg.get("n_inner"))
-    summaries = [p for p in sorted(model_dir.glob("*.json")) + sorted(model_dir.glob("training_args*"))
-                 if p.name not in _NOT_SUMMARIES and p.suffix != ".bin"]
-    for path in summaries:
-        tokens = _find_tokens(path)
-        if tokens:
-            return ModelPoint(n, tokens, f"N from config.json, tokens from {path.name}")
-    card = model_dir / "README.md"
-    text = card.read_text(errors="replace") if card.is_file() else ""
-    for pattern in _CARD_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            try:
-                tokens = scaling.parse_number(match.group(1), "tokens seen")
-            except ValueError:
-                continue
-            return ModelPoint(n, tokens, "N from config.json, tokens from README.md")
-    return ModelPoint(n, None, f"no 'tokens seen' figure in {_short(model_dir)}")
+    summary_path = model_dir / "summary.json"
+    if not summary_path.is_file():
+        return ModelPoint(n, None, f"{_short(model_dir)} has no summary.json (training writes it)")
+    tokens = json.loads(summary_path.read_text()).get("tokens_seen")
+    if not isinstance(tokens, (int, float)) or isinstance(tokens, bool) or tokens <= 0:
+        return ModelPoint(n, None, f"{_short(summary_path)} has no positive 'tokens_seen' (found {tokens!r})")
+    return ModelPoint(n, float(tokens), "N from config.json, tokens from summary.json")
 
 
 def _short(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
-def _find_tokens(path: Path) -> float | None:
-    """Largest tokens-seen value anywhere in a JSON file (counters only grow, so the largest is the final one)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    found, stack = [], [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            found += [item[k] for k in _TOKEN_KEYS
-                      if isinstance(item.get(k), (int, float)) and not isinstance(item[k], bool) and item[k] > 0]
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return float(max(found)) if found else None

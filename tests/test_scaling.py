@@ -202,28 +202,32 @@ def test_tinygpt_point_is_read_from_its_files_or_left_out(tmp_path):
     assert "tinygpt not shown" in fig.layout.annotations[0].text, "a missing point must say so on the plot"
 
     n = _write_config(tmp_path / "a")
+    (tmp_path / "a" / "README.md").write_text("| tokens seen | 12.5M |\n")  # a card is prose, not a source
     point = plots.read_model_point(tmp_path / "a")
-    assert (point.n_params, point.tokens) == (n, None) and "no 'tokens seen'" in point.note, point
-    (tmp_path / "a" / "trainer_state.json").write_text(json.dumps(
-        {"log_history": [{"num_input_tokens_seen": 1000}, {"num_input_tokens_seen": 52_428_800}]}))
+    assert (point.n_params, point.tokens) == (n, None) and "no summary.json" in point.note, point
+    (tmp_path / "a" / "summary.json").write_text(json.dumps({"stage": "pretrain", "steps": 3}))
     point = plots.read_model_point(tmp_path / "a")
-    assert (point.n_params, point.tokens) == (n, 52_428_800), point
+    assert point.tokens is None and "tokens_seen" in point.note, f"a summary without the count must say so: {point}"
+    (tmp_path / "a" / "summary.json").write_text(json.dumps({"stage": "pretrain", "tokens_seen": 52_428_800}))
+    point = plots.read_model_point(tmp_path / "a")
+    assert (point.n_params, point.tokens) == (n, 52_428_800) and "summary.json" in point.note, point
     fig = plots.models_figure(("plan", 1e9, 2e10), point)
     assert any(t.name == "our tinygpt" and t.x[0] == n for t in fig.data)
 
-    _write_config(tmp_path / "b")
-    (tmp_path / "b" / "README.md").write_text("# tinygpt base\n\n| vocab | 4096 |\n| Tokens seen | 12.5M |\n")
-    assert plots.read_model_point(tmp_path / "b").tokens == 12.5e6
 
-
-def test_shipped_tinygpt_point_never_made_up():
+def test_shipped_tinygpt_point_is_its_training_summary():
     point = plots.read_model_point()
-    if point.n_params is None:
-        assert "config.json" in point.note
-    else:
-        cfg = json.loads((plots.TINYGPT_DIR / "config.json").read_text())
-        assert point.n_params == count_params(cfg["vocab_size"], cfg["n_embd"], cfg["n_layer"], cfg["n_positions"],
-                                              cfg.get("tie_word_embeddings", True), d_ff=cfg.get("n_inner"))
+    summary = json.loads((plots.TINYGPT_DIR / "summary.json").read_text())
+    assert point.tokens == summary["tokens_seen"], f"tokens seen {point.tokens} vs the summary's {summary['tokens_seen']}"
+    # The planner counts N its own way (6·N·D convention); it must agree with what training counted.
+    assert point.n_params == summary["parameters"], f"N {point.n_params} vs the trainer's {summary['parameters']}"
+
+
+def test_every_known_model_names_where_its_numbers_are_printed():
+    for family, size, n, d, source in plots.KNOWN_MODELS:
+        assert any(where in source for where in ("Table", "model card", "abstract")), \
+            f"{family} {size}: {source!r} names no table, model card or abstract"
+        assert 1 < d / n < 20_000, f"{family} {size}: {d / n:.0f} tokens per parameter is not a real training run"
 
 
 # ---------------------------------------------------------------- figures and emergence

@@ -151,7 +151,7 @@ def build_scaling_tab():
                      "(crosses: the paper's Table 3).")
         with gr.Column():
             models_plot = gr.Plot(first["models"], elem_id="scaling-models")
-            _caption("Published models against the 20:1 line (sources in `scaling_plots.py`): GPT-3 and Gopher sit "
+            _caption("Published models against the 20:1 line (hover a point for its source): GPT-3 and Gopher sit "
                      "far below it, recent small models far above; our tinygpt comes from `assets/models/tinygpt`.")
 
     gr.Markdown("### Inference-aware sizing\nChinchilla minimises *training* compute. A model that will serve many "
