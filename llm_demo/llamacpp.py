@@ -6,6 +6,7 @@ streams of one model share each llama_decode call (LlamaBatcher), the way llama.
 `models.load("smollm2-135m-instruct")` returns a LlamaModel when llama_cpp is importable.
 """
 import atexit
+import logging
 import os
 import threading
 import time
@@ -35,10 +36,14 @@ def fallback_note() -> str:
     if not _note:
         ok, why = importable()
         _note.append("" if config.LLAMA_CPP and ok else
-                     "llama.cpp is switched off here (LLM_DEMO_LLAMA_CPP=0): GGUF models run on transformers, several "
-                     "times slower." if not config.LLAMA_CPP else
-                     f"llama.cpp is not importable here ({why}): GGUF models run on transformers, several times "
-                     "slower; `make setup` compiles it.")
+                     "llama.cpp is switched off on this server: GGUF models run on transformers, several times "
+                     "slower." if not config.LLAMA_CPP else
+                     "llama.cpp is not importable on this server: GGUF models run on transformers, several times "
+                     "slower.")
+        if _note[0]:  # the student reads the line above; the host reads how to change it in the log
+            logging.getLogger("llm_demo").warning(
+                "GGUF models run on transformers: %s", "LLM_DEMO_LLAMA_CPP=0 switches llama.cpp off" if not
+                config.LLAMA_CPP else f"llama.cpp is not importable ({why}); `make setup` compiles it")
     return _note[0]
 
 

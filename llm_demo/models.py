@@ -4,6 +4,7 @@ Names map to sources (embedded checkpoints in assets/, the SmolLM2 GGUF from PyP
 Loading is lazy, cached, thread-safe and bounded by a memory budget; importing this module loads nothing.
 """
 import importlib.util
+import logging
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from llm_demo import TINYGPT_DIR, config
 
+log = logging.getLogger("llm_demo")
 STAGES = ("base", "sft", "dpo", "instruct")
 OFFLINE_HINT = "not available offline: choose an embedded model"
 
@@ -110,7 +112,9 @@ def get_spec(name: str) -> ModelSpec:
         found = next((s for s in remote.specs() if s.name == name), None)
         if found is None:
             ids, why = remote.server_models()
-            raise ValueError(why or ("No model server is configured (LLM_DEMO_OPENAI_BASE_URL)." if not
+            if not config.OPENAI_BASE_URL:
+                log.info("%s asked for, but no model server is set (LLM_DEMO_OPENAI_BASE_URL)", name[:80])
+            raise ValueError(why or ("No model server is connected to this lab: pick one of the listed models." if not
                                      config.OPENAI_BASE_URL else f"The model server does not list {name[7:67]!r} "
                                      f"(it lists {', '.join(ids[:8]) or 'nothing'})."))
         return found
@@ -119,8 +123,8 @@ def get_spec(name: str) -> ModelSpec:
     if name.startswith("custom:"):
         target = name.removeprefix("custom:").strip()
         if not config.ALLOW_CUSTOM_MODELS:
-            raise ValueError("Custom models are switched off on this deployment "
-                             "(the host can allow them with LLM_DEMO_ALLOW_CUSTOM_MODELS=1).")
+            log.info("custom model refused: LLM_DEMO_ALLOW_CUSTOM_MODELS=1 allows them")
+            raise ValueError("Custom models are switched off on this deployment: pick one of the listed models.")
         if not target:
             raise ValueError("Type a hub id (owner/name) or a local directory after 'custom:'.")
         source = "embedded" if Path(target).is_dir() else "hub"
@@ -138,7 +142,7 @@ _hub_lock = threading.Lock()
 def hub_reachable() -> tuple[bool, str]:
     """One quick, cached probe of the Hugging Face Hub (never a long hang: config.HUB_TIMEOUT_S)."""
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return False, f"{OFFLINE_HINT} (HF_HUB_OFFLINE is set)"
+        return False, f"{OFFLINE_HINT} (this server is set to work offline)"
     with _hub_lock:
         if time.monotonic() - _hub_state["checked"] < 120:
             return _hub_state["ok"], _hub_state["reason"]

@@ -5,6 +5,7 @@ Scripting: `from llm_demo.tokenization import tokenize; [(t.id, t.bytes) for t i
 """
 import codecs
 import json
+import logging
 import os
 import re
 import threading
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 from llm_demo import config
 from llm_demo.tiktoken_offline import RANKS_DIR, load_tiktoken_offline
+
+log = logging.getLogger("llm_demo")
 
 # Our names -> tiktoken encoding names. "gpt2" is r50k_base: the same ranks, pattern and <|endoftext|>.
 TIKTOKEN_NAMES = {"gpt2": "r50k_base", "cl100k_base": "cl100k_base", "o200k_base": "o200k_base"}
@@ -217,9 +220,9 @@ def _load(name: str):
         raise ValueError(f"Unknown tokenizer {name!r}. Choose one of {', '.join([*TIKTOKEN_LABELS, *known])}, "
                          "or type a Hugging Face id such as openai-community/gpt2 (needs internet).")
     if not config.ALLOW_HUB_TOKENIZERS:
+        log.info("typed tokenizer id refused: LLM_DEMO_ALLOW_HUB_TOKENIZERS=1 allows them")
         raise ValueError(f"Typed Hugging Face tokenizer ids are switched off on this deployment, so {name!r} was "
-                         "not loaded; pick a listed tokenizer (the host can allow ids with "
-                         "LLM_DEMO_ALLOW_HUB_TOKENIZERS=1).")
+                         "not loaded: pick one of the listed tokenizers.")
     if ".." in name.split("/") or os.path.exists(name):    # from_pretrained would read a local folder instead
         raise ValueError(f"{name!r} is a folder on this machine, not a Hugging Face id: local paths are never read.")
     return HFTokenizer(name, _load_hub_tokenizer(name), f"{name} (hub)")
@@ -247,8 +250,9 @@ def prepare_text(text: str | None, max_chars: int = config.MAX_TEXT_CHARS) -> tu
     """Make any input tokenizable and say what was changed: cap the length, replace lone surrogates."""
     text, notes = text or "", []
     if len(text) > max_chars:
-        notes.append(f"Only the first {max_chars:,} of {len(text):,} characters are tokenized "
-                     f"(the cap is config.MAX_TEXT_CHARS, env LLM_DEMO_MAX_TEXT_CHARS).")
+        notes.append(f"Only the first {max_chars:,} of {len(text):,} characters are tokenized: paste a shorter "
+                     "passage to see the rest.")
+        log.info("text cut at %d characters (LLM_DEMO_MAX_TEXT_CHARS)", max_chars)
         text = text[:max_chars]
     n_bad = len(_SURROGATE.findall(text))
     if n_bad:
