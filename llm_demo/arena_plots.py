@@ -2,6 +2,7 @@
 import math
 
 from llm_demo.arena import Leaderboard, win_rate
+from llm_demo import count
 
 
 def strengths_figure(board: Leaderboard):
@@ -47,15 +48,15 @@ def win_matrix_figure(board: Leaderboard):
 def table_markdown(board: Leaderboard) -> str:
     """The leaderboard as a Markdown table, with vote counts and the length check."""
     if not board.models:
-        return (f"{board.votes} vote(s) so far: the leaderboard appears once votes compare at least two models "
+        return (f"{count(board.votes, 'vote')} so far: the leaderboard appears once votes compare at least two models "
                 "(ties and 'all bad' alone say nothing about which is better).")
     rows = ["| rank | model | strength | 95% interval | in votes |", "|---|---|---|---|---|"]
     for i, m in enumerate(board.models, 1):
         lo, hi = board.interval[m]
         rows.append(f"| {i} | `{m}` | {board.strength[m]:+.2f} | {lo:+.2f} … {hi:+.2f} | {board.appearances[m]} |")
     lines = ["\n".join(rows), "",
-             f"**{board.votes} votes** ({board.tie_votes} ties, {board.all_bad_votes} 'all bad'). Two models whose "
+             f"**{count(board.votes, 'vote')}** ({count(board.tie_votes, 'tie')}, {board.all_bad_votes} 'all bad'). Two models whose "
              "intervals overlap are not clearly ranked yet: more votes narrow the intervals."]
     if board.length:
-        lines.append(f"**Length check** ({board.length['n']} preferences): {board.length['sentence']}")
+        lines.append(f"**Length check** ({count(board.length['n'], 'preference')}): {board.length['sentence']}")
     return "\n\n".join(lines)

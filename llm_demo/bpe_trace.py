@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from llm_demo.tokenization import BYTE_LEVEL, HFTokenizer, TiktokenTokenizer, get_tokenizer
 from llm_demo.token_view import token_colour, visible
+from llm_demo import count
 
 MAX_TRACE_CHARS = 64  # a "word" longer than this makes a trace nobody reads
 
@@ -130,11 +131,11 @@ def _pieces_html(step: MergeStep) -> str:
 def render_trace(trace: WordTrace) -> str:
     """An HTML table per chunk: one row per merge, the new piece outlined, final tokens in their colours."""
     from llm_demo.token_view import CSS
-    rows = [f"<p><b>{html.escape(trace.tokenizer)}</b>: {len(trace.ids)} token(s), ids {trace.ids}. "
+    rows = [f"<p><b>{html.escape(trace.tokenizer)}</b>: {count(len(trace.ids), 'token')}, ids {trace.ids}. "
             + ("The traced merges give exactly what the tokenizer returns."
                if trace.matches else f"⚠ The tokenizer itself returns {trace.encoded}: the trace differs.") + "</p>"]
     for c in trace.chunks:
-        rows.append(f'<p>Chunk {visible(c.chunk)} ({len(c.chunk)} bytes, {len(c.steps) - 1} merges)</p>'
+        rows.append(f'<p>Chunk {visible(c.chunk)} ({count(len(c.chunk), "byte")}, {count(len(c.steps) - 1, "merge")})</p>'
                     '<table class="tokview"><tr><th>step</th><th>rank</th><th>pieces</th></tr>')
         for n, s in enumerate(c.steps):
             rank = "start" if s.rank is None else f"{s.rank:,}"

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from llm_demo import batching, chat, engine, models
 from llm_demo.sampling import SamplingConfig
+from llm_demo import count
 
 STEP_TOP_N = 12       # candidates shown (and pickable) per step in step mode
 
@@ -40,7 +41,7 @@ def measures_text(steps: list[dict]) -> str:
         return ""
     m = answer_measures(steps)
     mean_h = sum(m["entropy"]) / m["n"]
-    return (f"**{m['n']} tokens** · total log-probability under the model **{m['total_logprob']:.2f}** nats · "
+    return (f"**{count(m['n'], 'token')}** · total log-probability under the model **{m['total_logprob']:.2f}** nats · "
             f"perplexity **{m['perplexity']:.2f}** · mean entropy of the model's next-token distribution "
             f"**{mean_h:.2f}** nats (after the sampler's filters: {sum(m['entropy_final']) / m['n']:.2f})")
 
@@ -215,7 +216,7 @@ def next_token_figure(step: dict) -> go.Figure:
     labels[top] = "★ " + labels[top]
     fig = go.Figure()
     fig.add_bar(name="the model (T=1)", x=labels, y=raw)
-    fig.add_bar(name=f"after temperature / top-k / top-p ({step['stages'][-1]['kept']} tokens kept)", x=labels,
+    fig.add_bar(name=f"after temperature / top-k / top-p ({count(step['stages'][-1]['kept'], 'token')} kept)", x=labels,
                 y=final)
     fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=40), yaxis_title="probability",
                       title="Your turn: which token comes next?", legend=dict(orientation="h", y=-0.3))

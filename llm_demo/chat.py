@@ -154,7 +154,7 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
         room = lm.context_length - len(engine.encode_prompt(lm, reply.prompt))
         if cfg.max_new_tokens > room:
             reply.note = (f"{lm.spec.label} reads {lm.context_length} tokens in all and this prompt leaves "
-                          f"{count(room, 'position')}, fewer than the {cfg.max_new_tokens} max new tokens: the answer "
+                          f"{count(room, 'position')}, fewer than max new tokens ({cfg.max_new_tokens}): the answer "
                           f"stops when the context is full (lower max new tokens to keep more of the conversation). ")
         pieces = batching.stream(lm, reply.prompt, cfg, inspect=inspect, prefix_ids=prefix_ids)
     for piece in pieces:

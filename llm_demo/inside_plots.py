@@ -12,6 +12,7 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 
 from llm_demo import architecture, inside
+from llm_demo import count
 
 _FONT = dict(size=11)
 # Colour scales as explicit lists: without validation, plotly.js would read a name like "Blues" as its own
@@ -151,7 +152,7 @@ def _box(title: str, detail: str, cls: str = "") -> str:
 def architecture_html(a: architecture.Architecture) -> str:
     """The seed's block diagram with this model's real sizes (every number read from its config or weights)."""
     parts = dict(a.parts)
-    att = (f"{a.n_heads} heads × {a.head_dim} = {a.n_heads * a.head_dim}" +
+    att = (f"{count(a.n_heads, 'head')} × {a.head_dim} = {a.n_heads * a.head_dim}" +
            (f"; {a.n_kv_heads} key/value heads (grouped-query)" if a.n_kv_heads != a.n_heads else ""))
     pos = (f"learned, {a.context:,} × {a.d_model}" if a.positions == "learned"
            else f"RoPE inside attention (θ = {a.rope_theta:g}); context {a.context:,}")
@@ -171,7 +172,7 @@ def architecture_html(a: architecture.Architecture) -> str:
 {_box("token ids", f"vocabulary {a.vocab:,}", "io")}
 {_box("token embedding", f"{a.vocab:,} × {a.d_model}", "emb")}
 {_box("+ position", pos, "emb") if a.positions == "learned" else ""}
-<div class="ins-block"><div class="ins-times">× {a.n_layers} blocks (pre-norm)</div>{block}</div>
+<div class="ins-block"><div class="ins-times">× {count(a.n_layers, 'block')} (pre-norm)</div>{block}</div>
 {_box(f"final {a.norm}", f"ε = {a.norm_eps:g}", "norm")}
 {_box("LM head", head, "emb")}
 {_box("logits", f"{a.vocab:,} scores per position", "io")}
@@ -180,7 +181,7 @@ def architecture_html(a: architecture.Architecture) -> str:
 <tr><td><b>total</b> (= sum of p.numel() over model.parameters())</td><td><b>{a.total:,}</b></td><td>100%</td></tr>
 <tr><td>per block: attention / feed-forward</td><td>{parts.get('attention', 0) // a.n_layers:,} /
  {parts.get('feed-forward', 0) // a.n_layers:,}</td><td></td></tr></table>
-<p class="ins-src">{html.escape(a.label)} ({a.model_type}): d_model {a.d_model}, {a.n_layers} layers, {a.n_heads} heads
+<p class="ins-src">{html.escape(a.label)} ({a.model_type}): d_model {a.d_model}, {count(a.n_layers, 'layer')}, {count(a.n_heads, 'head')}
 of size {a.head_dim}, feed-forward {a.d_ff:,} (from {html.escape(a.d_ff_source)}), context {a.context:,},
 vocabulary {a.vocab:,}: all read from the loaded model's config.</p></div>"""
 
@@ -231,7 +232,7 @@ def update_views(model_name: str, text: str, layer=1, head=0) -> Views:
         notes.append(f"{exc} Showing layer {ins.n_layers}, mean over heads.")
         layer, head = ins.n_layers, 0
     tok = inside._torch_model(model_name).tokenizer
-    notes.append(f"{len(ins.ids)} tokens; the forward pass with attention weights took {ins.forward_ms:.0f} ms.")
+    notes.append(f"{count(len(ins.ids), 'token')}; the forward pass with attention weights took {ins.forward_ms:.0f} ms.")
     return Views(ins, layer, head, " ".join(notes), CSS + architecture_html(architecture.architecture(model_name)),
                  attention_view(ins, layer, head), heads_figure(ins.attn[layer - 1], ins.tokens, layer),
                  lens_figure(ins, lambda i: tok.decode([i])))

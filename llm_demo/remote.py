@@ -19,6 +19,7 @@ import httpx
 from llm_demo import config
 from llm_demo.engine import Piece
 from llm_demo.sampling import SamplingConfig, StageView, StepInfo
+from llm_demo import count
 
 LIST_TTL_S = 15          # how long a /models listing is trusted before asking again
 MAX_TOP_LOGPROBS = 20    # OpenAI's limit for top_logprobs (vLLM and llama.cpp's server accept it too)
@@ -167,16 +168,16 @@ def stream(lm: RemoteModel, messages: list[dict], system: str, cfg: SamplingConf
                     piece.finish_reason = ""
                     yield piece
     except httpx.TimeoutException as exc:
-        raise ValueError(f"The model server did not answer in time ({type(exc).__name__}) after {_tokens(n)}; "
+        raise ValueError(f"The model server did not answer in time ({type(exc).__name__}) after {count(n, 'token')}; "
                          "the partial answer is kept.") from None
     except httpx.HTTPError as exc:
         if finish:
             yield Piece("", done=True, finish_reason=finish, n_tokens=n)
             return
-        raise ValueError(f"The connection to the model server broke off after {_tokens(n)} ({type(exc).__name__}); "
+        raise ValueError(f"The connection to the model server broke off after {count(n, 'token')} ({type(exc).__name__}); "
                          "the partial answer is kept.") from None
     if not finish:
-        raise ValueError(f"The model server's stream stopped after {_tokens(n)} without an end marker; the partial "
+        raise ValueError(f"The model server's stream stopped after {count(n, 'token')} without an end marker; the partial "
                          "answer is kept.")
     yield Piece("", done=True, finish_reason=finish, n_tokens=n)
 
@@ -192,7 +193,7 @@ def _pieces(data: str, n: int, chat: bool) -> list[Piece]:
         text = (choice.get("delta") or {}).get("content") or "" if chat else choice.get("text") or ""
         steps = _steps(choice)
     except (json.JSONDecodeError, AttributeError, KeyError, TypeError):
-        raise ValueError(f"The model server sent a malformed stream after {_tokens(n)} ({data[:60]!r}); the partial "
+        raise ValueError(f"The model server sent a malformed stream after {count(n, 'token')} ({data[:60]!r}); the partial "
                          "answer is kept.") from None
     reason = {"stop": "end of turn", "length": "max new tokens"}.get(choice.get("finish_reason") or "",
                                                                       choice.get("finish_reason") or "")
@@ -201,10 +202,6 @@ def _pieces(data: str, n: int, chat: bool) -> list[Piece]:
     joined = "".join(tok for tok, _ in steps) == text
     return [Piece(tok if joined else (text if i == 0 else ""), step=info, finish_reason=reason if i == len(steps) - 1
                   else "", n_tokens=n + i + 1) for i, (tok, info) in enumerate(steps)]
-
-
-def _tokens(n: int) -> str:
-    return f"{n} token" if n == 1 else f"{n} tokens"
 
 
 def _error_text(r: httpx.Response) -> str:

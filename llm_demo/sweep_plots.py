@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from llm_demo import scaling
 from llm_demo.scaling_fit import SWEEP_CSV, read_sweep
 from llm_demo.scaling_plots import _layout, _scatter, fmt_count, fmt_flops
+from llm_demo import count
 
 FITS_JSON = SWEEP_CSV.parent / "fits.json"
 METADATA_JSON = SWEEP_CSV.parent / "metadata.json"
@@ -93,7 +94,7 @@ def run_markdown(meta_path: Path = METADATA_JSON) -> str:
             f"{p['batch_size']} sequences per step), each trained once on fresh bytes of the trio's generated prose, "
             f"scored on the same {meta['data']['heldout_tokens']:,} held-out bytes. "
             f"{meta['wall_seconds_runs'] / 60:.0f} minutes of training in all on "
-            f"{meta['machine']['torch_threads']} thread(s) of a shared {meta['machine']['cpu_count']}-core machine "
+            f"{count(meta['machine']['torch_threads'], 'thread')} of a shared {meta['machine']['cpu_count']}-core machine "
             f"(torch {meta['versions']['torch']}); every run's config and time are in `assets/scaling/metadata.json`.")
 
 

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from llm_demo import chat, engine, models
 from llm_demo.sampling import SamplingConfig
+from llm_demo import count
 
 TEMPERATURES = tuple(chat.SEED_TEMPERATURE_NOTES)     # the seed's table: 0, 0.3, 0.7, 1.0, 1.5
 DEFAULT_SAMPLES = 8
@@ -73,7 +74,7 @@ def _generate(lm, prompt: str, cfgs: list[SamplingConfig], progress) -> list[tup
                 else:
                     result[i] = (*result[i][:2], piece.finish_reason)
         if progress:
-            progress((step + 1) / steps, f"token {step + 1} of at most {steps}, {len(keep)} samples still going")
+            progress((step + 1) / steps, f"token {step + 1} of at most {steps}, {count(len(keep), 'sample')} still going")
         if not keep:
             break
         if len(keep) < len(live):                             # drop finished rows from the batch
@@ -112,7 +113,7 @@ def run(model: str, prompt: str = DEFAULT_PROMPT, samples: int = DEFAULT_SAMPLES
     for row in rows:
         cut = sum(n for why, n in row.stopped_by.items() if why.startswith("time limit"))
         if cut:
-            row.verdict += f" ({cut} of {samples} samples hit the time limit: these numbers cover shorter answers.)"
+            row.verdict += f" ({cut} of {count(samples, 'sample')} hit the time limit: these numbers cover shorter answers.)"
     return rows
 
 
@@ -123,7 +124,7 @@ def judge(rows: list[Row]) -> None:
     lp = {t: row.mean_logprob for t, row in r.items()}
     ppl = lambda t: math.exp(-lp[t])
     same = len(set(r[0.0].samples)) == 1
-    r[0.0].verdict = (f"{'Supported' if same else 'Not supported'}: the {len(r[0.0].samples)} samples (different "
+    r[0.0].verdict = (f"{'Supported' if same else 'Not supported'}: the {count(len(r[0.0].samples), 'sample')} (different "
                       f"seeds) are {'all the same text' if same else 'not all the same'}.")
     cons = d[0.3] < d[1.0] and lp[0.3] > lp[1.0]
     r[0.3].verdict = (f"{'Supported' if cons else 'Not supported'} for “conservative”: diversity {d[0.3]:.2f} vs "

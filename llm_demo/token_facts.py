@@ -5,6 +5,7 @@ Pure functions over llm_demo.tokenization; the Tokenizer tab and the tests call 
 from dataclasses import dataclass
 
 from llm_demo.tokenization import TextStats, get_tokenizer, text_stats
+from llm_demo import count
 
 # The seed's examples (its fibonacci body is indented with 4 spaces here, as Python code is), then ours.
 SEED_PRESETS = {
@@ -85,7 +86,7 @@ def budget_summary(stats: TextStats, label: str) -> str:
         return "Type some text to measure its words per token."
     wpt = stats.words_per_token
     side = "more" if wpt > SEED_WORDS_PER_TOKEN else "fewer"
-    return (f"This text: {stats.words:,} words in {stats.tokens:,} {label} tokens = **{wpt:.2f} words per token** "
+    return (f"This text: {count(stats.words, 'word')} in {count(stats.tokens, label + ' token')} = **{wpt:.2f} words per token** "
             f"({side} than the seed's 0.75, by {abs(wpt / SEED_WORDS_PER_TOKEN - 1):.0%}). So a 128K window holds "
             f"about {round(128_000 * wpt):,} words of text like this, not the seed's 96K.")
 

@@ -6,6 +6,7 @@ import html
 import re
 
 from llm_demo.tokenization import Analysis, TextStats, Token
+from llm_demo import count
 
 # Drawing more spans than this makes the browser sluggish; the counts always cover every token.
 DISPLAY_TOKEN_CAP = 5_000
@@ -64,7 +65,7 @@ def render_tokens(tokens: list[Token], show_ids: bool = False, cap: int = DISPLA
         ident = f"<sub>{t.id}</sub>" if show_ids else ""
         cls = "tok special" if t.special else "tok"
         parts.append(f'<span class="{cls}" style="background:{token_colour(t.id)}" title="id {t.id}, '
-                     f'{len(t.bytes)} byte(s)">{label}{ident}</span>')
+                     f'{count(len(t.bytes), "byte")}">{label}{ident}</span>')
         if b"\n" in t.bytes:
             parts.append("<br>")
     if len(tokens) > cap:
@@ -93,7 +94,7 @@ def render_view(a: Analysis, show_ids: bool = False, cap: int = DISPLAY_TOKEN_CA
 
 def render_comparison(results: list[Analysis], show_ids: bool = False, cap: int = 1_000) -> str:
     """One compact view per tokenizer, stacked, each headed by its label and token count."""
-    blocks = [f'<h4 style="margin:10px 0 0">{html.escape(a.tokenizer)}: {a.stats.tokens:,} tokens</h4>'
+    blocks = [f'<h4 style="margin:10px 0 0">{html.escape(a.tokenizer)}: {count(a.stats.tokens, "token")}</h4>'
               + render_tokens(a.tokens, show_ids, cap) for a in results]
     return CSS + "".join(blocks)
 

@@ -66,7 +66,7 @@ def test_private_blind_run_hides_the_models_until_the_vote_then_reveals_them(tin
     again = arena_panel.cast_vote(run, "A", None, out["mine"], page())
     assert len(again["mine"]) == 1 and "replaced" in again["reveal"], "one vote per run counts: the latest"
     board = arena_panel.show_leaderboard(again["mine"])
-    assert "1 votes" in board["board"] and board["strengths"] is not None, board["board"]
+    assert "**1 vote**" in board["board"] and board["strengths"] is not None, board["board"]
 
 
 def test_the_blind_order_is_random_per_run_and_recorded(tiny_family, class_mode):
@@ -99,7 +99,7 @@ def test_class_votes_are_bound_to_the_recorded_run_not_to_what_the_page_holds(ti
         arena_panel.cast_vote(run, "A", None, [], page())
     assert len(class_mode.votes()) == 1, "refused votes stored nothing"
     board = arena_panel.show_leaderboard([])
-    assert "1 votes" in board["board"], "in class mode the leaderboard is the database's, not the page's"
+    assert "**1 vote**" in board["board"], "in class mode the leaderboard is the database's, not the page's"
 
 
 def test_teacher_view_refuses_without_the_token_and_exports_resets_with_it(tiny_family, class_mode, monkeypatch):
@@ -111,14 +111,14 @@ def test_teacher_view_refuses_without_the_token_and_exports_resets_with_it(tiny_
             with pytest.raises(Exception, match="Wrong or missing teacher token"):
                 call(token)
     assert len(class_mode.votes()) == 1, "a refused reset deleted something"
-    assert "1 counted votes" in arena_panel.teacher_totals("s3cret-token")
+    assert "1 counted vote (" in arena_panel.teacher_totals("s3cret-token")
     pairs = load_pairs_jsonl(arena_panel.teacher_export("s3cret-token"))
     assert pairs and pairs == arena.dpo_pairs(class_mode.votes()), "the export is the votes' pairs, as the file says"
     assert all(p["prompt"] == PROMPT for p in pairs), pairs
     with pytest.raises(Exception, match="confirmation"):
         arena_panel.teacher_reset("s3cret-token", False)
     message, box = arena_panel.teacher_reset("s3cret-token", True)
-    assert "Deleted 1 votes" in message and box is False and class_mode.votes() == []
+    assert "Deleted 1 vote and" in message and box is False and class_mode.votes() == []
     monkeypatch.setattr(config, "TEACHER_TOKEN", "")
     with pytest.raises(Exception, match="no teacher view"):
         arena_panel.teacher_totals("")

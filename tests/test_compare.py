@@ -139,7 +139,7 @@ def test_vote_handler_counts_the_session_votes(tiny_family):
     final = run(tiny_family)[-1]
     final[0].text, final[2].text = "meh", "Lovely answer."
     out = compare_tab.vote(compare.Run(tiny_family, PROMPT, cols=final), False, "dpo", "base", [])
-    assert len(out["votes"]) == 1 and out["vote_note"] == "1 vote(s) this session.", out
+    assert len(out["votes"]) == 1 and out["vote_note"] == "1 vote this session.", out
 
 
 def test_a_column_that_fails_with_a_bug_does_not_stop_the_others(tiny_family, monkeypatch, caplog):

@@ -17,5 +17,5 @@ def test_compare_runs_three_columns_scores_and_votes(page):
     expect(panel.get_by_text("stopped by:")).to_have_count(3, timeout=60_000)
     expect(panel.get_by_role("gridcell", name="DPO", exact=True)).to_be_visible(timeout=60_000)
     panel.get_by_role("button", name="Record vote").click()
-    expect(panel.get_by_text("1 vote(s) this session.")).to_be_visible(timeout=30_000)
+    expect(panel.get_by_text("1 vote this session.")).to_be_visible(timeout=30_000)
     screenshot(page, "compare")

@@ -59,3 +59,30 @@ def test_the_chat_tabs_backend_line_names_no_setting(monkeypatch, caplog, switch
     note = models.llamacpp_note()
     assert "transformers" in note, note
     _check(note, caplog, "LLM_DEMO_LLAMA_CPP" if not switched_on else "make setup")
+
+
+# ---------------------------------------------------------------- "1 token", not "1 tokens"
+def test_count_says_one_token_and_two_tokens():
+    from llm_demo import count
+    assert (count(1, "token"), count(2, "vote"), count(0, "sample"), count(1200, "layer")) == \
+        ("1 token", "2 votes", "0 samples", "1,200 layers")
+
+
+def test_views_with_a_count_of_one_use_the_singular():
+    from llm_demo import arena, arena_plots, branching, bpe_trace, compare, token_view
+    from llm_demo.ui import compare_tab
+    one = tokenization.analyse("hi", "gpt2")
+    assert len(one.tokens) == 1, "the example needs a one-token text"
+    shown = {
+        "tokenizer view": token_view.render_comparison([one]),
+        "BPE trace": bpe_trace.render_trace(bpe_trace.trace_word("a", "gpt2")),
+        "leaderboard": arena_plots.table_markdown(arena.Leaderboard(votes=1)),
+        "compare column": compare_tab._column_views([compare.Column("base", "m", "Base", "p", 1, "x", done=True,
+                                                                    finish_reason="max new tokens", n_tokens=1)]),
+        "answer measures": branching.measures_text([{"logprobs": [-0.5], "chosen": 0, "entropy": 0.1,
+                                                     "entropy_final": 0.0, "prob": 1.0}]),
+    }
+    for where, text in shown.items():
+        bad = re.findall(r"\b1 (?:tokens|votes|samples|layers|heads|bytes|merges|prompt tokens)\b", str(text))
+        assert not bad, f"{where} says {bad}: {str(text)[:300]}"
+        assert re.search(r"\b1 (?:token|vote|byte)\b", str(text)), f"{where} shows no count of one: {str(text)[:300]}"

@@ -15,6 +15,7 @@ from llm_demo import arena, arena_plots, arena_runs, config, models
 from llm_demo.arena_store import CHOICES, LABELS
 from llm_demo.training.pairs import pair_to_jsonl_line
 from llm_demo.ui.common import by_name, friendly, sampling_config
+from llm_demo import count
 
 LEADERBOARD_MAX_AGE_S = 5      # the whole class shares one leaderboard, recomputed at most this often
 LINEUP_LABELS = {"tinygpt": "TinyGPT: base / SFT / DPO", "tinygpt-class": "TinyGPT: SFT / DPO / DPO on the class's votes"}
@@ -47,7 +48,7 @@ def blind_views(run) -> dict:
             head = f"### {label}\n⛔ *{col.error}*"
         else:
             state = "finished" if col.done else "generating…" if col.text else "waiting…"
-            head = f"### {label}\n{col.n_tokens} tokens · {state}"
+            head = f"### {label}\n{count(col.n_tokens, 'token')} · {state}"
         out[f"head_{label}"], out[f"answer_{label}"] = head, col.text
     return out
 
@@ -120,10 +121,10 @@ def check_teacher(token) -> arena_runs.ArenaStore:
 def teacher_totals(token):
     store = check_teacher(token)
     t, votes = store.totals(), store.votes()
-    lines = [f"- {t['votes']} counted votes ({t['replaced_votes']} replaced by a later vote on the same run)",
-             f"- {t['runs']} runs ({t['finished_runs']} finished) from {t['pages']} pages",
-             f"- {sum(v.best == 'tie' for v in votes)} ties, {sum(v.best == 'all bad' for v in votes)} 'all bad'",
-             f"- {len(arena.dpo_pairs(votes))} DPO pairs in the export"]
+    lines = [f"- {count(t['votes'], 'counted vote')} ({t['replaced_votes']} replaced by a later vote on the same run)",
+             f"- {count(t['runs'], 'run')} ({t['finished_runs']} finished) from {count(t['pages'], 'page')}",
+             f"- {count(sum(v.best == 'tie' for v in votes), 'tie')}, {sum(v.best == 'all bad' for v in votes)} 'all bad'",
+             f"- {count(len(arena.dpo_pairs(votes)), 'DPO pair')} in the export"]
     return "\n".join(lines)
 
 
@@ -146,7 +147,7 @@ def teacher_reset(token, confirmed):
     gone = store.reset()
     with _board_lock:
         _board_cache["key"] = None
-    return f"Deleted {gone['votes']} votes and {gone['runs']} runs. The class starts again from zero.", False
+    return f"Deleted {count(gone['votes'], 'vote')} and {count(gone['runs'], 'run')}. The class starts again from zero.", False
 
 
 # ---------------------------------------------------------------- layout

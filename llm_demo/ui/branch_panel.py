@@ -9,6 +9,7 @@ import gradio as gr
 
 from llm_demo import branching, chat, config, models, temperature_study
 from llm_demo.ui.common import by_name, friendly, sampling_config
+from llm_demo import count
 
 BRANCH_HELP = """**Take another path.** Pick a token of the answer (click it or use the slider), choose one of its
 alternatives and press *Branch*: the answer is cut before that token, your choice goes in its place, and the model
@@ -149,7 +150,7 @@ def branch(history, steps, tree, index, candidate, model, system, temperature, t
                 return
             b = branching.current(tree)
             live.text, live.steps = b["text"], list(b["steps"])
-            live.stats = f"Branch #{b['id']} from token #{i + 1}: {len(b['steps'])} tokens"
+            live.stats = f"Branch #{b['id']} from token #{i + 1}: {count(len(b['steps']), 'token')}"
             yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=live.steps, live=live,
                        stats=live.stats)
     finally:
@@ -193,7 +194,7 @@ def _step_views(s: dict) -> dict:
                step_tokens=[(chat.shown_token(st["token"]), kind) for st, kind in zip(s["steps"], s["kinds"])],
                step_plot=branching.next_token_figure(nxt) if nxt else None,
                step_choice=gr.update(choices=candidate_choices(nxt, show_drawn=False) if nxt else [], value=None),
-               stats=f"Step mode · {len(s['steps'])} tokens · {state}", last_model=s["model"], **measures_views(s["steps"]))
+               stats=f"Step mode · {count(len(s['steps']), 'token')} · {state}", last_model=s["model"], **measures_views(s["steps"]))
     if s["steps"]:
         out.update(tokens=chat.prob_buckets(s["steps"]), plot=chat.sampler_figure(s["steps"][-1]),
                    step=gr.update(maximum=max(2, len(s["steps"])), value=len(s["steps"])))
@@ -238,7 +239,7 @@ def step_finish(session, history, model, temperature, top_k, top_p, rep, max_new
     live = Live(chat.shown_history(history)[:-1])
     try:
         while not live.stopped:
-            live.text, live.steps, live.stats = s["text"], list(s["steps"]), f"Step mode · {len(s['steps'])} tokens"
+            live.text, live.steps, live.stats = s["text"], list(s["steps"]), f"Step mode · {count(len(s['steps']), 'token')}"
             yield dict(live=live, **_step_views(s))
             if s["done"]:
                 return
@@ -258,7 +259,7 @@ def study_html(rows) -> str:
         body.append(f"<tr><td>{r.temperature:g}</td><td><i>{html.escape(r.seed_says)}</i></td>"
                     f"<td>{r.distinct2:.2f}</td><td>{r.repetition:.2f}</td><td>{r.mean_logprob:.2f}</td>"
                     f"<td>{math.exp(-r.mean_logprob):.1f}</td><td>{html.escape(r.verdict)}<details><summary>"
-                    f"{len(r.samples)} samples</summary><ol>{samples}</ol></details></td></tr>")
+                    f"{count(len(r.samples), 'sample')}</summary><ol>{samples}</ol></details></td></tr>")
     return f"<table class='study-table'>{head}{''.join(body)}</table>"
 
 
@@ -271,7 +272,7 @@ def measure_table(prompt, samples, tokens, model, system, top_k, top_p, seed, pr
     models.load(model)
     rows = temperature_study.run(model, prompt, _whole(samples, "Samples"), cfg.max_new_tokens, cfg.top_k, cfg.top_p,
                                  cfg.seed, system or "", progress=lambda f, msg: progress(f, desc=msg))
-    title = f"{models.get_spec(model).label}: {len(rows[0].samples)} samples per temperature, top-k {cfg.top_k}, top-p {cfg.top_p:g}"
+    title = f"{models.get_spec(model).label}: {count(len(rows[0].samples), 'sample')} per temperature, top-k {cfg.top_k}, top-p {cfg.top_p:g}"
     return dict(study_plot=temperature_study.figure(rows, title), study_table=study_html(rows))
 
 

@@ -6,6 +6,7 @@ import gradio as gr
 from llm_demo import compare, config, models, pipeline
 from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
+from llm_demo import count
 
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
 supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
@@ -43,8 +44,8 @@ def _column_views(cols) -> dict:
             head = f"### {c.title}\n⛔ *{c.error}*"
         else:
             state = f"stopped by: {c.finish_reason}" if c.done else "generating…" if c.text else "waiting…"
-            head = f"### {c.title}\n`{c.model}` · {c.n_tokens} tokens · {state}"
-        saw = f"{c.prompt_tokens} prompt tokens" if c.prompt else ""
+            head = f"### {c.title}\n`{c.model}` · {count(c.n_tokens, 'token')} · {state}"
+        saw = f"{count(c.prompt_tokens, 'prompt token')}" if c.prompt else ""
         out.update({f"{c.slot}_head": head, f"{c.slot}_answer": c.text, f"{c.slot}_saw": c.prompt,
                     f"{c.slot}_saw_n": saw})
     return out
@@ -93,7 +94,7 @@ def vote(run, busy, better, worse, votes):
         raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
     pair = compare.make_vote(run, better, worse)
     votes = list(votes or []) + [pair]
-    return dict(votes=votes, vote_note=f"{len(votes)} vote(s) this session.")
+    return dict(votes=votes, vote_note=f"{count(len(votes), 'vote')} this session.")
 
 
 @friendly

@@ -9,6 +9,7 @@ import pandas as pd
 from llm_demo import architecture, config, inside, kv_cache, minigpt, models
 from llm_demo import inside_plots as plots
 from llm_demo.ui.common import by_name, friendly
+from llm_demo import count
 
 INTRO = """The Tokenizer tab shows what goes into a model and the Chat tab what comes out. This tab opens the model
 in between: a **decoder-only transformer**, the GPT design the seed text starts with. Token ids become vectors
@@ -110,8 +111,8 @@ def causal(name, text, word):
     verdict = ("identical: bit for bit" if c.max_attn_diff == 0 else
                f"different by at most {c.max_attn_diff:.2g} (float rounding)")
     md = (f"“…{plots.show(''.join(c.after.tokens[c.shared:]))}” instead of "
-          f"“…{plots.show(''.join(c.before.tokens[c.shared:]))}”. The first **{c.shared}** tokens are shared: "
-          f"their attention rows in all {c.before.n_layers} layers × {c.before.n_heads} heads are **{verdict}**, "
+          f"“…{plots.show(''.join(c.before.tokens[c.shared:]))}”. The first **{count(c.shared, 'token')}** are shared: "
+          f"their attention rows in all {count(c.before.n_layers, 'layer')} × {count(c.before.n_heads, 'head')} are **{verdict}**, "
           f"and so are their logit-lens guesses ({'the same' if c.same_lens_guesses else 'NOT the same'}; "
           f"probabilities differ by at most {c.max_lens_prob_diff:.2g}). Only the rows from the changed word on "
           "(red) move.")
@@ -132,7 +133,7 @@ def run_minigpt(name, text, progress=gr.Progress()):
     _loading(name, progress)
     r = minigpt.check(name, text)
     ok = "≤ 1e-4: the same model" if r.max_abs_diff <= 1e-4 else "ABOVE 1e-4: the mapping is wrong"
-    return {"mg_md": f"On {r.n_tokens} tokens, the largest difference between the seed's MiniGPT's logits and the "
+    return {"mg_md": f"On {count(r.n_tokens, 'token')}, the largest difference between the seed's MiniGPT's logits and the "
                      f"transformers model's is **{r.max_abs_diff:.2g}** (the logits reach ±{r.max_abs_logit:.1f}): "
                      f"{ok}. Same top next token at every position: **{'yes' if r.same_argmax else 'no'}**. "
                      f"Parameters: MiniGPT {r.params_minigpt:,}, transformers {r.params_transformers:,}. Time: "
@@ -148,7 +149,7 @@ def run_kv(name, text, n_new, progress=gr.Progress()):
                         "ms, seed's loop": round(seed.ms[s.n], 1) if s.n < len(seed.ms) else None}
                        for s in steps])
     cached_ms, seed_ms = sum(s.ms for s in steps[1:]), sum(seed.ms[1:len(steps)])
-    md = (f"{len(steps)} tokens: “{plots.show(''.join(s.token for s in steps))}”. Same tokens from the seed's "
+    md = (f"{count(len(steps), 'token')}: “{plots.show(''.join(s.token for s in steps))}”. Same tokens from the seed's "
           f"loop: **{'yes' if seed.same_tokens else 'no'}**. After the prompt, the steps took **{cached_ms:.0f} ms** "
           f"with the cache and **{seed_ms:.0f} ms** recomputing everything. The cache ends at "
           f"{steps[-1].cache_bytes:,} bytes.")

@@ -9,6 +9,7 @@ from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, b
 from llm_demo.token_view import comparison_figure, render_comparison, render_view
 from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, get_tokenizer, tokenizer_options
 from llm_demo.ui.common import by_name, friendly
+from llm_demo import count
 
 INTRO = """A language model never sees letters: a **tokenizer** first cuts the text into pieces from a fixed
 vocabulary and the model sees only their ids. Type below and watch real tokenizers work: GPT-2's, GPT-4's and
@@ -73,9 +74,9 @@ def bpe_trace(word, choice, hub_id):
 def overhead(conversation, name):
     result = chat_overhead(parse_conversation(conversation), name)
     view = render_view(analyse(result.templated_text, name, allow_special=True))
-    return (f"**{result.plain_tokens}** tokens for the messages' own text; **{result.templated_tokens}** with the "
+    return (f"**{count(result.plain_tokens, 'token')}** for the messages' own text; **{result.templated_tokens}** with the "
             f"chat template: the role markers, turn separators and any default system prompt cost "
-            f"**{result.overhead}** tokens ({result.overhead / result.templated_tokens:.0%} of what the model reads)."
+            f"**{count(result.overhead, 'token')}** ({result.overhead / result.templated_tokens:.0%} of what the model reads)."
             ), view
 
 
