@@ -86,15 +86,19 @@ def fmt_money(x: float | None) -> str:
 
 
 # ---------------------------------------------------------------- the plan table
+# One short word per header: at 820 px the table has ~700 px for nine columns (the tab's label spells them out).
+PLAN_COLUMN_WIDTHS = ["15%", "9%", "9%", "7%", "8%", "8%", "9%", "10%", "25%"]
+
+
 def plan_table(rows) -> pd.DataFrame:
     return pd.DataFrame([{
         "law": r.law,
-        "N (params)": fmt_count(r.n_params),
-        "D (tokens)": fmt_count(r.n_tokens),
-        "tokens / param": f"{r.n_tokens / r.n_params:.1f}",
-        "C (FLOPs)": fmt_flops(r.compute),
-        "predicted loss": "—" if r.loss is None else f"{r.loss:.3f}",
-        "training time": fmt_hours(r.hours),
+        "N": fmt_count(r.n_params),
+        "D": fmt_count(r.n_tokens),
+        "D/N": f"{r.n_tokens / r.n_params:.1f}",
+        "C": fmt_flops(r.compute),
+        "loss": "—" if r.loss is None else f"{r.loss:.3f}",
+        "time": fmt_hours(r.hours),
         "cost": fmt_money(r.cost),
         "source": scaling.LAWS[r.law].citation + (f" ({scaling.LAWS[r.law].note})" if scaling.LAWS[r.law].note else ""),
     } for r in rows])

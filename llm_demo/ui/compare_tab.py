@@ -124,7 +124,7 @@ def build_compare_tab():
     run_state, busy, votes = gr.State(None), gr.State(False), gr.State([])
     with gr.Row():
         family = gr.Dropdown([(FAMILY_LABELS.get(f, f), f) for f in models.families()], value=models.DEFAULT_FAMILY,
-                             label="Model family", scale=1)
+                             label="Model family", scale=1, min_width=300)
         prompt = gr.Textbox(label="Prompt", value=CURATED["tinygpt"][0], scale=3)
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in CURATED["tinygpt"]], label="Curated prompts")
     with gr.Row():
@@ -147,7 +147,7 @@ def build_compare_tab():
                 head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
                 answer = gr.Textbox(label="Answer", lines=8, interactive=False)
                 with gr.Accordion("What this model saw", open=False):
-                    saw = gr.Code(label="Exact prompt string", language=None, interactive=False)
+                    saw = gr.Code(label="Exact prompt string", language=None, interactive=False, wrap_lines=True)
                     saw_n = gr.Markdown()
                 views.update({f"{slot}_{part}": c for part, c in zip(VIEW_PARTS, (head, answer, saw, saw_n))})
     gr.Markdown(SCORES)

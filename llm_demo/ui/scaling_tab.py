@@ -100,6 +100,12 @@ def update_emergence(k):
     return plots.emergence_figure(int(k))
 
 
+# Cells break between words, never inside one (Gradio's wrapping table breaks anywhere by default), in the page's
+# proportional font, so the nine columns fit ~700 px (an 820 px window) without a sideways scroll.
+TABLE_CSS = """<style>#scaling-table .text { word-break: normal !important; overflow-wrap: normal !important;
+  font-family: var(--font) !important; }</style>"""
+
+
 def _caption(text: str):
     gr.Markdown(f"<small>{text}</small>")
 
@@ -132,7 +138,11 @@ def build_scaling_tab():
                                   "sizing below)", info="tokens the model will read and write once deployed")
     plan_button = gr.Button("Plan", variant="primary")
     summary = gr.Markdown(first["summary"], elem_id="scaling-summary")
-    table = gr.Dataframe(first["table"], interactive=False, label="Every law at once", elem_id="scaling-table", wrap=True)
+    table = gr.Dataframe(first["table"], interactive=False, elem_id="scaling-table", wrap=True,
+                         label="Every law at once: N parameters, D training tokens, D/N tokens per parameter, "
+                               "C = 6·N·D FLOPs, predicted loss, training time, cost, source",
+                         column_widths=plots.PLAN_COLUMN_WIDTHS)
+    gr.HTML(TABLE_CSS, padding=False)
     gr.Markdown(LAWS_HELP)
     with gr.Row():
         with gr.Column():
