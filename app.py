@@ -86,10 +86,10 @@ if __name__ == "__main__":
     limit_malloc_arenas()
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("llm_demo").setLevel(logging.INFO)    # refusals as one line each, faults with tracebacks
-    demo = build_app()
-    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True)
-    # Warm start: serving already; load the default models in the background (the tabs say "warming up" meanwhile).
-    # Started after launch, so the loads never slow Gradio's own start-up check of the local URL.
+    # Warm start: load the default models in a background thread (the tabs say "warming up" meanwhile) while the
+    # page is built and Gradio starts its server; the chat model first (it loads in about a second), then the trio.
     from llm_demo import models, warmup
     warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
+    demo = build_app()
+    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True)
     demo.block_thread()

@@ -84,6 +84,13 @@ class LlamaModel:
         self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
         self.n_slots, self._free = slots, list(range(slots))
         self._slots = threading.Condition()
+        # What each slot's KV cells hold, kept after its stream ends so that a branch of that answer (or the next
+        # step of a step-mode session) starts from them: the token at each position, how many leading tokens were
+        # evaluated as one prompt batch, and when the slot was last used (the oldest kept slot is reused first).
+        self._cells: dict[int, list[int]] = {s: [] for s in range(slots)}
+        self._batched: dict[int, int] = {s: 0 for s in range(slots)}
+        self._used: dict[int, float] = {s: 0.0 for s in range(slots)}
+        self.reused_cells = 0               # KV cells taken over from a kept slot, over the model's lifetime
         self.n_bytes = self.path.stat().st_size
         self.load_seconds = time.perf_counter() - t0
         self.eos_ids = {int(self.llm.token_eos())}
@@ -106,23 +113,82 @@ class LlamaModel:
             if not self._slots.wait_for(lambda: self._free, timeout):
                 raise ValueError(f"All {self.n_slots} llama.cpp slots of {self.spec.label} stayed busy for "
                                  f"{timeout:.0f} s: try again in a moment.")
-            return self._free.pop()
+            # An empty slot first, else the one kept longest: its cells are overwritten as feed() reaches them.
+            seq = min(self._free, key=lambda s: (bool(self._cells[s]), self._used[s]))
+            self._free.remove(seq)
+            return seq
 
     def release(self, seq: int) -> None:
-        import llama_cpp as lc
-        with engine.FORWARD_LOCK:
-            lc.llama_memory_seq_rm(self._mem, seq, -1, -1)      # forget the stream's KV cells
+        """Give the slot back; its cells stay (see _cells) until another stream overwrites them."""
         with self._slots:
+            self._used[seq] = time.monotonic()
             self._free.append(seq)
             self._slots.notify()
+
+    def _truncate(self, seq: int, n: int) -> None:
+        """Forget seq's cells from position n on. Caller holds FORWARD_LOCK."""
+        import llama_cpp as lc
+        if len(self._cells[seq]) > n:
+            if not lc.llama_memory_seq_rm(self._mem, seq, n, -1):
+                lc.llama_memory_seq_rm(self._mem, seq, -1, -1)
+                n = 0
+            del self._cells[seq][n:]
+        if n == 0:
+            self._batched[seq] = 0
+
+    def reuse(self, seq: int, ids: list[int], batched: int) -> int:
+        """Put into slot seq the longest run of KV cells that a slot already holds for ids, computed as this stream
+        would compute them (the first `batched` ids as one prompt batch, the rest one token at a time); return how
+        many leading ids are in place (0 = none). The last id is always left to evaluate: its logits are needed.
+        Cells of a kept answer are exactly the cells its branches need, so a branch evaluates only what follows the
+        branch point. Caller holds FORWARD_LOCK."""
+        import llama_cpp as lc
+        best, src = 0, None
+        for s, cells in self._cells.items():
+            if self._batched[s] != batched or cells[:batched] != ids[:batched]:
+                continue
+            k = batched
+            limit = min(len(cells), len(ids) - 1)
+            while k < limit and cells[k] == ids[k]:
+                k += 1
+            if k > best or (k == best and s == seq):
+                best, src = k, s
+        if src is None or best < batched or best >= len(ids):
+            return 0
+        if src != seq:                       # a copy of the whole slot (llama.cpp copies across streams whole)
+            lc.llama_memory_seq_cp(self._mem, src, seq, -1, -1)
+            self._cells[seq], self._batched[seq] = list(self._cells[src]), self._batched[src]
+        self._truncate(seq, best)
+        self.reused_cells += best
+        return best
 
     # ------------------------------------------------------------ evaluation
 
     def feed(self, segments: list[tuple[int, int, list[int], int]]) -> list[list[np.ndarray]]:
         """Evaluate segments (seq, first position, token ids, n_out) in as few llama_decode calls as fit n_batch;
         return, per segment, the logits rows [vocab] after each of its last n_out tokens. Caller holds FORWARD_LOCK."""
+        out = [[] for _ in segments]
+        for seq, pos0, ids, _ in segments:
+            if pos0 + len(ids) > self.slot_tokens:
+                raise ValueError(f"This stream needs {pos0 + len(ids)} positions; a llama.cpp slot of "
+                                 f"{self.spec.label} holds {self.slot_tokens} on this deployment.")
+            if pos0 > len(self._cells[seq]):
+                raise RuntimeError(f"slot {seq} holds {len(self._cells[seq])} cells, cannot evaluate from {pos0}")
+        try:
+            self._feed(segments, out)
+        except BaseException:
+            for seq, *_ in segments:         # what the failed call left in these slots is unknown: forget it all
+                self._truncate(seq, 0)
+            raise
+        for seq, pos0, ids, _ in segments:
+            self._cells[seq].extend(ids)
+            if pos0 == 0:
+                self._batched[seq] = len(ids)
+        return out
+
+    def _feed(self, segments, out) -> None:
         import llama_cpp as lc
-        b, out, marks, n = self._batch, [[] for _ in segments], [], 0
+        b, marks, n = self._batch, [], 0
 
         def flush():
             b.n_tokens = n
@@ -133,10 +199,9 @@ class LlamaModel:
                 row = lc.llama_get_logits_ith(self._ctx, i)
                 out[k].append(np.ctypeslib.as_array(row, shape=(self.n_vocab,)).copy())
 
+        for seq, pos0, *_ in segments:
+            self._truncate(seq, pos0)        # older cells at these positions (a kept answer) give way
         for k, (seq, pos0, ids, n_out) in enumerate(segments):
-            if pos0 + len(ids) > self.slot_tokens:
-                raise ValueError(f"This stream needs {pos0 + len(ids)} positions; a llama.cpp slot of "
-                                 f"{self.spec.label} holds {self.slot_tokens} on this deployment.")
             for j, tok in enumerate(ids):
                 if n == self.n_batch:
                     flush()
@@ -149,7 +214,6 @@ class LlamaModel:
                 n += 1
         if n:
             flush()
-        return out
 
     def logits(self, ids: list[int], n_out: int) -> torch.Tensor:
         """Logits [n_out, vocab] after each of the last n_out tokens of ids, in a fresh slot (for engine.score)."""
@@ -177,13 +241,17 @@ class LlamaModel:
 
 
 def prefill(lm: LlamaModel, seq: int, dec: "engine.Decoder"):
-    """The logits row after a stream's prompt and its prefix_ids (a branch). The prompt goes in one batch; prefix
-    tokens go one llama_decode each, as they went when they were generated: llama.cpp's kernels round a many-token
-    batch differently from one-token steps, and a near tie (greedy or a draw) could then flip. Caller holds
-    FORWARD_LOCK."""
+    """The logits row after a stream's prompt and its prefix_ids (a branch, a step-mode step). The prompt goes in one
+    batch; prefix tokens go one llama_decode each, as they went when they were generated: llama.cpp's kernels round
+    a many-token batch differently from one-token steps, and a near tie (greedy or a draw) could then flip. Cells a
+    slot kept from the answer being branched (LlamaModel.reuse) stand in for that replay, so a branch evaluates
+    only the tokens after the last one it shares with a kept answer. Caller holds FORWARD_LOCK."""
     ids = dec.all_ids[0].tolist()
-    row = lm.feed([(seq, 0, ids[:dec.prompt_len], 1)])[0][-1]
-    for pos in range(dec.prompt_len, len(ids)):
+    done = lm.reuse(seq, ids, dec.prompt_len)
+    if not done:
+        row = lm.feed([(seq, 0, ids[:dec.prompt_len], 1)])[0][-1]
+        done = dec.prompt_len
+    for pos in range(done, len(ids)):
         row = lm.feed([(seq, pos, [ids[pos]], 1)])[0][-1]
     return row
 

@@ -153,12 +153,16 @@ def test_llama_model_refuses_torch_inspection_with_directions(lm):
         lm.model
 
 
+@pytest.mark.parametrize("kept", ["kept cells", "replayed"])
 @pytest.mark.parametrize("via", ["engine", "batching"])
 @pytest.mark.parametrize("temperature", [0, 0.8])
-def test_a_branch_continues_on_llama_cpp_as_the_original_answer(lm, via, temperature):
+def test_a_branch_continues_on_llama_cpp_as_the_original_answer(lm, via, temperature, kept, monkeypatch):
     """prefix_ids (issue 13) on the llama.cpp backend: continuing after the first k tokens of an answer gives
-    exactly its remaining tokens, alone and through the batch. (This needs llamacpp.prefill's one-token replay of
-    the prefix: prefilling prompt + prefix in one batch rounded differently and flipped a near tie.)"""
+    exactly its remaining tokens, alone and through the batch, whether the branch starts from the KV cells the
+    answer's slot kept or (those overwritten) replays the prefix one token at a time. (Prefilling prompt + prefix
+    in one batch instead rounded differently and flipped a near tie.)"""
+    if kept == "replayed":
+        monkeypatch.setattr(lm, "reuse", lambda *a: 0)
     stream = engine.stream if via == "engine" else batching.stream
     cfg = SamplingConfig(temperature=temperature, top_k=40, max_new_tokens=10, seed=3)
     prompt = prompt_of(lm, SAME)
@@ -166,3 +170,35 @@ def test_a_branch_continues_on_llama_cpp_as_the_original_answer(lm, via, tempera
     k = 4
     rest = [p.token_id for p in stream(lm, prompt, cfg, prefix_ids=whole[:k])]
     assert rest == whole[k:], f"branch after {k} tokens gave {rest}, the original went on {whole[k:]}"
+
+
+def test_a_branch_evaluates_only_what_follows_the_kept_answer(lm, monkeypatch):
+    """The answer's slot keeps its KV cells after the answer ends: a branch at token k with a forced alternative
+    takes over prompt + k-1 answer cells and evaluates one token (the forced one), and continues exactly as a
+    branch that replays everything."""
+    cfg = SamplingConfig(temperature=0.8, top_k=40, max_new_tokens=10, seed=5)
+    prompt = prompt_of(lm, SAME)
+    whole = ids_of(lm, prompt, cfg)
+    k, n_prompt = 5, len(engine.encode_prompt(lm, prompt))
+    alt = next(t for t in lm.tokenizer(" Greetings", add_special_tokens=False)["input_ids"] if t != whole[k - 1])
+    before = lm.reused_cells
+    fast = ids_of(lm, prompt, cfg, prefix_ids=whole[:k - 1] + [alt])
+    assert lm.reused_cells - before == n_prompt + k - 1, \
+        f"the branch took over {lm.reused_cells - before} cells, expected prompt {n_prompt} + {k - 1} answer tokens"
+    monkeypatch.setattr(lm, "reuse", lambda *a: 0)
+    slow = ids_of(lm, prompt, cfg, prefix_ids=whole[:k - 1] + [alt])
+    assert fast == slow, f"from kept cells {fast}, replayed {slow}"
+    text, _ = engine.generate(lm, prompt, cfg, prefix_ids=whole[:k - 1] + [alt])
+    forced = lm.tokenizer.decode(whole[:k - 1] + [alt], skip_special_tokens=True)
+    assert text.startswith(forced), f"the answer {text!r} should start with the branch's tokens {forced!r}"
+
+
+def test_a_fresh_answer_never_starts_from_kept_cells(lm):
+    """Only branches take over kept cells: a plain answer (Regenerate with the same prompt) evaluates its whole
+    prompt in one batch, as on first asking, so an answer never depends on what the slots happened to keep."""
+    cfg = SamplingConfig(temperature=0, max_new_tokens=4)
+    prompt = prompt_of(lm, SAME)
+    first = ids_of(lm, prompt, cfg)
+    before = lm.reused_cells
+    assert ids_of(lm, prompt, cfg) == first
+    assert lm.reused_cells == before, "a fresh answer reused kept cells"

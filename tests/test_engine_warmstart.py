@@ -106,3 +106,38 @@ def test_coldstart_benchmark_smoke(capsys):
     assert coldstart.main(["--launches", "1"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(r"first_token_after_launch_s=[\d.]+", out[-1]), out
+
+
+def test_warm_up_answers_one_token_per_model_so_the_first_visitor_does_not_pay_for_it(tiny_registry, monkeypatch):
+    from llm_demo import engine
+    monkeypatch.setattr(warmup, "_warm", {})
+    asked = []
+    real = engine.generate
+    monkeypatch.setattr(engine, "generate", lambda lm, prompt, cfg, **kw: asked.append((lm.spec.name, cfg.max_new_tokens))
+                        or real(lm, prompt, cfg, **kw))
+    warmup.warm_up(["tiny-a", "tiny-b"]).join(60)
+    assert asked == [("tiny-a", 1), ("tiny-b", 1)], asked
+    assert warmup._warm == {"tiny-a": "ready", "tiny-b": "ready"}, warmup._warm
+
+
+def test_a_failing_warm_up_answer_still_leaves_the_model_ready(tiny_registry, monkeypatch):
+    from llm_demo import engine
+    monkeypatch.setattr(warmup, "_warm", {})
+    monkeypatch.setattr(engine, "generate", lambda *a, **k: 1 / 0)
+    warmup.warm_up(["tiny-a"]).join(60)
+    assert warmup._warm == {"tiny-a": "ready"} and models.load("tiny-a") is not None
+
+
+@needs_gguf
+def test_the_cached_gguf_tokenizer_loads_directly_and_encodes_as_autotokenizer():
+    """models._load_tokenizer_only reads our cached copy as a fast tokenizer without AutoTokenizer (which imports
+    the model family's modules first, 2-3 s of the warm start): same ids, specials and chat template."""
+    from transformers import AutoTokenizer
+    spec = models.get_spec(models.DEFAULT_CHAT_MODEL)
+    models.load_tokenizer(spec.name)                   # makes sure the cached copy exists
+    direct, auto = models._load_tokenizer_only(spec), AutoTokenizer.from_pretrained(models.gguf_cache_folder(spec))
+    msgs = [{"role": "user", "content": "Héllo <|im_end|> 12345 \n\t naïve"}]
+    a = direct.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    assert a == auto.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    assert direct(a)["input_ids"] == auto(a)["input_ids"] and direct.eos_token_id == auto.eos_token_id
+    assert direct.decode(direct(a)["input_ids"], skip_special_tokens=True) == auto.decode(auto(a)["input_ids"], skip_special_tokens=True)

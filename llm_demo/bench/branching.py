@@ -2,7 +2,8 @@
 `python -m llm_demo.bench branching [--model NAME] [--at 48] [--runs 5]`.
 
 Time to first token of a branch (generation continued after `--at` answer tokens, engine.stream(prefix_ids=...))
-against a fresh answer whose prompt holds the same tokens (prompt + that text), alternating order, median of runs;
+against a fresh answer whose prompt holds the same tokens (prompt + that text), alternating order, median of runs
+(on llama.cpp also a branch whose answer's kept KV cells are gone);
 then the measured temperature table at its default size (llm_demo/temperature_study.py).
 Last line: branch_ttft_ratio=<branch/fresh> table_s=<seconds> (goals: ratio within 1.10, table under 60 s).
 On a shared machine add --one-thread and read the table's cpu_s (one core's work: an upper bound for 2 idle cores).
@@ -55,6 +56,17 @@ def main(argv: list[str]) -> int:
     b, f = statistics.median(branch), statistics.median(fresh)
     print(f"model={args.model} context_tokens branch={n_branch} fresh={n_fresh} ttft_ms branch={b * 1000:.0f} "
           f"fresh={f * 1000:.0f} runs={args.runs} load={os.getloadavg()[0]:.1f}")
+    if hasattr(lm, "reuse"):
+        # llama.cpp: the branch above starts from the KV cells the answer's slot kept (the app's case: the visitor
+        # branches the answer on screen). When other streams have overwritten every kept slot, the branch replays
+        # its prefix one token per llama_decode instead (llamacpp.prefill): measured here too.
+        lm.reuse, replayed = (lambda *a: 0), []
+        for _ in range(args.runs):
+            replayed.append(ttft(engine.stream(lm, prompt, cfg, ignore_eos=True, prefix_ids=ids)))
+        del lm.reuse
+        r = statistics.median(replayed)
+        print(f"llama.cpp branch without kept cells (all slots overwritten since): ttft_ms={r * 1000:.0f} "
+              f"ratio_to_fresh={r / f:.2f}")
     table_s = float("nan")
     if not args.skip_table:
         if args.one_thread:

@@ -29,8 +29,8 @@ def first_answer_text(outputs) -> str:
     return ""
 
 
-def one_launch(timeout_s: float) -> tuple[float, float]:
-    """(seconds to the page answering, seconds to the first token) for one launch of the app."""
+def one_launch(timeout_s: float) -> tuple[float, float, float]:
+    """(seconds to the page answering, to the API client being connected, to the first token) for one launch."""
     from gradio_client import Client
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
@@ -51,6 +51,7 @@ def one_launch(timeout_s: float) -> tuple[float, float]:
                 time.sleep(0.05)
         served = time.perf_counter() - t0
         client = Client(url, verbose=False)
+        connected = time.perf_counter() - t0
         job = client.submit(QUESTION, [], models.DEFAULT_CHAT_MODEL, "", 0, 50, 0.9, 1.0, 16, 0, "", api_name="/chat")
         while not first_answer_text(job.outputs()):
             if job.done() or time.perf_counter() - t0 > timeout_s:
@@ -59,7 +60,7 @@ def one_launch(timeout_s: float) -> tuple[float, float]:
         first = time.perf_counter() - t0
         job.result(timeout=timeout_s)
         client.close()
-        return served, first
+        return served, connected, first
     finally:
         stop_app(proc)
 
@@ -75,8 +76,9 @@ def main(argv: list[str]) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (1 min) at start")
     first = None
     for i in range(1, args.launches + 1):
-        served, first = one_launch(args.timeout_s)
-        print(f"launch {i}: page answers after {served:.1f} s, first token after {first:.1f} s")
+        served, connected, first = one_launch(args.timeout_s)
+        print(f"launch {i}: page answers after {served:.1f} s, client connected after {connected:.1f} s, "
+              f"first token after {first:.1f} s")
     print(f"machine: load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     print(f"first_token_after_launch_s={first:.1f}")
     return 0

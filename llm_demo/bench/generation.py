@@ -36,6 +36,26 @@ def seed_style_loop(lm, ids: list[int], cfg: SamplingConfig, n: int) -> int:
     return seq.shape[1] - len(ids)
 
 
+def llama_eval_loop(lm, ids: list[int], n: int) -> float:
+    """Tokens/s of llama-cpp-python's own loop on the same GGUF (Llama.eval + argmax of the last logits row), the
+    reference for what our engine adds on the llama.cpp backend."""
+    import llama_cpp
+    import numpy as np
+
+    from llm_demo import llamacpp
+    llm = llama_cpp.Llama(model_path=str(lm.path), n_ctx=len(ids) + n + 1, n_threads=llamacpp.n_threads(),
+                          verbose=False)
+    try:
+        llm.eval(ids)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+            llm.eval([int(row.argmax())])
+        return n / (time.perf_counter() - t0)
+    finally:
+        llm.close()
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m llm_demo.bench generation", description=__doc__)
     ap.add_argument("--model", default="tinygpt-base",
@@ -66,6 +86,11 @@ def main(argv: list[str]) -> int:
         n_engine = piece.n_tokens
     engine_tps = n_engine / (time.perf_counter() - t0)
     print(f"(c) engine:          {engine_tps:7.1f} tok/s  ({n_engine} tokens, ttft {ttft * 1000:.0f} ms)")
+
+    if lm.backend == "llama.cpp":
+        raw_tps = llama_eval_loop(lm, ids, args.tokens)
+        print(f"(d) llama.cpp's own Llama.eval loop, greedy: {raw_tps:7.1f} tok/s  (engine / this: "
+              f"{engine_tps / raw_tps:.2f}; the engine's cost over llama.cpp is our sampler and its Python loop)")
 
     x = torch.tensor([ids])
     torch.manual_seed(0)
