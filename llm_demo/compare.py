@@ -115,7 +115,6 @@ class Run:
 def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = "") -> Iterator[list[Column]]:
     """The columns take turns (round robin in this thread), so they fill at the same time and the whole run costs
     what running them one after another would. One failing column never stops the others."""
-    cfg.validate()
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("Type a prompt first: nothing was run.")
     cols = plan_columns(family)

@@ -126,7 +126,6 @@ class Decoder:
 
     def __init__(self, lm: LoadedModel, prompt: str, cfg: SamplingConfig, inspect: int = 0,
                  ignore_eos: bool = False, prefix_ids=()):
-        cfg.validate()
         ids = encode_prompt(lm, prompt)
         if len(ids) > prompt_limit(lm):
             raise ValueError(too_long_sentence(lm, len(ids)))

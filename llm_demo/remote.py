@@ -134,7 +134,6 @@ def stream(lm: RemoteModel, messages: list[dict], system: str, cfg: SamplingConf
            inspect: int = 0) -> Iterator[Piece]:
     """Yield Pieces as the server streams them; a failure raises ValueError with one sentence (pieces already
     yielded stay with the caller). Closing the generator closes the connection, which cancels the request."""
-    cfg.validate()
     ids, why = server_models(max_age_s=5)     # a model dropped from the server is noticed within seconds
     if why:
         raise ValueError(why)

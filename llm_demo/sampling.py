@@ -24,8 +24,10 @@ class SamplingConfig:
     seed: int = 0
     stop: tuple[str, ...] = ()
 
-    def validate(self) -> "SamplingConfig":
-        """Raise ValueError with a sentence a student understands; never clamp silently."""
+    def __post_init__(self):
+        """Checked once, where the settings enter (a request, a script): a SamplingConfig that exists is valid, so
+        the chat, compare and engine code it is passed down to never check it again. Raises ValueError with a
+        sentence a student understands; never clamps silently."""
         def num(x, what):
             if isinstance(x, bool) or not isinstance(x, (int, float)):
                 raise ValueError(f"{what} must be a number, got {x!r}.")
@@ -47,7 +49,6 @@ class SamplingConfig:
             raise ValueError(f"Seed must be a whole number from 0 to 2^63-1, got {self.seed}.")
         if not all(isinstance(s, str) for s in self.stop):
             raise ValueError("Stop strings must be text.")
-        return self
 
     @property
     def greedy(self) -> bool:

@@ -94,7 +94,7 @@ def run(model: str, prompt: str = DEFAULT_PROMPT, samples: int = DEFAULT_SAMPLES
     for value, what, cap in ((samples, "Samples", MAX_SAMPLES), (max_new_tokens, "Max new tokens", MAX_TOKENS)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= cap:
             raise ValueError(f"{what} must be a whole number from 1 to {cap}, got {value!r}.")
-    cfgs = [SamplingConfig(t, top_k, top_p, 1.0, max_new_tokens, seed + s).validate()
+    cfgs = [SamplingConfig(t, top_k, top_p, 1.0, max_new_tokens, seed + s)
             for t in TEMPERATURES for s in range(samples)]
     lm = models.load(model, backend="transformers")   # _generate drives the torch model and its KV cache directly
     text = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)

@@ -236,3 +236,14 @@ def test_regenerate_draws_with_the_next_seed_and_shows_it(tiny_chat):
 def test_newline_tokens_get_a_visible_label():
     labels = chat.prob_buckets([{"token": "\n", "prob": 0.95}, {"token": "", "prob": 0.2}, {"token": "a\tb", "prob": 0.01}])
     assert [t for t, _ in labels] == ["↵", "∅", "a⇥b"], labels
+
+
+def test_one_chat_request_checks_its_sampling_settings_once(tiny_chat, monkeypatch):
+    checks = []
+    real = SamplingConfig.__post_init__
+    monkeypatch.setattr(SamplingConfig, "__post_init__", lambda self: (checks.append(self), real(self))[1])
+    outs = run(chat_tab.respond("Hello cat", [], tiny_chat, "", *KNOBS.values(), ""))
+    assert outs[-1]["steps"], "the request must have answered"
+    assert len(checks) == 1, f"one request, one check at its boundary; checked {len(checks)} times"
+    with pytest.raises(ValueError, match="Top-p"):
+        SamplingConfig(top_p=0)       # a config that exists is valid: the layers below never check it again

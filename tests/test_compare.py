@@ -185,3 +185,12 @@ def test_the_pretraining_cost_note_is_computed_with_the_planner():
     c = 6 * 70e9 * 2e12
     expected = scaling.Hardware("H100", 1, 0.4, price_per_gpu_hour=2.5).cost(c) / 1e6
     assert f"${expected:.1f}M" in pipeline.pretraining_cost_note(), pipeline.pretraining_cost_note()
+
+
+def test_one_compare_request_checks_its_sampling_settings_once_for_three_columns(tiny_family, monkeypatch):
+    checks = []
+    real = SamplingConfig.__post_init__
+    monkeypatch.setattr(SamplingConfig, "__post_init__", lambda self: (checks.append(self), real(self))[1])
+    outs = list(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 1.0, 1.0, 8, 0))
+    assert all(outs[-1][f"{slot}_answer"] is not None for slot in compare.SLOTS), outs[-1]
+    assert len(checks) == 1, f"one request, one check at its boundary; checked {len(checks)} times"

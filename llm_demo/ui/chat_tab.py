@@ -1,6 +1,6 @@
 """Chat tab: streaming chat with the sampling knobs, a look inside the sampler, and a temperature sweep."""
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gradio as gr
 
@@ -108,18 +108,18 @@ def respond(message, history, model, system, temperature, top_k, top_p, rep, max
 def regenerate(history, model, system, temperature, top_k, top_p, rep, max_new, seed, last_model,
                progress=gr.Progress()):
     """The last answer again, drawn with the next seed (shown in the Seed box); greedy decoding says it repeats."""
-    sampling_config(temperature, top_k, top_p, rep, max_new, seed)          # refuse bad settings first
+    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)    # refuse bad settings first
     shown = chat.shown_history(history)
     while shown and shown[-1]["role"] == "assistant":
         shown.pop()
     if not shown:
         raise gr.Error("Nothing to regenerate yet: send a message first.")
-    if float(temperature) == 0:
+    if cfg.greedy:
         notice, next_seed = "Temperature 0 is greedy: the same answer every time (raise it to sample another). ", seed
     else:
-        next_seed = (int(seed) + 1) % 2**63
+        next_seed = (cfg.seed + 1) % 2**63
         notice = f"Regenerated with seed {next_seed} (the previous seed + 1). "
-    cfg = sampling_config(temperature, top_k, top_p, rep, max_new, next_seed)
+        cfg = replace(cfg, seed=next_seed)                                 # a new config: checked as it is made
     first = True
     restore = dict(chatbot=chat.shown_history(history))
     for update in _answer(shown, model, system, cfg, last_model, progress, restore, notice):

@@ -68,8 +68,8 @@ def by_name(fn, outputs: dict):
 
 
 def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingConfig:
-    """The UI's numbers as a validated config (the engine validates again; API callers bypass sliders).
-    Whole numbers typed as floats (5.0) become ints; anything else goes to validate() as it is."""
+    """The UI's numbers as a config, checked here once for the whole request (API callers bypass sliders).
+    Whole numbers typed as floats (5.0) become ints; anything else goes to SamplingConfig's check as it is."""
     def num(x, what):
         if isinstance(x, bool):
             raise ValueError(f"{what} must be a number, got {x!r}.")
@@ -82,7 +82,7 @@ def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingCo
         return int(x) if math.isfinite(x) and x == int(x) else x
     return SamplingConfig(num(temperature, "Temperature"), whole(num(top_k, "Top-k")), num(top_p, "Top-p"),
                           num(rep, "Repetition penalty"), whole(num(max_new, "Max new tokens")),
-                          whole(num(seed, "Seed"))).validate()
+                          whole(num(seed, "Seed")))
 
 
 def engine_status(with_backend_note: bool = False) -> gr.Markdown:
