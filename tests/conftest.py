@@ -1,13 +1,9 @@
 """Shared fixtures: a running app on a free localhost port, and a headless Chromium page on it."""
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from llm_demo.bench.launch import AppDidNotStart, start_app, stop_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "assets" / "screenshots"
@@ -16,38 +12,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """Start `python app.py` as a subprocess (as a user would) and yield its URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"app did not start on {url}; log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        proc, url = start_app(tmp_path_factory.mktemp("app") / "app.log", timeout_s=60)
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
+    yield url
+    stop_app(proc)
 
 
 @pytest.fixture(scope="session")

@@ -6,23 +6,16 @@ from playwright.sync_api import expect
 
 from conftest import CHROMIUM_ARGS, CHROMIUM, open_tab, screenshot
 from llm_demo import models
-from llm_demo.bench.load import start_app
+from llm_demo.bench.launch import start_app, stop_app
 
 
 @pytest.fixture(scope="module")
 def class_app(tmp_path_factory):
-    import os
     folder = tmp_path_factory.mktemp("class")
-    old = {k: os.environ.get(k) for k in ("LLM_DEMO_CLASS_DB", "LLM_DEMO_TEACHER_TOKEN")}
-    os.environ.update(LLM_DEMO_CLASS_DB=str(folder / "class.sqlite3"), LLM_DEMO_TEACHER_TOKEN="browser-test-token")
-    try:
-        proc, url = start_app(folder / "app.log")
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    proc, url = start_app(folder / "app.log", timeout_s=60, env=dict(LLM_DEMO_CLASS_DB=str(folder / "class.sqlite3"),
+                                                                     LLM_DEMO_TEACHER_TOKEN="browser-test-token"))
     yield url
-    proc.terminate()
-    proc.wait(10)
+    stop_app(proc)
 
 
 @pytest.mark.skipif(not models.availability("tinygpt-sft")[0], reason="the TinyGPT trio is not built")
@@ -39,7 +32,7 @@ def test_blind_vote_reveals_the_models_and_updates_the_class_leaderboard(browser
         panel.get_by_role("button", name="Run blind (A / B / C)").click()
         for label in "ABC":
             expect(panel.get_by_label(f"Answer {label}")).not_to_have_value("", timeout=90_000)
-        expect(panel.get_by_text(re.compile(r"\d+ tokens · finished"))).to_have_count(3, timeout=90_000)
+        expect(panel.get_by_text(re.compile(r"\d+ tokens? · finished"))).to_have_count(3, timeout=90_000)
         heads = panel.locator(".prose").all_inner_texts()
         assert not any("tinygpt-" in h for h in heads if h.strip()[:1] in "ABC"), "a model name shows before the vote"
         page.locator("#arena-best").get_by_role("radio", name=best, exact=True).check()

@@ -11,7 +11,7 @@ from gradio_client import Client
 from llm_demo import models
 from llm_demo.arena_store import ArenaStore
 from llm_demo.bench.arena import RECEIPT
-from llm_demo.bench.load import start_app
+from llm_demo.bench.launch import start_app, stop_app
 
 pytestmark = pytest.mark.skipif(not models.availability("tinygpt-sft")[0], reason="the TinyGPT trio is not built")
 
@@ -64,8 +64,7 @@ def test_sigkill_while_voting_loses_no_acknowledged_vote_and_leaves_the_database
         assert "receipt #" in client.predict("C", None, api_name="/arena_vote")
         assert ArenaStore(db).totals()["votes"] == 5
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_app(proc)
 
 
 def test_an_unusable_database_path_stops_the_app_with_one_sentence(tmp_path, monkeypatch):

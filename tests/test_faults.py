@@ -7,7 +7,6 @@ threshold is far above idle noise and far below one generating core, so machine 
 """
 import os
 import shutil
-import subprocess
 import sys
 import textwrap
 import time
@@ -19,7 +18,8 @@ import psutil
 import pytest
 from gradio_client import Client
 
-from conftest import ROOT, free_port
+from conftest import ROOT
+from llm_demo.bench.launch import start_app, stop_app
 from llm_demo import models
 
 LONG = "Write a very long story about a lighthouse keeper, with many chapters."
@@ -184,32 +184,15 @@ def small_readonly_app(tmp_path_factory):
     writable.mkdir()
     launcher = tmp / "readonly_app.py"
     launcher.write_text(AUDIT)
-    port = free_port()
-    env = dict(os.environ, HOME=str(writable), TMPDIR=str(writable), GRADIO_TEMP_DIR=str(writable / "gradio"),
+    env = dict(HOME=str(writable), TMPDIR=str(writable), GRADIO_TEMP_DIR=str(writable / "gradio"),
                HF_HOME=str(writable / "hf"), XDG_CACHE_HOME=str(writable / "cache"), MPLCONFIGDIR=str(writable / "mpl"),
-               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
                HF_HUB_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", LLM_DEMO_MODEL_CONCURRENCY="1", LLM_DEMO_QUEUE_MAX="2")
     log = tmp / "app.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(launcher), str(writable)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    proc, url = start_app(log, env=env, argv=[sys.executable, str(launcher), str(writable)], timeout_s=90)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                httpx.get(url, timeout=2)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None and time.monotonic() < deadline, f"no start:\n{log.read_text()[-3000:]}"
-                time.sleep(0.3)
         yield url, proc, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
 
 
 def test_the_app_keeps_serving_when_only_its_temp_dir_is_writable(small_readonly_app):

@@ -2,9 +2,6 @@
 on loopback by the tests (bounded waits; stopped at the end), plus a tiny fake server for the faults a real one
 will not produce on demand (slow, malformed). Every failure must be one sentence, partial text kept."""
 import json
-import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -13,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from conftest import free_port
+from llm_demo.bench.launch import AppDidNotStart, free_port, start, stop_app
 from llm_demo import chat, compare, config, llamacpp, models, remote
 from llm_demo.sampling import SamplingConfig
 
@@ -32,35 +29,20 @@ def start_server(tmp_path, name: str, ctx: int = 1024):
                   for alias in ("smollm2-instruct", "smollm2-base")]
     cfg = tmp_path / f"{name}.json"
     cfg.write_text(json.dumps({"host": "127.0.0.1", "port": port, "api_key": SECRET, "models": models_cfg}))
-    log = open(tmp_path / f"{name}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--config_file", str(cfg)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/v1", time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {SECRET}"}, timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"llama_cpp.server did not start: {(tmp_path / f'{name}.log').read_text()[-2000:]}")
-        time.sleep(0.3)
-
-
-def stop(proc):
-    proc.terminate()
+    url = f"http://127.0.0.1:{port}/v1"
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        proc = start([sys.executable, "-m", "llama_cpp.server", "--config_file", str(cfg)], tmp_path / f"{name}.log",
+                     f"{url}/models", headers={"Authorization": f"Bearer {SECRET}"}, timeout_s=120)
+    except AppDidNotStart as exc:
+        pytest.fail(f"llama_cpp.server did not start: {exc}")
+    return proc, url
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     proc, url = start_server(tmp_path_factory.mktemp("srv"), "main")
     yield url
-    stop(proc)
+    stop_app(proc)
 
 
 def use(monkeypatch, url: str, key: str = SECRET):
@@ -135,7 +117,7 @@ def test_a_server_killed_mid_stream_keeps_the_partial_answer(tmp_path, monkeypat
         assert text, "the partial answer was lost"
         assert SECRET not in str(err.value)
     finally:
-        stop(proc)
+        stop_app(proc)
     monkeypatch.setitem(remote._listing, "at", -1e9)
     with pytest.raises(ValueError, match="did not answer"):
         list(chat.stream_reply("remote:smollm2-instruct", HI, "", SamplingConfig(max_new_tokens=4)))

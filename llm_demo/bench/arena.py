@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from llm_demo.bench.load import LOOPBACK, p95, start_app, stop_app
+from llm_demo.bench.launch import start_app, stop_app
+from llm_demo.bench.load import LOOPBACK, p95
 
 PROMPTS = ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?", "Where does Hugo live?",
            "Tell me a story about Tom.", "Hello!"]

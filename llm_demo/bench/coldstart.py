@@ -7,15 +7,12 @@ Last line: first_token_after_launch_s=<s>
 """
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from llm_demo import ROOT, models
-from llm_demo.bench.load import free_port, stop_app
+from llm_demo import models
+from llm_demo.bench.launch import start_app, stop_app
 
 QUESTION = "What is the capital of France?"
 
@@ -32,23 +29,10 @@ def first_answer_text(outputs) -> str:
 def one_launch(timeout_s: float) -> tuple[float, float, float]:
     """(seconds to the page answering, to the API client being connected, to the first token) for one launch."""
     from gradio_client import Client
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
     log = Path(tempfile.gettempdir()) / f"llm_lab_coldstart_{os.getpid()}.log"
-    url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc, url = start_app(log, timeout_s=timeout_s, poll_s=0.05)
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None or time.perf_counter() - t0 > timeout_s:
-                    raise SystemExit(f"the app did not start on {url}; see {log}") from None
-                time.sleep(0.05)
         served = time.perf_counter() - t0
         client = Client(url, verbose=False)
         connected = time.perf_counter() - t0

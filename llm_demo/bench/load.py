@@ -12,12 +12,8 @@ import argparse
 import math
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +21,13 @@ from urllib.parse import urlparse
 
 import psutil
 
-from llm_demo import ROOT, models
+from llm_demo import models
+from llm_demo.bench.launch import start_app, stop_app
 
 MESSAGE = "Write a short story about a robot who learns to paint."
 PROMPTS = ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?", "Where does Hugo live?"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-TOKENS = re.compile(r"(\d+) tokens")
+TOKENS = re.compile(r"(\d[\d,]*) tokens?\b")      # llm_demo.count: "1 token", "1,024 tokens"
 
 
 @dataclass
@@ -42,41 +39,7 @@ class Result:
     error: str = ""
 
 
-# ---------------------------------------------------------------- the app under test
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(log: Path) -> tuple[subprocess.Popen, str]:
-    """app.py on a free loopback port, offline; returns (process, url) once it answers (at most 120 s)."""
-    port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"the app did not start on {url}; see {log}") from None
-            time.sleep(0.3)
-
-
-def stop_app(proc: subprocess.Popen) -> None:
-    """End an app started by start_app: terminate, then kill if it has not exited within 10 s."""
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+# ---------------------------------------------------------------- the app under test (started by bench/launch.py)
 
 
 def server_pid(url: str) -> int | None:
@@ -110,10 +73,10 @@ def _call(client, endpoint: str, kind: str, args: tuple, deadline: float) -> Res
     ms = (time.perf_counter() - t0) * 1000
     if endpoint == "/chat":
         found = TOKENS.search(out[2] or "")
-        return Result(endpoint, kind, ms, int(found.group(1)) if found else 0,
+        return Result(endpoint, kind, ms, int(found.group(1).replace(",", "")) if found else 0,
                       "" if found else f"no token count in {out[2]!r}")
     if endpoint == "/compare":
-        return Result(endpoint, kind, ms, sum(int(m.group(1)) for h in out[0:12:4] if (m := TOKENS.search(h or ""))))
+        return Result(endpoint, kind, ms, sum(int(m.group(1).replace(",", "")) for h in out[0:12:4] if (m := TOKENS.search(h or ""))))
     return Result(endpoint, kind, ms)
 
 
