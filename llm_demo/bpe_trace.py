@@ -32,7 +32,6 @@ class ChunkTrace:
 
 @dataclass
 class WordTrace:
-    word: str
     tokenizer: str
     chunks: list[ChunkTrace] = field(default_factory=list)
     encoded: list[int] = field(default_factory=list)  # what the tokenizer itself returns for the word
@@ -66,7 +65,7 @@ def bpe_steps(chunk: list[bytes], rank_of, id_of) -> list[MergeStep]:
 def _trace_tiktoken(word: str, tk: TiktokenTokenizer) -> WordTrace:
     import regex  # tiktoken's own dependency; its pattern needs possessive quantifiers, which `re` lacks
     ranks = tk.enc._mergeable_ranks  # tiktoken: a token's rank is the priority of the merge that makes it
-    trace = WordTrace(word, tk.label, encoded=tk.encode(word))
+    trace = WordTrace(tk.label, encoded=tk.encode(word))
     for piece in regex.findall(tk.enc._pat_str, word):
         data = piece.encode("utf-8")
         steps = bpe_steps([bytes([b]) for b in data], lambda a, b: ranks.get(a + b), ranks.get)
@@ -100,7 +99,7 @@ def _trace_hf(word: str, tk: HFTokenizer) -> WordTrace:
     backend = tk.tok.backend_tokenizer
     text = backend.normalizer.normalize_str(word) if backend.normalizer else word
     pieces = backend.pre_tokenizer.pre_tokenize_str(text) if backend.pre_tokenizer else [(text, None)]
-    trace = WordTrace(word, tk.label, encoded=tk.encode(word))
+    trace = WordTrace(tk.label, encoded=tk.encode(word))
     for piece, _ in pieces:
         data = bytes(BYTE_LEVEL[c] for c in piece)
         steps = bpe_steps([bytes([b]) for b in data], lambda a, b: merges.get((a, b)), vocab.get)

@@ -32,7 +32,6 @@ def _torch_model(name: str) -> models.LoadedModel:
 @dataclass(frozen=True)
 class Inspection:
     """What one eager forward pass over a text shows. L layers, H query heads, T tokens."""
-    model_name: str
     ids: tuple[int, ...]
     tokens: tuple[str, ...]      # each id decoded on its own, so " rabbit" keeps its space
     note: str                    # "" or the sentence saying the text was cut
@@ -126,7 +125,7 @@ def inspect(model_name: str, text: str) -> Inspection:
     with torch.inference_mode():
         attn = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()    # [L, H, T, T]
         top_ids, top_probs = _lens(lm.model, out)
-    result = Inspection(model_name, tuple(ids), tuple(tokens), note, attn, top_ids, top_probs, ms)
+    result = Inspection(tuple(ids), tuple(tokens), note, attn, top_ids, top_probs, ms)
     with _lock:
         _INSPECTIONS[key] = result
         while len(_INSPECTIONS) > _INSPECTIONS_MAX:

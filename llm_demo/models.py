@@ -400,10 +400,13 @@ def _load(spec: ModelSpec, backend: str):
         return remote.RemoteModel(spec)
     if backend == "llama.cpp":
         from llm_demo import llamacpp
-        return llamacpp.LlamaModel(spec, gguf_path(spec), load_tokenizer(spec.name))
-    model, tokenizer, device = _from_pretrained(spec)
-    n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    return LoadedModel(spec, model, tokenizer, device, n_bytes, time.perf_counter() - t0)
+        lm = llamacpp.LlamaModel(spec, gguf_path(spec), load_tokenizer(spec.name))
+    else:
+        model, tokenizer, device = _from_pretrained(spec)
+        n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        lm = LoadedModel(spec, model, tokenizer, device, n_bytes, time.perf_counter() - t0)
+    log.info("loaded %s on %s in %.1f s (%.0f MB)", spec.name, backend, lm.load_seconds, lm.n_bytes / 1e6)
+    return lm
 
 
 CACHE = ModelCache()

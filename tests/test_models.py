@@ -53,6 +53,16 @@ def test_failed_load_is_reported_and_retried_not_cached(monkeypatch, tmp_path, t
     assert cache.get("tiny-late").spec.name == "tiny-late", "a model that appeared later must load on retry"
 
 
+def test_each_load_tells_the_host_log_how_long_it_took(monkeypatch, tiny_dir, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger="llm_demo")
+    spec = models.ModelSpec("tiny-timed", "tiny", "sft", "embedded", str(tiny_dir), "tiny timed")
+    monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, "tiny-timed": spec})
+    lm = models.ModelCache().get("tiny-timed")
+    line = f"loaded tiny-timed on transformers in {lm.load_seconds:.1f} s"
+    assert line in caplog.text, f"expected {line!r} in the log: {caplog.text!r}"
+
+
 def test_unreachable_hub_fails_fast_with_a_clear_message(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")      # nothing listens there

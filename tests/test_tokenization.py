@@ -229,3 +229,11 @@ def test_offsets_fallback_for_normalising_tokenizers():
     for text in ["Hello World,  the FOX!", "  你好 fox\n", ""]:
         tokens = tk.tokens(text)
         assert b"".join(t.bytes for t in tokens) == text.encode("utf-8"), f"{text!r}: {tokens}"
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base", "o200k_base"])
+def test_decode_the_readme_documents_inverts_tokenize(name):
+    assert T.decode([15496, 11, 995, 0], "gpt2") == "Hello, world!", "the README's example"
+    text = "Tokens: ünïcode, 你好, and code()\n\tindented."
+    ids = [t.id for t in T.tokenize(text, name)]
+    assert T.decode(ids, name) == text, f"{name}: decode(tokenize(x)) != x"
