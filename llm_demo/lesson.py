@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from llm_demo import TINYGPT_DIR, links, pipeline, scaling
+from llm_demo import TINYGPT_DIR, compare_explainer, links, scaling
 from llm_demo.sampling import SamplingConfig, next_token
 from llm_demo.scaling_plots import KNOWN_MODELS, read_model_point
 from llm_demo.token_facts import CONTEXT_WINDOWS, EXTRA_PRESETS, SEED_PRESETS, SEED_WORDS_PER_TOKEN
@@ -103,7 +103,7 @@ def pipeline_section() -> Section:
     for stage in ("base", "sft", "dpo"):
         path = TINYGPT_DIR / stage / "summary.json"
         summaries[stage] = json.loads(path.read_text()) if path.exists() else None
-    ev = pipeline.load_eval()
+    ev = compare_explainer.load_eval()
     shows = [f"Our {stage}: {s['data']}; {s['tokens_seen']:,} tokens seen." for stage, s in summaries.items() if s]
     if ev:
         st = ev["stages"]

@@ -181,10 +181,10 @@ def test_instruct_columns_are_labelled_by_what_each_family_publishes():
 
 
 def test_the_pretraining_cost_note_is_computed_with_the_planner():
-    from llm_demo import pipeline, scaling
+    from llm_demo import compare_explainer, scaling
     c = 6 * 70e9 * 2e12
     expected = scaling.Hardware("H100", 1, 0.4, price_per_gpu_hour=2.5).cost(c) / 1e6
-    assert f"${expected:.1f}M" in pipeline.pretraining_cost_note(), pipeline.pretraining_cost_note()
+    assert f"${expected:.1f}M" in compare_explainer.pretraining_cost_note(), compare_explainer.pretraining_cost_note()
 
 
 def test_one_compare_request_checks_its_sampling_settings_once_for_three_columns(tiny_family, monkeypatch):

@@ -3,7 +3,7 @@ import dataclasses
 
 import gradio as gr
 
-from llm_demo import compare, config, models, pipeline
+from llm_demo import compare, compare_explainer, config, models
 from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 from llm_demo import count
@@ -166,13 +166,13 @@ def build_compare_tab():
     build_arena_panel(prompt, system, [temperature, top_k, top_p, rep, max_new, seed])
     with gr.Accordion("The pipeline explained: pretraining → SFT → RLHF / DPO", open=True):
         with gr.Row():
-            for title, text in pipeline.STAGE_PANELS:
+            for title, text in compare_explainer.STAGE_PANELS:
                 gr.Markdown(f"**{title}**\n\n{text}")
-        gr.Markdown(pipeline.pretraining_cost_note())
-        gr.Markdown(pipeline.trio_facts())
-        ev = pipeline.load_eval()
-        gr.Plot(pipeline.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
-        gr.Plot(pipeline.curves_figure(), label="TinyGPT training curves")
+        gr.Markdown(compare_explainer.pretraining_cost_note())
+        gr.Markdown(compare_explainer.trio_facts())
+        ev = compare_explainer.load_eval()
+        gr.Plot(compare_explainer.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
+        gr.Plot(compare_explainer.curves_figure(), label="TinyGPT training curves")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     streamed = dict(views, run=run_state, busy=busy)

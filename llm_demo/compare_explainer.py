@@ -1,5 +1,6 @@
-"""The training pipeline explained: one panel per stage, and our trio's measured eval and training curves as
-Plotly figures (read from assets/models/tinygpt/, written by `python -m llm_demo.training all`)."""
+"""The Compare tab's explainer ("The pipeline explained"): one panel per training stage, the pretraining cost note,
+our trio's facts, and its measured eval and training curves as Plotly figures (read from assets/models/tinygpt/,
+written by `python -m llm_demo.training all`)."""
 import csv
 import json
 from pathlib import Path
