@@ -34,11 +34,14 @@ def test_partial_utf8_shown_as_bytes_and_control_chars_as_pictures():
 
 
 def test_same_id_same_colour_and_ids_toggle():
-    tokens = T.tokenize("the cat and the dog", "gpt2")
+    tokens = T.tokenize("the dog and the dog ran to the dog", "gpt2")
     html = render_tokens(tokens)
-    the = tokens[3].id  # " the"
-    assert tokens[3].text == " the" and html.count(token_colour(the)) == 1, "one ' the' in the text"
-    assert token_colour(the) == token_colour(the) and token_colour(1) != token_colour(2), "stable, distinct colours"
+    dog, the = tokens[1].id, tokens[3].id  # " dog" three times, " the" twice, "the" (another id) once
+    assert [t.text for t in tokens].count(" dog") == 3 and html.count(token_colour(dog)) == 3, \
+        "every ' dog' must be drawn in its id's colour"
+    shown = {t.id: token_colour(t.id) for t in tokens}
+    assert len(set(shown.values())) == len(shown), f"different ids in one text need different colours: {shown}"
+    assert html.count(token_colour(the)) == 2, "' the' twice, and 'the' (a different id) in another colour"
     assert "<sub>" not in html and f"<sub>{the}</sub>" in render_tokens(tokens, show_ids=True), "ids toggle"
 
 
