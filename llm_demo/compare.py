@@ -36,9 +36,12 @@ PUBLISHED_BETA = {
     "olmo2-1b": (5.0, "OLMo 2's DPO recipe: β = 5, length-normalised DPO (allenai/OLMo-2-1124-7B-DPO model card, "
                  "Training hyperparameters; the Tülu 3 recipe, Lambert et al. 2024, Sec. 5)", True),
 }
-# Tokens a column makes per turn after its first: switching models every token evicts each one's weights from the
-# CPU caches (measured on the trio: 1 token per turn cost 6-11% over running the columns one after another).
-TOKENS_PER_TURN = 4
+# How long a column keeps the cores per turn, after a first round of one token each: every switch to another
+# model reloads its weights into the CPU caches (the trio's three ~10 MB models do not fit a 32 MiB L3 together),
+# a cost that grows with slower memory. Four tokens per turn cost 1% on one 2-core machine and 22-25% on another
+# of the same kind (issue 17); a turn of TURN_S bounds that cost by the switch time over the turn's length, whatever
+# the model's speed. `python -m llm_demo.bench compare --turn-ms 0` measures one token per turn for comparison.
+TURN_S = 0.05
 DEFAULT_BETA = 0.1   # TRL DPOConfig's default beta, used when a family records none
 
 
@@ -137,7 +140,7 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
         except Exception as exc:  # noqa: BLE001
             col.error, col.done = column_error(exc), True
     yield cols
-    burst = 1                                   # first round: one token each, so every column starts at once
+    first_round = True                          # one token each, so every column starts at once
     while streams:
         # Remote columns take turns one whole answer at a time: a server that serves one request at a time (llama.cpp's)
         # would otherwise make the second column wait for the first, which waits for us to read it.
@@ -145,7 +148,8 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
         for col in cols:
             if col.model.startswith("remote:") and col.slot != remote_turn:
                 continue
-            for _ in range(burst):
+            turn_end = time.perf_counter() + (0 if first_round else TURN_S)
+            while True:
                 gen = streams.get(col.slot)
                 if gen is None:
                     break
@@ -161,8 +165,10 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
                 if piece.done:
                     col.done, col.finish_reason = True, piece.finish_reason
                     del streams[col.slot]
+                if time.perf_counter() >= turn_end:
+                    break
         yield cols
-        burst = TOKENS_PER_TURN
+        first_round = False
 
 
 def column_error(exc: Exception) -> str:

@@ -79,6 +79,9 @@ def limits_markdown() -> str:
 
 # GGUF models run on llama.cpp (llama-cpp-python) when it is importable; 0 forces the transformers backend.
 LLAMA_CPP = _env_flag("LLM_DEMO_LLAMA_CPP", default=True)
+# Threads llama.cpp computes with (0: as many as torch uses, i.e. the cores). Its threads wait for each other at
+# every layer, so on a machine shared with other busy processes fewer can be faster (README, "Engines").
+LLAMA_THREADS = _env_int("LLM_DEMO_LLAMA_THREADS", 0, minimum=0)
 # Where the transformers copy of a GGUF model (dequantised once, ~15 s) and its tokenizer are kept as safetensors,
 # so later starts load them in seconds. Default: the user's cache folder.
 CACHE_DIR = os.path.expanduser(os.environ.get("LLM_DEMO_CACHE_DIR", "").strip() or os.path.join(

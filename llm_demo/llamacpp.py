@@ -48,7 +48,8 @@ def fallback_note() -> str:
 
 
 def n_threads() -> int:
-    return max(1, torch.get_num_threads() or os.cpu_count() or 1)
+    """llama.cpp's threads: LLM_DEMO_LLAMA_THREADS, else as many as torch uses."""
+    return config.LLAMA_THREADS or max(1, torch.get_num_threads() or os.cpu_count() or 1)
 
 
 class LlamaModel:

@@ -58,6 +58,25 @@ def test_three_columns_stream_together_and_finish(tiny_family):
     assert all(c.prompt_tokens > 0 for c in final)
 
 
+def test_columns_take_timed_turns_after_a_first_token_each(tiny_family, monkeypatch):
+    """After a first round of one token per column, each column keeps the cores for compare.TURN_S (fewer model
+    switches, each of which reloads a model's weights into the CPU caches): with a long turn the second round runs
+    the columns to their end one by one; with TURN_S = 0 every round gives each running column one token."""
+    def counts():        # the columns are updated in place: note (tokens, done) at every update
+        cfg = SamplingConfig(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=0)
+        return [[(c.n_tokens, c.done) for c in cols] for cols in compare.stream_columns(tiny_family, PROMPT, cfg)]
+
+    monkeypatch.setattr(compare, "TURN_S", 30.0)
+    updates = counts()
+    assert [n for n, _ in updates[1]] == [1, 1, 1] and len(updates) == 3, updates
+    assert all(done for _, done in updates[2]), updates
+    monkeypatch.setattr(compare, "TURN_S", 0.0)
+    updates = counts()
+    assert len(updates) > 3
+    for before, after in zip(updates[1:], updates[2:]):
+        assert [a[0] - b[0] for a, b in zip(after, before)] == [0 if b[1] else 1 for b in before], (before, after)
+
+
 def test_same_seed_reproduces_all_three_columns(tiny_family):
     a = [c.text for c in run(tiny_family, seed=3)[-1]]
     b = [c.text for c in run(tiny_family, seed=3)[-1]]

@@ -34,7 +34,8 @@ def main(argv: list[str]) -> int:
 
         t0, first, out = time.perf_counter(), None, None
         for out in chat_tab.respond(MESSAGE, [], args.model, "", 0, 50, 0.9, 1.0, args.tokens, 0, ""):
-            first = first if first is not None else time.perf_counter() - t0
+            answered = out["chatbot"] and out["chatbot"][-1]["role"] == "assistant"   # the first update has none
+            first = first if first is not None or not answered else time.perf_counter() - t0
         hand.append(time.perf_counter() - t0)
         ttfts.append(first)
         n = len(out["steps"])

@@ -40,7 +40,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--family", default=models.DEFAULT_FAMILY, help="model family to compare")
     ap.add_argument("--tokens", type=int, default=64, help="max new tokens per column")
     ap.add_argument("--runs", type=int, default=9, help="timed runs (the median is reported)")
+    ap.add_argument("--turn-ms", type=float, default=compare.TURN_S * 1000,
+                    help="how long each column keeps the cores per turn (0: one token per turn)")
     args = ap.parse_args(argv)
+    if not 0 <= args.turn_ms <= 1000:
+        ap.error("--turn-ms must be 0-1000")
+    compare.TURN_S = args.turn_ms / 1000
     cfg = SamplingConfig(temperature=0.7, top_k=50, top_p=0.9, max_new_tokens=args.tokens, seed=0)
     _, _, cols = side_by_side(args.family, cfg)                       # load the models, warm up
     firsts, ratios = [], []
@@ -55,7 +60,7 @@ def main(argv: list[str]) -> int:
         firsts.append(first)
         ratios.append(parallel / sequential)
     print(f"family={args.family} columns={[c.slot for c in cols if not c.error]} "
-          f"tokens={[c.n_tokens for c in cols]} runs={args.runs}")
+          f"tokens={[c.n_tokens for c in cols]} runs={args.runs} turn_ms={args.turn_ms:g}")
     print(f"first_token_all_ms={statistics.median(firsts) * 1000:.0f} "
           f"parallel_vs_sequential={statistics.median(ratios):.2f}")
     return 0
