@@ -72,8 +72,8 @@ CACHE_MAX_AGE_S = _env_int("LLM_DEMO_CACHE_MAX_AGE_S", 3600)
 def limits_markdown() -> str:
     """The per-request caps and the queue, as the Chat and Compare tabs show them."""
     return (f"Limits on this deployment: {MAX_NEW_TOKENS_CAP} new tokens, {MAX_PROMPT_TOKENS} prompt tokens, "
-            f"{GENERATION_TIMEOUT_S} s per answer. {MODEL_CONCURRENCY_LIMIT} answers are generated at once "
-            f"(batched); when more people ask, the answer box shows your place in the queue.")
+            f"{GENERATION_TIMEOUT_S} s per answer. Answers generated at once (batched): up to "
+            f"{MODEL_CONCURRENCY_LIMIT}; when more people ask, the answer box shows your place in the queue.")
 
 # ---------------------------------------------------------------- engines (issue 14)
 

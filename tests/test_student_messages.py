@@ -86,3 +86,9 @@ def test_views_with_a_count_of_one_use_the_singular():
         bad = re.findall(r"\b1 (?:tokens|votes|samples|layers|heads|bytes|merges|prompt tokens)\b", str(text))
         assert not bad, f"{where} says {bad}: {str(text)[:300]}"
         assert re.search(r"\b1 (?:token|vote|byte)\b", str(text)), f"{where} shows no count of one: {str(text)[:300]}"
+
+
+def test_the_limits_line_reads_right_with_one_slot(monkeypatch):
+    monkeypatch.setattr(config, "MODEL_CONCURRENCY_LIMIT", 1)
+    line = config.limits_markdown()
+    assert "up to 1;" in line and "1 answers" not in line, line
