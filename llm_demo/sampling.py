@@ -74,10 +74,6 @@ class StepInfo:
     entropy_final: float = 0.0   # entropy of the distribution the draw used (after every filter), in nats
 
 
-def _kept(logits: torch.Tensor) -> int:
-    return int(torch.isfinite(logits).sum())
-
-
 def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfig,
                generator: torch.Generator | None, inspect: int = 0) -> tuple[int, StepInfo]:
     """Pick the next token from one row of logits (shape [vocab]); input_ids [1, seq] feed the repetition penalty.
@@ -116,20 +112,37 @@ def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfi
         live = torch.isfinite(vals[0]).nonzero()[:, 0]
         pick = torch.multinomial(torch.softmax(vals[:, live], dim=-1), 1, generator=generator)
         chosen = int(keep[live[pick]])
-    info = StepInfo(chosen, float(torch.softmax(final, -1)[0, chosen]) if inspect else 0.0)
+    info = StepInfo(chosen, 0.0)
     if inspect:
-        raw = torch.softmax(stages[0][1], -1)[0]
-        cand = raw.topk(min(inspect, raw.numel())).indices.tolist()
-        if chosen not in cand:
-            cand.append(chosen)
-        info.candidates = cand
-        idx = torch.tensor(cand)
-        for name, lg in stages:
-            info.stages.append(StageView(name, torch.softmax(lg, -1)[0, idx].tolist(), _kept(lg)))
-        raw_logp = torch.log_softmax(stages[0][1][0], -1)                        # [vocab]
-        info.logprobs = raw_logp[idx].tolist()
-        info.entropy, info.entropy_final = _entropy(raw_logp), _entropy(torch.log_softmax(final[0], -1))
+        _inspect(info, stages, final, inspect)
     return chosen, info
+
+
+def _inspect(info: StepInfo, stages: list, final: torch.Tensor, inspect: int) -> None:
+    """Fill the sampler view: the top-`inspect` candidates by raw probability (and the chosen token), each one's
+    probability after every stage and under the model, how many tokens each stage kept, and both entropies.
+
+    Each distinct stage tensor is reduced once (its log-normaliser and finite count; the greedy stages share one
+    tensor) and only the candidates' probabilities are formed, instead of a softmax over the whole vocabulary per
+    stage: a few passes over 49,152 scores instead of ~30, which is most of the view's cost per token."""
+    raw_logp = torch.log_softmax(stages[0][1][0], -1)                            # [vocab]
+    cand = raw_logp.topk(min(inspect, raw_logp.numel())).indices.tolist()
+    if info.token_id not in cand:
+        cand.append(info.token_id)
+    info.candidates = cand
+    idx = torch.tensor(cand)
+    reduced: dict[int, tuple] = {}                                               # id(tensor) -> (log Z, finite mask)
+    for name, lg in stages:
+        if id(lg) not in reduced:
+            reduced[id(lg)] = (torch.logsumexp(lg[0], -1), torch.isfinite(lg[0]))
+        log_z, finite = reduced[id(lg)]
+        info.stages.append(StageView(name, (lg[0, idx] - log_z).exp().tolist(), int(finite.sum())))
+    log_z, finite = reduced[id(final)] if id(final) in reduced else (torch.logsumexp(final[0], -1),
+                                                                      torch.isfinite(final[0]))
+    info.prob = float((final[0, info.token_id] - log_z).exp())
+    info.logprobs = raw_logp[idx].tolist()
+    info.entropy = _entropy(raw_logp)
+    info.entropy_final = _entropy(torch.log_softmax(final[0][finite], -1))    # the -inf entries add 0
 
 
 def _entropy(logp: torch.Tensor) -> float:
