@@ -120,8 +120,8 @@ def step_record(lm, piece) -> dict:
     if lm.backend == "remote":                 # the server's top_logprobs: candidates are already text
         return {"token": st.token, "prob": st.prob, "candidates": st.candidates, "chosen": st.candidates.index(st.token),
                 "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages]}
-    tok = lambda i: lm.tokenizer.decode([i])
-    return {"token": tok(piece.token_id), "prob": st.prob, "candidates": [tok(i) for i in st.candidates],
+    *cands, token = lm.tokenizer.batch_decode([[i] for i in st.candidates] + [[piece.token_id]])   # one call
+    return {"token": token, "prob": st.prob, "candidates": cands,
             "chosen": st.candidates.index(piece.token_id),
             "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages],
             # for branching and the per-answer measures (llm_demo/branching.py)
