@@ -178,8 +178,10 @@ class LlamaModel:
         try:
             self._feed(segments, out)
         except BaseException:
-            for seq, *_ in segments:         # what the failed call left in these slots is unknown: forget it all
-                self._truncate(seq, 0)
+            import llama_cpp as lc
+            for seq, *_ in segments:         # what the failed call left in these slots is unknown: forget it all,
+                lc.llama_memory_seq_rm(self._mem, seq, -1, -1)      # including cells _cells never recorded
+                self._cells[seq], self._batched[seq] = [], 0
             raise
         for seq, pos0, ids, _ in segments:
             self._cells[seq].extend(ids)

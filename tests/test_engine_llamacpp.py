@@ -202,3 +202,20 @@ def test_a_fresh_answer_never_starts_from_kept_cells(lm):
     before = lm.reused_cells
     assert ids_of(lm, prompt, cfg) == first
     assert lm.reused_cells == before, "a fresh answer reused kept cells"
+
+
+def test_a_failed_decode_forgets_every_cell_of_its_slots(lm, monkeypatch):
+    """A prompt longer than one llama.cpp batch is evaluated in two llama_decode calls; when the second fails, the
+    first one's cells must go too (else a later stream in that slot would attend to stale cells)."""
+    import llama_cpp as lc
+    ids = (lm.tokenizer("The quick brown fox jumps over the lazy dog. ")["input_ids"] * 80)[:lm.n_batch + 40]
+    seq, real, calls = lm.acquire(), lc.llama_decode, []
+    monkeypatch.setattr(lc, "llama_decode", lambda ctx, b: calls.append(1) or (real(ctx, b) if len(calls) == 1 else -1))
+    try:
+        with engine.FORWARD_LOCK, pytest.raises(RuntimeError, match="llama_decode returned -1"):
+            lm.feed([(seq, 0, ids, 1)])
+        assert len(calls) == 2, "the prompt should have needed two llama_decode calls"
+        assert lm._cells[seq] == [] and lc.llama_memory_seq_pos_max(lm._mem, seq) == -1, "stale cells were kept"
+    finally:
+        monkeypatch.setattr(lc, "llama_decode", real)
+        lm.release(seq)
