@@ -122,34 +122,28 @@ def _inspect(info: StepInfo, stages: list, final: torch.Tensor, inspect: int) ->
     """Fill the sampler view: the top-`inspect` candidates by raw probability (and the chosen token), each one's
     probability after every stage and under the model, how many tokens each stage kept, and both entropies.
 
-    Each distinct stage tensor is reduced once (its log-normaliser and finite count; the greedy stages share one
-    tensor, the raw stage reuses its log-softmax) and only the candidates' probabilities are formed. The view costs
-    about 2 ms per token on 2 cores for a 49,152-token vocabulary: many small whole-vocabulary operations."""
+    Each distinct stage tensor is reduced once to its log-normaliser and finite mask (the greedy stages share one
+    tensor; the raw one's normaliser comes from its log-softmax) and only the candidates' probabilities are formed.
+    The view costs about 1.5 ms per token on 2 cores for a 49,152-token vocabulary."""
     raw = stages[0][1]
     raw_logp = torch.log_softmax(raw[0], -1)                                     # [vocab]
     cand = raw_logp.topk(min(inspect, raw_logp.numel())).indices.tolist()
     if info.token_id not in cand:
         cand.append(info.token_id)
     info.candidates = cand
-    idx = torch.tensor(cand)
-    raw_finite = torch.isfinite(raw[0])
-    probs: dict[int, object] = {}          # id(stage tensor) -> function: vocabulary ids -> their probabilities
-    kept: dict[int, int] = {id(raw): int(raw_finite.sum())}
-    probs[id(raw)] = lambda ids: raw_logp[ids].exp()
-    finite_final = raw_finite if final is raw else None
+    idx, top = torch.tensor(cand), cand[0]
+    reduced = {id(raw): (raw[0, top] - raw_logp[top], torch.isfinite(raw[0]))}   # id(tensor) -> (log Z, finite)
     for _, lg in stages + [("final", final)]:
-        if id(lg) not in probs:
-            log_z, finite = torch.logsumexp(lg[0], -1), torch.isfinite(lg[0])
-            probs[id(lg)] = lambda ids, lg=lg, log_z=log_z: (lg[0, ids] - log_z).exp()
-            kept[id(lg)] = int(finite.sum())
-            if lg is final:
-                finite_final = finite
+        if id(lg) not in reduced:
+            reduced[id(lg)] = (torch.logsumexp(lg[0], -1), torch.isfinite(lg[0]))
     for name, lg in stages:
-        info.stages.append(StageView(name, probs[id(lg)](idx).tolist(), kept[id(lg)]))
-    info.prob = float(probs[id(final)](torch.tensor([info.token_id]))[0])
+        log_z, finite = reduced[id(lg)]
+        info.stages.append(StageView(name, (lg[0, idx] - log_z).exp().tolist(), int(finite.sum())))
+    log_z, finite = reduced[id(final)]
+    info.prob = float((final[0, info.token_id] - log_z).exp())
     info.logprobs = raw_logp[idx].tolist()
-    info.entropy = _entropy(raw_logp, all_finite=kept[id(raw)] == raw_logp.numel())
-    info.entropy_final = _entropy(torch.log_softmax(final[0][finite_final], -1))    # the -inf entries add 0
+    info.entropy = _entropy(raw_logp, all_finite=bool(reduced[id(raw)][1].all()))
+    info.entropy_final = _entropy(torch.log_softmax(final[0][finite], -1))    # the -inf entries add 0
 
 
 def _entropy(logp: torch.Tensor, all_finite: bool = False) -> float:

@@ -63,6 +63,15 @@ def tiny_dir(tmp_path_factory):
     return build_tiny(tmp_path_factory.mktemp("tiny"))
 
 
+@pytest.fixture
+def tiny_chat(monkeypatch, tiny_dir):
+    """The tiny SFT model registered as a chat model ("tiny-chat") for the Chat and branching tests."""
+    from llm_demo import models
+    spec = models.ModelSpec("tiny-chat", "tiny", "sft", "embedded", str(tiny_dir), "tiny chat")
+    monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, "tiny-chat": spec})
+    return "tiny-chat"
+
+
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_dir):
     from tiny import load_tiny

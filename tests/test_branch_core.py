@@ -12,13 +12,6 @@ SAMPLED = SamplingConfig(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12,
 MSGS = [{"role": "user", "content": "Hello cat"}]
 
 
-@pytest.fixture
-def tiny_chat(monkeypatch, tiny_dir):
-    spec = models.ModelSpec("tiny-chat", "tiny", "sft", "embedded", str(tiny_dir), "tiny chat")
-    monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, "tiny-chat": spec})
-    return "tiny-chat"
-
-
 def answer(model, cfg):
     reply = list(chat.stream_reply(model, MSGS, "", cfg))[-1]
     return branching.new_tree(model, "", MSGS, reply.text, reply.steps, reply.finish_reason)

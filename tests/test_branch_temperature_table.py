@@ -1,14 +1,7 @@
 """The seed's temperature table, measured (llm_demo/temperature_study.py), on the tiny model."""
 import pytest
 
-from llm_demo import chat, models, temperature_study as ts
-
-
-@pytest.fixture
-def tiny_chat(monkeypatch, tiny_dir):
-    spec = models.ModelSpec("tiny-chat", "tiny", "sft", "embedded", str(tiny_dir), "tiny chat")
-    monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, "tiny-chat": spec})
-    return "tiny-chat"
+from llm_demo import chat, temperature_study as ts
 
 
 def test_diversity_and_repetition_measures_on_hand_made_samples():

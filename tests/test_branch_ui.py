@@ -2,18 +2,11 @@
 import gradio as gr
 import pytest
 
-from llm_demo import branching, chat, models
+from llm_demo import branching, chat
 from llm_demo.sampling import SamplingConfig
 from llm_demo.ui import branch_panel as bp
 
 KNOBS = dict(temperature=0.9, top_k=50, top_p=0.95, rep=1.0, max_new=10, seed=3)
-
-
-@pytest.fixture
-def tiny_chat(monkeypatch, tiny_dir):
-    spec = models.ModelSpec("tiny-chat", "tiny", "sft", "embedded", str(tiny_dir), "tiny chat")
-    monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, "tiny-chat": spec})
-    return "tiny-chat"
 
 
 @pytest.fixture

@@ -12,13 +12,6 @@ from llm_demo.ui import chat_tab
 KNOBS = dict(temperature=0.9, top_k=50, top_p=0.95, rep=1.0, max_new=12, seed=1)
 
 
-@pytest.fixture
-def tiny_chat(monkeypatch, tiny_dir):
-    spec = models.ModelSpec("tiny-chat", "tiny", "sft", "embedded", str(tiny_dir), "tiny chat")
-    monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, "tiny-chat": spec})
-    return "tiny-chat"
-
-
 def run(gen):
     """Every update as it was when yielded (the handler reuses one chatbot list, as Gradio allows)."""
     return [dict(o, chatbot=copy.deepcopy(o["chatbot"])) if "chatbot" in o else o for o in gen]
