@@ -1,0 +1,120 @@
+"""The floor under the load test's model latency on this machine: `python -m llm_demo.bench capacity [--users 30]
+[--tokens 32] [--runs 3]`.
+
+Each round of `bench load` sends every student's chat (the default model, --tokens new tokens) and Compare run
+(three columns, --tokens each) at once. However the server schedules them, the request at the 95th percentile cannot
+finish before the machine has done the work of the k = ceil(0.95 * 2 * users) requests that finish first, and at
+best those are the k cheapest. This measures that work with every advantage given to the server:
+  chats:    llama.cpp's own speed through LlamaModel.feed, best of --runs, with no sampler, no streaming and no web
+            server: the students' prompts prefilled in full batches, then decode steps of a full batch of streams
+            (argmax); prompt tokens that every student's prompt shares are counted once (a perfect prefix cache);
+  compares: the round's Compare runs through this engine in this process, as many at once as the app allows, no
+            web server (the columns are small transformers models, not llama.cpp).
+Nothing else runs: not the load generator (which shares the 2 cores in `bench load`), not the cheap requests.
+Last line: chat_work_s=<s> compare_work_s=<s> p95_model_floor_ms=<ms>
+"""
+import argparse
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from llm_demo import compare, config, engine, models
+from llm_demo.bench.load import MESSAGE, PROMPTS
+from llm_demo.sampling import SamplingConfig
+
+
+def shared_prefix(seqs: list[list[int]]) -> int:
+    """How many leading tokens every sequence has in common."""
+    n = min(map(len, seqs))
+    for i in range(n):
+        if len({s[i] for s in seqs}) > 1:
+            return i
+    return n
+
+
+def llama_speed(lm, prompts: list[list[int]], steps: int) -> tuple[float, float]:
+    """(prefill tokens/s, decode tokens/s) of one full batch of streams on llama.cpp: the prompts in one feed() call
+    (which fills llama.cpp's batches), then `steps` decode steps with every stream's argmax token."""
+    seqs = [lm.acquire() for _ in prompts]
+    try:
+        with engine.FORWARD_LOCK:
+            t0 = time.perf_counter()
+            rows = lm.feed([(s, 0, ids, 1) for s, ids in zip(seqs, prompts)])
+            prefill_s = time.perf_counter() - t0
+            pos = [len(ids) for ids in prompts]
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                segs = [(s, p, [int(np.argmax(r[-1]))], 1) for s, p, r in zip(seqs, pos, rows)]
+                rows = lm.feed(segs)
+                pos = [p + 1 for p in pos]
+            decode_s = time.perf_counter() - t0
+    finally:
+        for s in seqs:
+            lm.release(s)
+    return sum(map(len, prompts)) / prefill_s, steps * len(prompts) / decode_s
+
+
+def compare_round(users: int, tokens: int) -> float:
+    """Seconds for the round's Compare runs through the engine, config.MODEL_CONCURRENCY_LIMIT at a time."""
+    def run(uid: int) -> None:
+        cfg = SamplingConfig(temperature=0, top_k=50, top_p=1.0, max_new_tokens=tokens, seed=uid)
+        for cols in compare.stream_columns(models.DEFAULT_FAMILY, PROMPTS[uid % len(PROMPTS)], cfg):
+            pass
+        failed = [c.error for c in cols if c.error]
+        if failed:
+            raise RuntimeError(f"a Compare column failed: {failed[0]}")
+
+    run(0)                                                    # loads the three models
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(config.MODEL_CONCURRENCY_LIMIT) as pool:
+        list(pool.map(run, range(users)))
+    return time.perf_counter() - t0
+
+
+def floor_s(users: int, chat_each: float, chat_shared: float, compare_each: float) -> float:
+    """The least work the machine must do before the request at the 95th percentile of 2 * users model requests
+    (one chat and one Compare run per student) can finish: the k cheapest requests, the shared prefill once."""
+    k = math.ceil(0.95 * 2 * users)
+    chats = max(0, k - users) if compare_each <= chat_each else min(users, k)
+    return chats * chat_each + (k - chats) * compare_each + (chat_shared if chats else 0.0)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m llm_demo.bench capacity", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=30, help="students in the round (1-200), as in bench load")
+    ap.add_argument("--tokens", type=int, default=32, help="new tokens per chat answer and Compare column")
+    ap.add_argument("--runs", type=int, default=3, help="llama.cpp speed runs; the fastest is kept")
+    args = ap.parse_args(argv)
+    if not 1 <= args.users <= 200 or not 1 <= args.tokens <= config.MAX_NEW_TOKENS_CAP or not 1 <= args.runs <= 10:
+        ap.error(f"--users must be 1-200, --tokens 1-{config.MAX_NEW_TOKENS_CAP} and --runs 1-10")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (1 min) at start")
+    lm = models.load(models.DEFAULT_CHAT_MODEL)
+    if lm.backend != "llama.cpp":
+        print(f"{lm.spec.label} runs on {lm.backend} here: this floor is measured on llama.cpp only")
+        return 1
+    prompts = [engine.encode_prompt(lm, models.build_prompt(
+        lm.spec, lm.tokenizer, [{"role": "user", "content": f"{MESSAGE} (student {uid})"}])) for uid in range(args.users)]
+    shared = shared_prefix(prompts) if args.users > 1 else 0
+    width = min(args.users, config.MAX_BATCH_SIZE, lm.n_slots)
+    prefill_tok_s, decode_tok_s = 0.0, 0.0
+    for _ in range(args.runs):
+        p, d = llama_speed(lm, prompts[:width], args.tokens)
+        prefill_tok_s, decode_tok_s = max(prefill_tok_s, p), max(decode_tok_s, d)
+    own = sum(len(ids) - shared for ids in prompts) / args.users          # prompt tokens a student does not share
+    chat_each = own / prefill_tok_s + args.tokens / decode_tok_s
+    chat_shared = shared / prefill_tok_s
+    print(f"llama.cpp, {width} streams, best of {args.runs}: prefill_tok_s={prefill_tok_s:.0f} "
+          f"decode_tok_s={decode_tok_s:.0f}; prompts {len(prompts[0])} tokens, {shared} shared by every student")
+    compare_s = compare_round(args.users, args.tokens)
+    compare_each = compare_s / args.users
+    chat_work = chat_shared + args.users * chat_each
+    floor = floor_s(args.users, chat_each, chat_shared, compare_each)
+    print(f"per request: chat {chat_each * 1000:.0f} ms of llama.cpp time, Compare run {compare_each * 1000:.0f} ms "
+          f"of this engine's time; the request at the 95th percentile waits for {math.ceil(0.95 * 2 * args.users)} "
+          f"of {2 * args.users}")
+    print(f"chat_work_s={chat_work:.1f} compare_work_s={compare_s:.1f} p95_model_floor_ms={floor * 1000:.0f}")
+    return 0
