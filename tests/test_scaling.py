@@ -249,6 +249,26 @@ def test_every_planner_figure_is_built_from_the_plan():
     assert plots.inference_figure("chinchilla-3", ip).data
 
 
+def _every_figure():
+    rows = scaling.plan(scaling.Hardware(price_per_gpu_hour=2), compute_flops=3.5e23)
+    ip = scaling.inference_aware(3.5e23, 1e13)
+    return {"isoflop": plots.isoflop_figure("chinchilla-3", 3.5e23),
+            "contour": plots.contour_figure("epoch-2024", 3.5e23), "laws": plots.laws_figure(rows),
+            "models": plots.models_figure(("plan", 1e9, 2e10), plots.read_model_point()),
+            "models_without_tinygpt": plots.models_figure(("plan", 1e9, 2e10), plots.ModelPoint(None, None, "gone")),
+            "inference": plots.inference_figure("chinchilla-3", ip), "emergence": plots.emergence_figure(10)}
+
+
+def test_figures_built_without_plotlys_checks_are_the_checked_ones(monkeypatch):
+    # The planner skips plotly's property checks for speed (scaling_plots.VALIDATE); built with them, every figure
+    # must come out the same, and a misspelt property would raise here.
+    fast = {name: json.loads(fig.to_json()) for name, fig in _every_figure().items()}
+    monkeypatch.setattr(plots, "VALIDATE", True)
+    checked = {name: json.loads(fig.to_json()) for name, fig in _every_figure().items()}
+    for name in checked:
+        assert fast[name] == checked[name], f"the {name} figure differs once plotly checks it"
+
+
 def test_emergence_is_smooth_per_token_and_sharp_for_exact_match():
     n = np.logspace(7, 12, 200)
     p = scaling.per_token_accuracy(n)
