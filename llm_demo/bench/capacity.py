@@ -11,17 +11,21 @@ best those are the k cheapest. This measures that work with every advantage give
   compares: the round's Compare runs through this engine in this process, as many at once as the app allows, no
             web server (the columns are small transformers models, not llama.cpp).
 Nothing else runs: not the load generator (which shares the 2 cores in `bench load`), not the cheap requests.
+The line before the last runs the whole round as the app runs it (each student's chat through chat.stream_reply,
+sampler view included, then their Compare run; config.MODEL_CONCURRENCY_LIMIT at a time) in this process, without
+Gradio, HTTP or clients: what `bench load` measures, less the web layer.
 Last line: chat_work_s=<s> compare_work_s=<s> p95_model_floor_ms=<ms>
 """
 import argparse
 import math
 import os
 import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from llm_demo import compare, config, engine, models
+from llm_demo import chat, compare, config, engine, models
 from llm_demo.bench.load import MESSAGE, PROMPTS
 from llm_demo.sampling import SamplingConfig
 
@@ -74,6 +78,39 @@ def compare_round(users: int, tokens: int) -> float:
     return time.perf_counter() - t0
 
 
+def engine_round(users: int, tokens: int) -> tuple[float, float]:
+    """(wall seconds, p95 ms) of the load test's model requests run in this process: every student at once, a chat
+    and then a Compare run each, config.MODEL_CONCURRENCY_LIMIT requests at a time; a request's time includes its
+    wait for a slot, as in `bench load`."""
+    slots = threading.Semaphore(config.MODEL_CONCURRENCY_LIMIT)
+
+    def student(uid: int) -> list[float]:
+        times = []
+        t0 = time.perf_counter()
+        with slots:
+            cfg = SamplingConfig(temperature=0.7, top_k=50, top_p=0.9, max_new_tokens=tokens, seed=uid)
+            reply = None
+            for reply in chat.stream_reply(models.DEFAULT_CHAT_MODEL,
+                                           [{"role": "user", "content": f"{MESSAGE} (student {uid})"}], "", cfg):
+                pass
+            if reply is None or not reply.finish_reason:
+                raise RuntimeError(f"student {uid}'s chat answer did not finish")
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with slots:
+            for cols in compare.stream_columns(models.DEFAULT_FAMILY, PROMPTS[uid % len(PROMPTS)], SamplingConfig(
+                    temperature=0, top_k=50, top_p=1.0, max_new_tokens=tokens, seed=uid)):
+                pass
+        times.append(time.perf_counter() - t0)
+        return times
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(users) as pool:
+        times = [t for got in pool.map(student, range(users)) for t in got]
+    ordered = sorted(times)
+    return time.perf_counter() - t0, ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] * 1000
+
+
 def floor_s(users: int, chat_each: float, chat_shared: float, compare_each: float) -> float:
     """The least work the machine must do before the request at the 95th percentile of 2 * users model requests
     (one chat and one Compare run per student) can finish: the k cheapest requests, the shared prefill once."""
@@ -116,5 +153,7 @@ def main(argv: list[str]) -> int:
     print(f"per request: chat {chat_each * 1000:.0f} ms of llama.cpp time, Compare run {compare_each * 1000:.0f} ms "
           f"of this engine's time; the request at the 95th percentile waits for {math.ceil(0.95 * 2 * args.users)} "
           f"of {2 * args.users}")
+    wall, p95_ms = engine_round(args.users, args.tokens)
+    print(f"the whole round through the engine in this process, no web layer: wall_s={wall:.1f} p95_model_ms={p95_ms:.0f}")
     print(f"chat_work_s={chat_work:.1f} compare_work_s={compare_s:.1f} p95_model_floor_ms={floor * 1000:.0f}")
     return 0
