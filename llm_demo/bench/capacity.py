@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from llm_demo import chat, compare, config, engine, models
-from llm_demo.bench.load import MESSAGE, PROMPTS
+from llm_demo.bench.load import MESSAGE, PROMPTS, p95
 from llm_demo.sampling import SamplingConfig
 
 
@@ -61,20 +61,22 @@ def llama_speed(lm, prompts: list[list[int]], steps: int) -> tuple[float, float]
     return sum(map(len, prompts)) / prefill_s, steps * len(prompts) / decode_s
 
 
+def compare_run(uid: int, tokens: int) -> None:
+    """Student uid's Compare run in `bench load` (its prompt and settings), to the end; a failed column raises."""
+    cfg = SamplingConfig(temperature=0, top_k=50, top_p=1.0, max_new_tokens=tokens, seed=uid)
+    for cols in compare.stream_columns(models.DEFAULT_FAMILY, PROMPTS[uid % len(PROMPTS)], cfg):
+        pass
+    failed = [c.error for c in cols if c.error]
+    if failed:
+        raise RuntimeError(f"a Compare column failed: {failed[0]}")
+
+
 def compare_round(users: int, tokens: int) -> float:
     """Seconds for the round's Compare runs through the engine, config.MODEL_CONCURRENCY_LIMIT at a time."""
-    def run(uid: int) -> None:
-        cfg = SamplingConfig(temperature=0, top_k=50, top_p=1.0, max_new_tokens=tokens, seed=uid)
-        for cols in compare.stream_columns(models.DEFAULT_FAMILY, PROMPTS[uid % len(PROMPTS)], cfg):
-            pass
-        failed = [c.error for c in cols if c.error]
-        if failed:
-            raise RuntimeError(f"a Compare column failed: {failed[0]}")
-
-    run(0)                                                    # loads the three models
+    compare_run(0, tokens)                                    # loads the three models
     t0 = time.perf_counter()
     with ThreadPoolExecutor(config.MODEL_CONCURRENCY_LIMIT) as pool:
-        list(pool.map(run, range(users)))
+        list(pool.map(lambda uid: compare_run(uid, tokens), range(users)))
     return time.perf_counter() - t0
 
 
@@ -98,17 +100,14 @@ def engine_round(users: int, tokens: int) -> tuple[float, float]:
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         with slots:
-            for cols in compare.stream_columns(models.DEFAULT_FAMILY, PROMPTS[uid % len(PROMPTS)], SamplingConfig(
-                    temperature=0, top_k=50, top_p=1.0, max_new_tokens=tokens, seed=uid)):
-                pass
+            compare_run(uid, tokens)
         times.append(time.perf_counter() - t0)
         return times
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(users) as pool:
         times = [t for got in pool.map(student, range(users)) for t in got]
-    ordered = sorted(times)
-    return time.perf_counter() - t0, ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] * 1000
+    return time.perf_counter() - t0, p95(times) * 1000
 
 
 def floor_s(users: int, chat_each: float, chat_shared: float, compare_each: float) -> float:
