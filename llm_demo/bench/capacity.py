@@ -17,16 +17,15 @@ Gradio, HTTP or clients: what `bench load` measures, less the web layer.
 Last line: chat_work_s=<s> compare_work_s=<s> p95_model_floor_ms=<ms>
 """
 import argparse
-import math
 import os
-import time
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from llm_demo import chat, compare, config, engine, models
-from llm_demo.bench.load import MESSAGE, PROMPTS, p95
+from llm_demo.bench.load import MESSAGE, PROMPTS, p95, p95_rank
 from llm_demo.sampling import SamplingConfig
 
 
@@ -113,7 +112,7 @@ def engine_round(users: int, tokens: int) -> tuple[float, float]:
 def floor_s(users: int, chat_each: float, chat_shared: float, compare_each: float) -> float:
     """The least work the machine must do before the request at the 95th percentile of 2 * users model requests
     (one chat and one Compare run per student) can finish: the k cheapest requests, the shared prefill once."""
-    k = math.ceil(0.95 * 2 * users)
+    k = p95_rank(2 * users)
     chats = max(0, k - users) if compare_each <= chat_each else min(users, k)
     return chats * chat_each + (k - chats) * compare_each + (chat_shared if chats else 0.0)
 
@@ -150,7 +149,7 @@ def main(argv: list[str]) -> int:
     chat_work = chat_shared + args.users * chat_each
     floor = floor_s(args.users, chat_each, chat_shared, compare_each)
     print(f"per request: chat {chat_each * 1000:.0f} ms of llama.cpp time, Compare run {compare_each * 1000:.0f} ms "
-          f"of this engine's time; the request at the 95th percentile waits for {math.ceil(0.95 * 2 * args.users)} "
+          f"of this engine's time; the request at the 95th percentile waits for {p95_rank(2 * args.users)} "
           f"of {2 * args.users}")
     wall, p95_ms = engine_round(args.users, args.tokens)
     print(f"the whole round through the engine in this process, no web layer: wall_s={wall:.1f} p95_model_ms={p95_ms:.0f}")

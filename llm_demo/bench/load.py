@@ -95,11 +95,15 @@ def student_round(client, uid: int, tokens: int, deadline: float) -> list[Result
             _call(client, "/compare", "model", compare, deadline)]
 
 
+def p95_rank(n: int) -> int:
+    """Which of n values, counting from the smallest (1 = first), is their 95th percentile."""
+    return max(1, math.ceil(0.95 * n))
+
+
 def p95(values: list[float]) -> float:
     if not values:
         return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return sorted(values)[p95_rank(len(values)) - 1]
 
 
 # ---------------------------------------------------------------- the run
