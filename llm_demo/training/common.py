@@ -58,9 +58,11 @@ class Preset:
     rlhf_beta: float = field(default=0.05, metadata={"help": "KL penalty toward the SFT model, RLOO"})
     rlhf_generations: int = field(default=4, metadata={"help": "sampled answers per prompt (RLOO's k)"})
     rlhf_new_tokens: int = field(default=48, metadata={"help": "sampled tokens per answer at most, RLOO"})
-    hack_steps: int = field(default=200, metadata={"help": "steps of the KL-off run (curves only, no weights)"})
-    hack_lr: float = field(default=3e-5, metadata={"help": "learning rate of the KL-off run"})
-    curve_every: int = field(default=20, metadata={"help": "RLOO steps between two points of the curves"})
+    hack_steps: int = field(default=400, metadata={"help": "steps of the KL-off run (curves only, no weights)"})
+    hack_lr: float = field(default=1e-4, metadata={"help": "learning rate of the KL-off run"})
+    # Measured (issue 25): at hack_lr 3e-5 for 200 steps the KL-off run stayed as accurate as SFT on the curve prompts
+    # (task accuracy 1.0 throughout, reward-model score 4.13); at 1e-4 for 400 steps its accuracy fell to 0.125.
+    curve_every: int = field(default=40, metadata={"help": "RLOO steps between two points of the curves"})
     curve_prompts: int = field(default=16, metadata={"help": "held-out prompts judged at each curve point"})
     eval_prompts: int = field(default=0, metadata={"help": "held-out prompts to generate for (0: all)"})
     eval_new_tokens: int = field(default=96, metadata={"help": "greedy tokens per answer at most"})

@@ -1,26 +1,28 @@
-"""Compare tab: one prompt through base, SFT and DPO side by side, scored, with arena-style votes."""
+"""Compare tab: one prompt through base, SFT, RLHF and DPO side by side, scored, with arena-style votes."""
 import dataclasses
 
 import gradio as gr
 
-from llm_demo import compare, compare_explainer, config, models
+from llm_demo import compare, compare_explainer, config, models, rlhf_plots
 from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 from llm_demo import count
 
-INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
-supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
+INTRO = """The same prompt goes to four checkpoints of **one** model: after pretraining (base), after
+supervised fine-tuning (SFT), and after the two preference-tuning routes from SFT: RLHF (a reward model, then
+reinforcement learning against it: RLOO, as TRL 1.16 has no PPO) and DPO. All stream at once with the same
 sampling settings and seed. Open "What this model saw" under a column to see why base models "don't answer":
-they get plain text to continue, while SFT and DPO get the chat template they were trained on.
+they get plain text to continue, while the chat stages get the chat template they were trained on.
 
-*The seed says instruction following "arises at scale". Here it does not come from size: the three columns are the
-same small model, and only the stages trained on instruction → answer pairs (SFT, then DPO) answer the question;
+*The seed says instruction following "arises at scale". Here it does not come from size: the columns are the
+same small model, and only the stages trained on instruction → answer pairs (SFT, then RLHF or DPO) answer;
 the base model, identical in size and pretraining, continues the text.*"""
 
 SCORES = """**Mean log-prob per token** (higher = more likely): how natural each answer looks to each stage's
 model; a model usually rates its own answer highest. **DPO implicit reward** = β · (log π_DPO(y|x) −
 log π_SFT(y|x)): how much more the DPO model likes the answer than its SFT starting point did; positive means
-DPO training pushed toward answers like it."""
+DPO training pushed toward answers like it. **Reward model**: the trio's reward model's score of the answer (the
+proxy that RLHF climbs; trained on the same preference pairs as DPO)."""
 
 CURATED = {
     "tinygpt": ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?",
@@ -76,7 +78,7 @@ def score(run, busy):
     answers are the run's own (recorded when it ran). A stopped run is not scored (the note keeps saying it was
     stopped)."""
     if not isinstance(run, compare.Run) or busy:
-        return dict(table=None, score_note="Scores appear when all three columns have finished.")
+        return dict(table=None, score_note="Scores appear when every column has finished.")
     if not run.finished:
         return dict(table=None)
     s = compare.score_columns(run.family, run.prompt, run.cols, run.system)
@@ -84,7 +86,9 @@ def score(run, busy):
         return dict(table=None, score_note="No answers to score.")
     per_token = "; rewards from per-token mean log-probs, as its DPO was length-normalised" if s.length_normalised else ""
     note = f"β = {s.beta} ({s.beta_source}{per_token})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
-    return dict(table=compare.scores_table(s), score_note=note)
+    rm = {f"{slot}_rm": (f"**Reward model:** {s.rm_score[slot]:.3f}" if slot in s.rm_score else "")
+          for slot in compare.SLOTS}
+    return dict(table=compare.scores_table(s), score_note=f"{note} {s.rm_note}", **rm)
 
 
 @friendly
@@ -118,7 +122,7 @@ def pick_family(family):
 
 
 def build_compare_tab():
-    gr.Markdown("## Compare: base vs SFT vs DPO")
+    gr.Markdown("## Compare: base vs SFT vs RLHF vs DPO")
     gr.Markdown(INTRO)
     engine_status()
     run_state, busy, votes = gr.State(None), gr.State(False), gr.State([])
@@ -128,9 +132,9 @@ def build_compare_tab():
         prompt = gr.Textbox(label="Prompt", value=CURATED["tinygpt"][0], scale=3)
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in CURATED["tinygpt"]], label="Curated prompts")
     with gr.Row():
-        run, stop = gr.Button("Run all three", variant="primary"), gr.Button("Stop", variant="stop")
+        run, stop = gr.Button("Run all four", variant="primary"), gr.Button("Stop", variant="stop")
     gr.Markdown(config.limits_markdown())
-    with gr.Accordion("Sampling settings (shared by the three columns)", open=False):
+    with gr.Accordion("Sampling settings (shared by the columns)", open=False):
         with gr.Row():
             temperature = gr.Slider(0, 2, 0, step=0.05, label="Temperature (0 = greedy)")
             top_k = gr.Slider(0, 200, 50, step=1, label="Top-k (0 = off)")
@@ -140,18 +144,20 @@ def build_compare_tab():
             max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 64, step=1, label="Max new tokens")
             seed = gr.Number(0, precision=0, label="Seed")
         system = gr.Textbox(label="System prompt for the chat stages (empty: none / the model's default)")
-    views = {}
+    views, rms = {}, {}
     with gr.Row(equal_height=True):
         for slot in compare.SLOTS:
             with gr.Column():
                 head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
                 answer = gr.Textbox(label="Answer", lines=8, interactive=False)
+                rms[f"{slot}_rm"] = gr.Markdown(elem_classes=["reward-model-score"])
                 with gr.Accordion("What this model saw", open=False):
                     saw = gr.Code(label="Exact prompt string", language=None, interactive=False, wrap_lines=True)
                     saw_n = gr.Markdown()
                 views.update({f"{slot}_{part}": c for part, c in zip(VIEW_PARTS, (head, answer, saw, saw_n))})
     gr.Markdown(SCORES)
-    table = gr.Dataframe(headers=["answer from", "under base", "under SFT", "under DPO", "DPO reward"],
+    table = gr.Dataframe(headers=["answer from", "under base", "under SFT", "under RLHF", "under DPO", "DPO reward",
+                                  "reward model"],
                          label="Scores (mean log-prob per token under each stage)", interactive=False)
     score_note = gr.Markdown()
     with gr.Row():
@@ -173,13 +179,15 @@ def build_compare_tab():
         ev = compare_explainer.load_eval()
         gr.Plot(compare_explainer.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
         gr.Plot(compare_explainer.curves_figure(), label="TinyGPT training curves")
+        gr.Markdown(compare_explainer.rlhf_markdown())
+        gr.Plot(rlhf_plots.hacking_figure(), label="RLHF curves: KL penalty on vs off (curves.csv)")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     streamed = dict(views, run=run_state, busy=busy)
     run_ev = run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs], list(streamed.values()),
                        api_name="compare", concurrency_id=config.MODEL_CONCURRENCY_ID,
                        concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    scored = dict(table=table, score_note=score_note)
+    scored = dict(table=table, score_note=score_note, **rms)
     run_ev.then(by_name(score, scored), [run_state, busy], list(scored.values()),
                 api_name="compare_scores", concurrency_id=config.MODEL_CONCURRENCY_ID,
                 concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
