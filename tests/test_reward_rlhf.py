@@ -136,3 +136,18 @@ def test_other_family_is_told_whose_reward_model_judges():
     col = compare.Column("sft", model="x", text="Paris.", done=True)
     scores, note = compare.reward_scores("smollm2-135m", "Capital of France?", [col])
     assert "TinyGPT trio's" in note and "sft" in scores, note
+
+
+def test_compare_api_answers_in_four_columns_with_reward_scores(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    views = client.predict("tinygpt", "What does Ivy like to eat?", "", 0, 50, 1.0, 1.0, 8, 0, api_name="/compare")
+    heads = [v for v in views if isinstance(v, str) and v.startswith("### ")]
+    assert len(heads) == 4 and any("tinygpt-rlhf" in h for h in heads), f"four columns, RLHF among them: {heads}"
+    out = client.predict(api_name="/compare_scores")
+    rms = [x for x in out if isinstance(x, str) and x.startswith("**Reward model:**")]
+    assert len(rms) == 4, f"a reward-model score under every column's answer: {out}"
+    table = out[0]["data"] if isinstance(out[0], dict) else out[0]
+    assert any(row[0] == "RLHF (RLOO)" for row in table), f"the scores table lists the RLHF answer: {table}"
+    client.close()
