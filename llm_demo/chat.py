@@ -114,10 +114,22 @@ class Reply:
         return s + (f" · stopped by: {self.finish_reason}" if self.finish_reason else "")
 
 
+@dataclass
+class Live:
+    """The answer being generated, as last shown (the Chat tab's `live` state, shared by reference with Stop and
+    the branch panel: Stop sets `stopped`, the streaming loop then ends without overwriting what is shown)."""
+    shown: list = field(default_factory=list)   # the conversation up to the user message being answered
+    text: str = ""
+    steps: list = field(default_factory=list)
+    stats: str = ""
+    stopped: bool = False
+    done: bool = False
+
+
 def step_record(lm, piece) -> dict:
     """A JSON-friendly view of one sampling step (kept in the browser session's state)."""
     st = piece.step
-    if lm.backend == "remote":                 # the server's top_logprobs: candidates are already text
+    if lm.tokenizer is None:                   # a server's top_logprobs: candidates are already text
         return {"token": st.token, "prob": st.prob, "candidates": st.candidates, "chosen": st.candidates.index(st.token),
                 "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages]}
     *cands, token = lm.tokenizer.batch_decode([[i] for i in st.candidates] + [[piece.token_id]])   # one call
@@ -142,12 +154,11 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
                          "Pick an instruct, SFT or DPO model (or compare them in the Compare tab).")
     t0 = time.perf_counter()                    # the time to first token includes fitting the history
     reply = Reply()
-    if lm.backend == "remote":                 # the server applies its own chat template and context limit
+    if lm.takes_messages:                       # the server applies its own chat template and context limit
         if prefix_ids:
             raise ValueError(f"{lm.spec.label} runs on a remote server, which cannot continue from a token you "
                              "chose: branch with a local model.")
-        from llm_demo import remote
-        reply.prompt, pieces = str(messages), remote.stream(lm, messages, system, cfg, inspect)
+        reply.prompt, pieces = str(messages), lm.stream_messages(messages, system, cfg, inspect)
     else:
         reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
         room = lm.context_length - len(engine.encode_prompt(lm, reply.prompt))

@@ -58,6 +58,8 @@ class Column:
     finish_reason: str = ""
     n_tokens: int = 0
     first_token_s: float | None = None
+    takes_messages: bool = False   # a server's model (backend.Backend.takes_messages): it answers one whole answer
+                                   # per turn and returns no log-probabilities to score
 
 
 def plan_columns(family: str) -> list[Column]:
@@ -129,10 +131,10 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
         try:
             lm = models.load(col.model)
             messages = [{"role": "user", "content": prompt}]
-            if lm.backend == "remote":          # the server builds the prompt string from the messages
-                from llm_demo import remote
-                col.prompt = json.dumps(remote.request_body(lm, messages, system, cfg, 0).get("messages", prompt))
-                streams[col.slot] = remote.stream(lm, messages, system, cfg)
+            if lm.takes_messages:               # the server builds the prompt string from the messages
+                col.takes_messages = True
+                col.prompt = lm.shown_prompt(messages, system, cfg)
+                streams[col.slot] = lm.stream_messages(messages, system, cfg)
                 continue
             col.prompt = models.build_prompt(lm.spec, lm.tokenizer, messages, system)
             col.prompt_tokens = len(engine.encode_prompt(lm, col.prompt))
@@ -144,9 +146,9 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
     while streams:
         # Remote columns take turns one whole answer at a time: a server that serves one request at a time (llama.cpp's)
         # would otherwise make the second column wait for the first, which waits for us to read it.
-        remote_turn = next((c.slot for c in cols if c.slot in streams and c.model.startswith("remote:")), None)
+        remote_turn = next((c.slot for c in cols if c.slot in streams and c.takes_messages), None)
         for col in cols:
-            if col.model.startswith("remote:") and col.slot != remote_turn:
+            if col.takes_messages and col.slot != remote_turn:
                 continue
             turn_end = time.perf_counter() + (0 if first_round else TURN_S)
             while True:
@@ -209,7 +211,7 @@ def score_columns(family: str, prompt: str, cols: list[Column], system: str = ""
     """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT), with
     per-token mean log-probabilities when the family's DPO was length-normalised."""
     # A remote server returns no log-probabilities for a given text, so its models neither score nor get scored here.
-    scorers = {c.slot: c.model for c in cols if c.model and not c.error and not c.model.startswith("remote:")}
+    scorers = {c.slot: c.model for c in cols if c.model and not c.error and not c.takes_messages}
     beta, source, normalised = family_beta(family)
     out = Scores(beta=beta, beta_source=source, length_normalised=normalised)
     for ans in cols:

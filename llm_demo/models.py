@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm_demo import TINYGPT_DIR, config
+from llm_demo.transformers_backend import LoadedModel  # noqa: F401 - the transformers backend, named here
 
 log = logging.getLogger("llm_demo")
 STAGES = ("base", "sft", "dpo", "instruct")
@@ -96,8 +97,15 @@ def families() -> list[str]:
 
 def all_specs() -> list[ModelSpec]:
     """The registry plus the models a remote server lists (remote:<id>, when LLM_DEMO_OPENAI_BASE_URL is set)."""
+    return list(registry().values()) + remote_specs()
+
+
+def remote_specs() -> list[ModelSpec]:
+    """A registry entry per model the remote server lists: remote:<id>, its family the id without its stage suffix."""
     from llm_demo import remote
-    return list(registry().values()) + remote.specs()
+    ids, _ = remote.server_models()
+    return [ModelSpec(f"remote:{i}", "remote:" + remote.STAGE_SUFFIX.sub("", i), remote.stage_of(i), "remote", i,
+                      f"{i} (remote server)") for i in ids]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -109,7 +117,7 @@ def get_spec(name: str) -> ModelSpec:
         return REGISTRY[name]
     if name.startswith("remote:"):
         from llm_demo import remote
-        found = next((s for s in remote.specs() if s.name == name), None)
+        found = next((s for s in remote_specs() if s.name == name), None)
         if found is None:
             ids, why = remote.server_models()
             if not config.OPENAI_BASE_URL:
@@ -196,23 +204,6 @@ def choices(chat_only: bool = False) -> list[tuple[str, str, bool, str]]:
 
 
 # ---------------------------------------------------------------- loading
-
-
-@dataclass
-class LoadedModel:
-    """A transformers model (the backend for everything but GGUF files on llama.cpp and remote servers)."""
-    backend = "transformers"   # class attribute: llamacpp.LlamaModel says "llama.cpp", remote.RemoteModel "remote"
-    spec: ModelSpec
-    model: object        # transformers PreTrainedModel, eval mode
-    tokenizer: object    # transformers tokenizer
-    device: str
-    n_bytes: int
-    load_seconds: float
-
-    @property
-    def context_length(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
 
 
 def cpu_has_bf16() -> bool:

@@ -69,6 +69,15 @@ def is_complete(path: Path) -> bool:
     return (path / "model.safetensors").exists() and (path / "summary.json").exists()
 
 
+def run_stage_alone(stage: str) -> None:
+    """`python -m llm_demo.training.<stage> ARGS` does what `python -m llm_demo.training <stage> ARGS` does: the runner
+    runs as its own __main__ (runpy), so a stage module never imports the runner that imports the stages."""
+    import runpy
+    import sys
+    sys.argv = ["llm_demo.training", stage, *sys.argv[1:]]
+    runpy.run_module("llm_demo.training", run_name="__main__", alter_sys=True)
+
+
 DONE_MARKERS = {"data": "manifest.json", "tokenizer": "tokenizer.json"}  # the files that mark those stages done
 
 
@@ -116,7 +125,7 @@ def latest_checkpoint(out: Path, stage: str) -> str | None:
 
 def finish(trainer, tokenizer, out: Path, stage: str, data: str, extra: dict | None = None) -> dict:
     """Save the trained model like any hub model, plus its logs, its summary and a model card."""
-    from llm_demo.training.tokenizer import stop_token_ids
+    from llm_demo.training.chat_format import stop_token_ids
 
     path = stage_dir(out, stage)
     if not trainer.is_world_process_zero():  # under `accelerate launch`, one process writes

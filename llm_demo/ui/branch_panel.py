@@ -142,8 +142,7 @@ def branch(history, steps, tree, index, candidate, model, system, temperature, t
     if candidate is None:
         raise ValueError("Choose one of the alternatives first.")
     i = _whole(index, "Token #") - 1
-    from llm_demo.ui.chat_tab import Live          # the tab's record of the answer streaming, which Stop marks
-    live = Live(chat.shown_history(history)[:-1])
+    live = chat.Live(chat.shown_history(history)[:-1])
     try:
         for tree in branching.grow_branch(tree, tree["current"], i, _whole(candidate, "Candidate"), cfg):
             if live.stopped:
@@ -235,8 +234,7 @@ def step_finish(session, history, model, temperature, top_k, top_p, rep, max_new
     """Let the sampler draw until the answer ends (Stop keeps what was drawn)."""
     knobs = (temperature, top_k, top_p, rep, max_new, seed)
     s = _step(session, None, history, model, knobs)
-    from llm_demo.ui.chat_tab import Live          # the tab's record of the answer streaming, which Stop marks
-    live = Live(chat.shown_history(history)[:-1])
+    live = chat.Live(chat.shown_history(history)[:-1])
     try:
         while not live.stopped:
             live.text, live.steps, live.stats = s["text"], list(s["steps"]), f"Step mode · {count(len(s['steps']), 'token')}"

@@ -1,6 +1,6 @@
 """Chat tab: streaming chat with the sampling knobs, a look inside the sampler, and a temperature sweep."""
 import html
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import gradio as gr
 
@@ -45,23 +45,12 @@ def load_with_progress(name: str, progress: gr.Progress) -> None:
     models.load(name)
 
 
-@dataclass
-class Live:
-    """The answer being generated, as last shown (the tab's `live` gr.State, shared by reference with Stop)."""
-    shown: list = field(default_factory=list)   # the conversation up to the user message being answered
-    text: str = ""
-    steps: list = field(default_factory=list)
-    stats: str = ""
-    stopped: bool = False
-    done: bool = False
-
-
 def _answer(shown, model, system, cfg, last_model, progress, restore, notice=""):
     """Shared by Send and Regenerate: stream the answer to the last user message of `shown` (the conversation as
     displayed) into the chatbot. Yields {msg, chatbot, stats, steps, last_model, live} (the names
     `build_chat_tab` wires to components). The first update comes at once, so a Stop has an answer to mark;
     if the answer then fails, `restore` (an update) puts the message and conversation back as they were."""
-    live = Live(shown)
+    live = chat.Live(shown)
     chatbot = list(shown)              # the answer's message joins at its first text (an empty one shows as loading)
     loading = model not in models.CACHE.loaded_names()
     live.stats = notice + (f"Loading {models.get_spec(model).label} (first use only)…" if loading else "Thinking…")
