@@ -5,8 +5,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import plotly.graph_objects as go
-
 from llm_demo import batching, config, count, engine, models
 from llm_demo.sampling import SamplingConfig
 
@@ -207,20 +205,6 @@ def parse_temperatures(text: str) -> list[float]:
     for t in out:
         SamplingConfig(temperature=t)             # refuses a negative or infinite temperature with a sentence
     return out
-
-
-def sampler_figure(step: dict) -> go.Figure:
-    """Grouped bars: each candidate's probability after each stage of the sampler; the sampled one marked."""
-    labels = [repr(c)[1:-1] or "∅" for c in step["candidates"]]
-    labels = [f"▶ {lab}" if i == step["chosen"] else lab for i, lab in enumerate(labels)]
-    fig = go.Figure()
-    for stage in step["stages"]:
-        fig.add_bar(name=f"{stage['name']} ({stage['kept']} kept)", x=labels, y=stage["probs"])
-    title = (f"You put {step['token']!r} here (a branch); the sampler gave it probability {step['prob']:.3f}"
-             if step.get("forced") else f"Sampled {step['token']!r} with probability {step['prob']:.3f}")
-    fig.update_layout(barmode="group", height=380, margin=dict(l=40, r=10, t=50, b=40), title=title,
-                      yaxis_title="probability", legend=dict(orientation="h", y=-0.25))
-    return fig
 
 
 def prob_buckets(steps: list[dict]) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from llm_demo import TINYGPT_DIR, batching, engine, models
 from llm_demo.sampling import SamplingConfig
-from llm_demo.training.pairs import pair_to_jsonl_line
+from llm_demo.pairs import write_pairs_jsonl
 
 log = logging.getLogger("llm_demo")
 SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
@@ -280,8 +280,4 @@ def write_votes_jsonl(votes: list[dict], folder: Path) -> Path:
     `python -m llm_demo.training dpo --extra-pairs FILE`."""
     if not votes:
         raise ValueError("No votes yet: mark which answer is better first.")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "llm_lab_preferences.jsonl"
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(pair_to_jsonl_line(v["prompt"], v["chosen"], v["rejected"]) for v in votes)
-    return path
+    return write_pairs_jsonl(votes, folder / "llm_lab_preferences.jsonl")

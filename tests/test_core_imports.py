@@ -98,7 +98,6 @@ def test_only_ui_imports_gradio_or_ui():
     assert not bad, "outside llm_demo/ui: " + "; ".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 2: being cut in the next commits")
 def test_the_core_never_imports_training():
     bad = _offenders(_core, lambda d: d.startswith("llm_demo.training"))
     assert not bad, "core modules importing the training pipeline: " + "; ".join(bad)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from llm_demo.training import common as C
 from llm_demo.training.data import read_jsonl
-from llm_demo.training.pairs import load_pairs_jsonl
+from llm_demo.pairs import load_pairs_jsonl
 
 STAGE, PREVIOUS = "dpo", "sft"
 

@@ -13,7 +13,7 @@ import gradio as gr
 
 from llm_demo import arena, arena_plots, arena_runs, config, models
 from llm_demo.arena_store import CHOICES, LABELS
-from llm_demo.training.pairs import pair_to_jsonl_line
+from llm_demo.pairs import write_pairs_jsonl
 from llm_demo.ui.common import by_name, friendly, sampling_config
 from llm_demo import count
 
@@ -133,10 +133,7 @@ def teacher_export(token):
     pairs = arena.dpo_pairs(check_teacher(token).votes())
     if not pairs:
         raise ValueError("No DPO pairs yet: ties and 'all bad' votes give none; a best answer gives two.")
-    path = Path(tempfile.mkdtemp(prefix="llm_lab_class_export_")) / "class_votes_dpo.jsonl"
-    path.write_text("".join(pair_to_jsonl_line(p["prompt"], p["chosen"], p["rejected"]) for p in pairs),
-                    encoding="utf-8")
-    return str(path)
+    return str(write_pairs_jsonl(pairs, Path(tempfile.mkdtemp(prefix="llm_lab_class_export_")) / "class_votes_dpo.jsonl"))
 
 
 @friendly

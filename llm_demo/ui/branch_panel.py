@@ -7,7 +7,7 @@ import math
 
 import gradio as gr
 
-from llm_demo import branching, chat, config, models, temperature_study
+from llm_demo import branching, chat, chat_plots, config, models, temperature_study
 from llm_demo.ui.common import by_name, friendly, sampling_config
 from llm_demo import count
 
@@ -65,7 +65,7 @@ def _answer_in(history, text: str) -> list[dict]:
 def measures_views(steps) -> dict:
     if not steps:
         return dict(measures="", measures_plot=None)
-    return dict(measures=branching.measures_text(steps), measures_plot=branching.measures_figure(steps))
+    return dict(measures=branching.measures_text(steps), measures_plot=chat_plots.measures_figure(steps))
 
 
 def tree_html(tree: dict) -> str:
@@ -90,7 +90,7 @@ def _tree_views(tree: dict, focus: int | None = None) -> dict:
     if steps:
         i = len(steps) if focus is None else min(focus + 1, len(steps))
         out.update(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=i),
-                   plot=chat.sampler_figure(steps[i - 1]),
+                   plot=chat_plots.sampler_figure(steps[i - 1]),
                    candidates=gr.update(choices=candidate_choices(steps[i - 1]), value=None))
     return out
 
@@ -191,11 +191,11 @@ def _step_views(s: dict) -> dict:
              else "your turn: pick the next token, or let the sampler draw")
     out = dict(session=s, chatbot=s["messages"] + [{"role": "assistant", "content": s["text"]}], steps=s["steps"],
                step_tokens=[(chat.shown_token(st["token"]), kind) for st, kind in zip(s["steps"], s["kinds"])],
-               step_plot=branching.next_token_figure(nxt) if nxt else None,
+               step_plot=chat_plots.next_token_figure(nxt) if nxt else None,
                step_choice=gr.update(choices=candidate_choices(nxt, show_drawn=False) if nxt else [], value=None),
                stats=f"Step mode · {count(len(s['steps']), 'token')} · {state}", last_model=s["model"], **measures_views(s["steps"]))
     if s["steps"]:
-        out.update(tokens=chat.prob_buckets(s["steps"]), plot=chat.sampler_figure(s["steps"][-1]),
+        out.update(tokens=chat.prob_buckets(s["steps"]), plot=chat_plots.sampler_figure(s["steps"][-1]),
                    step=gr.update(maximum=max(2, len(s["steps"])), value=len(s["steps"])))
     return out
 

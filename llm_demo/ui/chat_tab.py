@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import gradio as gr
 
-from llm_demo import chat, config, models
+from llm_demo import chat, chat_plots, config, models
 from llm_demo.ui import branch_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
@@ -138,7 +138,7 @@ def show_sampler(steps):
     if not steps:
         return dict(tokens=[], step=gr.update(maximum=2, value=1), plot=None)
     return dict(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=len(steps)),
-                plot=chat.sampler_figure(steps[-1]))
+                plot=chat_plots.sampler_figure(steps[-1]))
 
 
 @friendly
@@ -148,7 +148,7 @@ def show_step(steps, index):
     i = int(index) - 1
     if not 0 <= i < len(steps):
         raise ValueError(f"Token number must be between 1 and {len(steps)}.")
-    return chat.sampler_figure(steps[i])
+    return chat_plots.sampler_figure(steps[i])
 
 
 def pick_token(evt: gr.SelectData):
