@@ -11,6 +11,7 @@ import sys
 import gradio as gr
 
 from llm_demo import config
+from llm_demo.links import TAB_LABELS
 from llm_demo.ui.chat_tab import build_chat_tab
 from llm_demo.ui.compare_tab import build_compare_tab, forget_session
 from llm_demo.ui import links_ui
@@ -32,21 +33,21 @@ def build_app() -> gr.Blocks:
         note = links_ui.link_note()
         targets, copies = {}, {}  # tab id -> {link key: input} and its Copy link row (llm_demo/ui/links_ui.py)
         with gr.Tabs() as tabs:
-            with gr.Tab("Lesson", id="lesson"):
+            with gr.Tab(TAB_LABELS["lesson"], id="lesson"):
                 show_me = build_lesson_tab()
-            with gr.Tab("Tokenizer", id="tokenizer"):
+            with gr.Tab(TAB_LABELS["tokenizer"], id="tokenizer"):
                 copies["tokenizer"] = links_ui.copy_link_row("tokenizer")
                 targets["tokenizer"] = build_tokenizer_tab()
-            with gr.Tab("Chat", id="chat"):
+            with gr.Tab(TAB_LABELS["chat"], id="chat"):
                 copies["chat"] = links_ui.copy_link_row("chat")
                 targets["chat"] = build_chat_tab()
-            with gr.Tab("Compare", id="compare"):
+            with gr.Tab(TAB_LABELS["compare"], id="compare"):
                 copies["compare"] = links_ui.copy_link_row("compare")
                 targets["compare"] = build_compare_tab()
-            with gr.Tab("Scaling laws", id="scaling"):
+            with gr.Tab(TAB_LABELS["scaling"], id="scaling"):
                 copies["scaling"] = links_ui.copy_link_row("scaling")
                 targets["scaling"] = build_scaling_tab()
-            with gr.Tab("Inside the model", id="inside") as inside_tab:
+            with gr.Tab(TAB_LABELS["inside"], id="inside") as inside_tab:
                 copies["inside"] = links_ui.copy_link_row("inside")
                 targets["inside"] = build_inside_tab(inside_tab)
         links_ui.wire(demo, tabs, targets, copies, show_me, projector, note)

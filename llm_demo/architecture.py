@@ -11,7 +11,7 @@ from llm_demo import models
 from llm_demo.inside import _torch_model
 
 SEED_DESIGN_MODEL = "tinygpt-base"            # the seed's GPT-2 design, as our trio implements it
-MODERN_MODEL = "smollm2-135m-instruct"        # a 2024 decoder that ships offline
+MODERN_MODEL = models.DEFAULT_CHAT_MODEL      # a 2024 decoder that ships offline
 
 # Parameter names -> the part of the diagram they belong to; the first rule that matches wins (norms before
 # attention: Llama's "post_attention_layernorm" is a norm).

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from llm_demo import TINYGPT_DIR, batching, engine, models
 from llm_demo.sampling import SamplingConfig
-from llm_demo.pairs import write_pairs_jsonl
+from llm_demo.pairs import DPO_BETA, write_pairs_jsonl
 
 log = logging.getLogger("llm_demo")
 SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
@@ -42,7 +42,9 @@ PUBLISHED_BETA = {
 # of the same kind (issue 17); a turn of TURN_S bounds that cost by the switch time over the turn's length, whatever
 # the model's speed. `python -m llm_demo.bench compare --turn-ms 0` measures one token per turn for comparison.
 TURN_S = 0.05
-DEFAULT_BETA = 0.1   # TRL DPOConfig's default beta, used when a family records none
+# The Compare tab's starting settings: greedy and no top-p, so the columns differ by their training, not by a draw.
+DEFAULT_SETTINGS = SamplingConfig(temperature=0, top_p=1.0, max_new_tokens=64)
+DEFAULT_BETA = DPO_BETA   # used when a family records none (its source: llm_demo/pairs.py)
 
 
 @dataclass

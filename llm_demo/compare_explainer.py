@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from llm_demo import TINYGPT_DIR, scaling
+from llm_demo import TINYGPT_DIR, not_built, scaling
 
 STAGE_PANELS = [
     ("1 · Pretraining", "Next-token prediction on a huge pile of text (trillions of tokens for real models; for "
@@ -55,7 +55,7 @@ def trio_facts(trio_dir: Path = TINYGPT_DIR) -> str:
             beta = f", β = {s['dpo_beta']}" if "dpo_beta" in s else ""
             lines.append(f"- **{stage}**: {s['data']}; {s['steps']:,} steps, {s['tokens_seen']:,} tokens seen, "
                          f"{s['train_runtime_s']:.0f} s on the CPU{beta}.")
-    return "\n".join(lines) or "TinyGPT is not trained yet: run `python -m llm_demo.training all`."
+    return "\n".join(lines) or not_built("TinyGPT") + "."
 
 
 def load_eval(trio_dir: Path = TINYGPT_DIR) -> dict | None:

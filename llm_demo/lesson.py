@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from llm_demo import TINYGPT_DIR, compare_explainer, links, scaling
+from llm_demo import TINYGPT_DIR, compare_explainer, links, not_built, scaling
 from llm_demo.sampling import SamplingConfig, next_token
 from llm_demo.scaling_plots import KNOWN_MODELS, read_model_point
 from llm_demo.token_facts import CONTEXT_WINDOWS, EXTRA_PRESETS, SEED_PRESETS, SEED_WORDS_PER_TOKEN
@@ -17,7 +17,7 @@ from llm_demo.tokenization import analyse
 HOLDS, SIMPLIFIED, WRONG = "holds", "simplified", "wrong"
 FOX = SEED_PRESETS["Quick brown fox"]
 SEED_GPT4_WINDOW, SEED_GPT4_WORDS = 128_000, 96_000  # the seed: "GPT-4: 128K context window = ~96K words"
-SEED_TOKENS_PER_PARAM = 20                           # the seed: "roughly 20N tokens"
+SEED_TOKENS_PER_PARAM = scaling.SEED_TOKENS_PER_PARAM
 TOY_LOGITS = [2.0, 1.0, 0.0, -1.0]                   # four candidate tokens' scores, to show what T does
 SEA_PROMPT = "Write one sentence about the sea."
 
@@ -114,7 +114,7 @@ def pipeline_section() -> Section:
         "pipeline", "4 · Pretraining, SFT and RLHF / DPO",
         "Pretrain on raw text, fine-tune on instruction → answer pairs, then align with human preferences by RLHF "
         "(a reward model and PPO) or DPO (no reward model).",
-        shows or ["TinyGPT is not trained yet: run `python -m llm_demo.training all`."],
+        shows or [not_built("TinyGPT") + "."],
         SIMPLIFIED, "The order is right. RLHF and DPO teach what the preference data rewards (here: politeness), "
                     "not “human values” in general; we run DPO, not PPO.",
         "compare", {"family": "tinygpt", "prompt": "What is your name?"},

@@ -11,7 +11,10 @@ from urllib.parse import urlencode, quote
 from llm_demo import config, models, scaling
 from llm_demo.tokenization import tokenizer_options
 
-TABS = ("lesson", "tokenizer", "chat", "compare", "scaling", "inside")
+# The tabs, in page order: id (links, gr.Tab ids) -> label (the tab's title, the lesson's "Show me in …").
+TAB_LABELS = {"lesson": "Lesson", "tokenizer": "Tokenizer", "chat": "Chat", "compare": "Compare",
+              "scaling": "Scaling laws", "inside": "Inside the model"}
+TABS = tuple(TAB_LABELS)
 MAX_PAIRS = 40          # a query with more key=value pairs than this is read up to here (and the sentence says so)
 SHOWN_CHARS = 40        # how much of an ignored value the sentence repeats
 

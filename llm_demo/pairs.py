@@ -7,6 +7,10 @@ import json
 from pathlib import Path
 
 PAIR_KEYS = ("prompt", "chosen", "rejected")
+# DPO's beta scales the implicit reward beta * log(pi/pi_ref): 0.1 is the DPO paper's common setting (Rafailov et
+# al. 2023, sec. 6) and TRL DPOConfig's default. Our trio trains with it; Compare uses it for a family that records
+# none. Small enough that the policy may move far from the SFT model.
+DPO_BETA = 0.1
 
 
 def validate_pair(obj, lineno: int) -> dict:

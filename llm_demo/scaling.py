@@ -18,6 +18,7 @@ MIN_MFU = 0.01  # reported training runs reach about 0.3-0.6 MFU; below 1% is a 
 ARCH_MAX = {"vocab_size": 10_000_000, "d_model": 1_000_000, "n_layers": 100_000, "context_length": 100_000_000,
             "n_heads": 100_000, "d_ff": 10_000_000}
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day, Kaplan et al. 2020's compute unit
+SEED_TOKENS_PER_PARAM = 20  # the seed: "roughly 20N tokens" (Hoffmann et al. 2022's Approaches 1-2 give ~20)
 
 # Peak dense (no sparsity) tensor-core TFLOP/s from NVIDIA's datasheets: BF16 for A100/H100/H200/L4
 # (H100 and H200 are the SXM parts, same compute), FP16 for the T4, which has no BF16.
@@ -200,7 +201,8 @@ LAWS = {
     "epoch-2024": ParametricLaw("epoch-2024", E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
                                 citation="Besiroglu et al. 2024, Approach 3 refit"),
     # D = 20·N, the seed text's rule of thumb: 6·N·20·N = C  =>  N = sqrt(C / 120).
-    "tokens-20": PowerLaw("tokens-20", k=120 ** -0.5, b=0.5, citation="rule of thumb D = 20·N"),
+    "tokens-20": PowerLaw("tokens-20", k=(6 * SEED_TOKENS_PER_PARAM) ** -0.5, b=0.5,
+                          citation="rule of thumb D = 20·N"),
     # Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Fig. 14 / Sec. 6.1:
     # N_opt = 1.3e9 · (C_min / PF-day)^0.73, non-embedding parameters.
     "kaplan-2020": PowerLaw("kaplan-2020", k=1.3e9 * PF_DAY ** -0.73, b=0.73,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llm_demo import TINYGPT_DIR
+from llm_demo.pairs import DPO_BETA
 
 STAGES = ("data", "tokenizer", "pretrain", "sft", "dpo", "eval")
 MODEL_STAGES = {"pretrain": "base", "sft": "sft", "dpo": "dpo"}  # stage name -> checkpoint folder
@@ -37,9 +38,7 @@ class Preset:
     sft_lr: float = field(default=5e-4, metadata={"help": "peak learning rate, SFT"})
     dpo_epochs: float = field(default=1.0, metadata={"help": "passes over the DPO pairs"})
     dpo_lr: float = field(default=3e-5, metadata={"help": "peak learning rate, DPO"})
-    # beta scales the implicit reward beta * log(pi/pi_ref); 0.1 is the DPO paper's common setting
-    # (Rafailov et al. 2023, sec. 6) and TRL's default: small enough that the policy may move far from the SFT model.
-    dpo_beta: float = field(default=0.1, metadata={"help": "DPO beta (KL strength toward the SFT reference)"})
+    dpo_beta: float = field(default=DPO_BETA, metadata={"help": "DPO beta (KL strength toward the SFT reference)"})
     # RPO (Pang et al. 2024, "Iterative Reasoning Preference Optimization", eq. 1): adding the chosen answers' NLL
     # to the DPO loss keeps their likelihood from falling while the margin grows; 0 is plain DPO. Measured here:
     # plain DPO (lr 1e-4, beta 0.1; and lr 3e-5, beta 0.5) drove log p(chosen) from -13 to about -30 and the

@@ -5,6 +5,7 @@ from dataclasses import replace
 import gradio as gr
 
 from llm_demo import chat, chat_plots, config, models
+from llm_demo.sampling import SamplingConfig
 from llm_demo.ui import branch_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
@@ -191,12 +192,13 @@ def build_chat_tab():
             stats = gr.Markdown()
         with gr.Column(scale=2):
             system = gr.Textbox(label="System prompt (empty: the model's default)", lines=2)
-            temperature = gr.Slider(0, 2, 0.7, step=0.05, label="Temperature (0 = greedy)")
-            top_k = gr.Slider(0, 200, 50, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.01, 1, 0.9, step=0.01, label="Top-p (1 = off)")
-            rep = gr.Slider(0.5, 2, 1.0, step=0.05, label="Repetition penalty (1 = off)")
-            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 128, step=1, label="Max new tokens")
-            seed = gr.Number(0, precision=0, label="Seed (same seed + settings = same answer)")
+            d = SamplingConfig()                                   # the defaults: sampling.py, the one place
+            temperature = gr.Slider(0, 2, d.temperature, step=0.05, label="Temperature (0 = greedy)")
+            top_k = gr.Slider(0, 200, d.top_k, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.01, 1, d.top_p, step=0.01, label="Top-p (1 = off)")
+            rep = gr.Slider(0.5, 2, d.repetition_penalty, step=0.05, label="Repetition penalty (1 = off)")
+            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, d.max_new_tokens, step=1, label="Max new tokens")
+            seed = gr.Number(d.seed, precision=0, label="Seed (same seed + settings = same answer)")
             gr.Markdown(KNOBS)
             gr.Markdown(config.limits_markdown())
     with gr.Accordion("Look inside the sampler", open=True):

@@ -132,13 +132,14 @@ def build_compare_tab():
     gr.Markdown(config.limits_markdown())
     with gr.Accordion("Sampling settings (shared by the three columns)", open=False):
         with gr.Row():
-            temperature = gr.Slider(0, 2, 0, step=0.05, label="Temperature (0 = greedy)")
-            top_k = gr.Slider(0, 200, 50, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.01, 1, 1.0, step=0.01, label="Top-p (1 = off)")
+            d = compare.DEFAULT_SETTINGS
+            temperature = gr.Slider(0, 2, d.temperature, step=0.05, label="Temperature (0 = greedy)")
+            top_k = gr.Slider(0, 200, d.top_k, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.01, 1, d.top_p, step=0.01, label="Top-p (1 = off)")
         with gr.Row():
-            rep = gr.Slider(0.5, 2, 1.0, step=0.05, label="Repetition penalty (1 = off)")
-            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 64, step=1, label="Max new tokens")
-            seed = gr.Number(0, precision=0, label="Seed")
+            rep = gr.Slider(0.5, 2, d.repetition_penalty, step=0.05, label="Repetition penalty (1 = off)")
+            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, d.max_new_tokens, step=1, label="Max new tokens")
+            seed = gr.Number(d.seed, precision=0, label="Seed")
         system = gr.Textbox(label="System prompt for the chat stages (empty: none / the model's default)")
     views = {}
     with gr.Row(equal_height=True):
