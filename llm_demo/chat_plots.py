@@ -2,6 +2,7 @@
 per-token measures (branching.answer_measures) and step mode's next-token chart.
 """
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from llm_demo import count
 from llm_demo.branching import answer_measures
@@ -52,4 +53,20 @@ def next_token_figure(step: dict) -> go.Figure:
                 y=final)
     fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=40), yaxis_title="probability",
                       title="Your turn: which token comes next?", legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def temperature_figure(rows: list["temperature_study.Row"], title: str = "") -> go.Figure:
+    """Diversity and repetition (left axis) and mean log-probability per token (right axis) against temperature."""
+    x = [f"T={row.temperature:g}<br><i>{row.seed_says}</i>" for row in rows]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_scatter(x=x, y=[row.distinct2 for row in rows], name="distinct-2 across samples", mode="lines+markers")
+    fig.add_scatter(x=x, y=[row.repetition for row in rows], name="repetition inside a sample (rep-4)",
+                    mode="lines+markers")
+    fig.add_scatter(x=x, y=[row.mean_logprob for row in rows], name="mean log p per token (model, T=1)",
+                    mode="lines+markers", line=dict(dash="dot"), secondary_y=True)
+    fig.update_yaxes(title_text="share (0–1)", range=[0, 1.05], secondary_y=False)
+    fig.update_yaxes(title_text="nats per token", secondary_y=True)
+    fig.update_layout(height=420, margin=dict(l=50, r=50, t=60, b=40), title=title or "The seed's temperature table, measured",
+                      legend=dict(orientation="h", y=-0.35))
     return fig

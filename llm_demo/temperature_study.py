@@ -8,9 +8,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from llm_demo import chat, engine, models
 from llm_demo.sampling import SamplingConfig
@@ -142,22 +140,6 @@ def judge(rows: list[Row]) -> None:
     r[1.5].verdict = (f"{'Supported' if lost else 'Not supported'}: the most diverse ({d[1.5]:.2f}) and least "
                       f"likely under the model (perplexity {ppl(1.5):.1f} vs {ppl(1.0):.1f} at T=1)"
                       f"{'' if lost else ' is not both true'}; “creative” itself is not measured.")
-
-
-def figure(rows: list[Row], title: str = "") -> go.Figure:
-    """Diversity and repetition (left axis) and mean log-probability per token (right axis) against temperature."""
-    x = [f"T={row.temperature:g}<br><i>{row.seed_says}</i>" for row in rows]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=x, y=[row.distinct2 for row in rows], name="distinct-2 across samples", mode="lines+markers")
-    fig.add_scatter(x=x, y=[row.repetition for row in rows], name="repetition inside a sample (rep-4)",
-                    mode="lines+markers")
-    fig.add_scatter(x=x, y=[row.mean_logprob for row in rows], name="mean log p per token (model, T=1)",
-                    mode="lines+markers", line=dict(dash="dot"), secondary_y=True)
-    fig.update_yaxes(title_text="share (0–1)", range=[0, 1.05], secondary_y=False)
-    fig.update_yaxes(title_text="nats per token", secondary_y=True)
-    fig.update_layout(height=420, margin=dict(l=50, r=50, t=60, b=40), title=title or "The seed's temperature table, measured",
-                      legend=dict(orientation="h", y=-0.35))
-    return fig
 
 
 def main(argv=None) -> int:

@@ -109,7 +109,6 @@ def test_benchmarks_import_the_core_not_ui():
     assert not bad, "benchmarks importing ui: " + "; ".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 26 item 2: being cut in the next commits")
 def test_only_plot_modules_and_ui_import_plotly():
     bad = _offenders(lambda m: not (m.endswith("_plots") or m.startswith("llm_demo.ui")),
                      lambda d: d.split(".")[0] == "plotly")

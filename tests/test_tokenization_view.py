@@ -10,7 +10,8 @@ from llm_demo import tokenization as T
 from llm_demo.bpe_trace import bpe_steps, render_trace, trace_word
 from llm_demo.token_facts import (CONTEXT_WINDOWS, DEFAULT_CONVERSATION, PRESETS, budget_summary, chat_overhead,
                                   context_budget, measure_presets, parse_conversation, seed_claims)
-from llm_demo.token_view import comparison_figure, render_comparison, render_tokens, render_view, token_colour
+from llm_demo.token_plots import comparison_figure
+from llm_demo.token_view import render_comparison, render_tokens, render_view, token_colour
 
 AVAILABLE = [o.name for o in T.tokenizer_options() if o.available]
 

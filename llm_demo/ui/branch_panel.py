@@ -271,7 +271,7 @@ def measure_table(prompt, samples, tokens, model, system, top_k, top_p, seed, pr
     rows = temperature_study.run(model, prompt, _whole(samples, "Samples"), cfg.max_new_tokens, cfg.top_k, cfg.top_p,
                                  cfg.seed, system or "", progress=lambda f, msg: progress(f, desc=msg))
     title = f"{models.get_spec(model).label}: {count(len(rows[0].samples), 'sample')} per temperature, top-k {cfg.top_k}, top-p {cfg.top_p:g}"
-    return dict(study_plot=temperature_study.figure(rows, title), study_table=study_html(rows))
+    return dict(study_plot=chat_plots.temperature_figure(rows, title), study_table=study_html(rows))
 
 
 # ---------------------------------------------------------------- layout and wiring

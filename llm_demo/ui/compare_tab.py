@@ -3,7 +3,7 @@ import dataclasses
 
 import gradio as gr
 
-from llm_demo import compare, compare_explainer, config, models
+from llm_demo import compare, compare_explainer, compare_plots, config, models
 from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 from llm_demo import count
@@ -172,8 +172,8 @@ def build_compare_tab():
         gr.Markdown(compare_explainer.pretraining_cost_note())
         gr.Markdown(compare_explainer.trio_facts())
         ev = compare_explainer.load_eval()
-        gr.Plot(compare_explainer.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
-        gr.Plot(compare_explainer.curves_figure(), label="TinyGPT training curves")
+        gr.Plot(compare_plots.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
+        gr.Plot(compare_plots.curves_figure(), label="TinyGPT training curves")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     streamed = dict(views, run=run_state, busy=busy)

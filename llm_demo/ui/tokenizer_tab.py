@@ -7,7 +7,8 @@ from llm_demo import config
 from llm_demo.bpe_trace import render_trace, trace_word
 from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, budget_summary, chat_overhead,
                                   context_budget, measure_presets, parse_conversation, seed_claims)
-from llm_demo.token_view import comparison_figure, render_comparison, render_view
+from llm_demo.token_plots import comparison_figure
+from llm_demo.token_view import render_comparison, render_view
 from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, get_tokenizer, tokenizer_options
 from llm_demo.ui.common import by_name, friendly
 from llm_demo import count
