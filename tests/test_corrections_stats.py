@@ -14,3 +14,48 @@ def test_leaderboard_shows_the_tie_weight_and_the_prior_where_it_is_shown(monkey
     assert "both bad" in md and "plain tie" in md, f"the LMSYS comparison must say it holds for plain ties only: {md}"
     monkeypatch.setattr(arena, "PRIOR_WINS", 0.5)
     assert "0.5 of a pseudo-win" in arena_plots.table_markdown(board), "the note must read the constant, not restate it"
+
+
+# ---------------------------------------------------------------- item 7: the Inside tab's wording, per model
+def _described(kind: str, **extra):
+    """A tiny config of that family described on the meta device (shapes only, no weights, no download)."""
+    import torch
+    import transformers
+    from llm_demo import architecture
+    config_cls, model_cls = {"olmo2": ("Olmo2Config", "Olmo2ForCausalLM"),
+                             "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
+                             "llama": ("LlamaConfig", "LlamaForCausalLM")}[kind]
+    cfg = getattr(transformers, config_cls)(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                            num_attention_heads=4, num_key_value_heads=2, **extra)
+    with torch.device("meta"):
+        model = getattr(transformers, model_cls)(cfg)
+    return architecture.describe(cfg, model, kind)
+
+
+def test_block_diagram_draws_each_models_own_norm_placement():
+    from llm_demo import inside_plots
+    olmo, llama = _described("olmo2"), _described("llama")
+    assert (olmo.norm_placement, llama.norm_placement) == ("output", "pre"), (olmo.norm_placement,
+                                                                              llama.norm_placement)
+    olmo_html, llama_html = inside_plots.architecture_html(olmo), inside_plots.architecture_html(llama)
+    assert "x = x + norm(attention(x))" in olmo_html and "pre-norm" not in olmo_html, \
+        "OLMo-2 normalises each sublayer's output: the diagram must not say pre-norm"
+    assert "x = x + attention(norm(x))" in llama_html and "pre-norm" in llama_html, "Llama is pre-norm"
+
+
+def test_biases_row_names_qwens_qkv_biases_and_positions_row_names_the_trained_context():
+    from llm_demo import architecture
+    qwen, llama = _described("qwen2", max_position_embeddings=8192), _described("llama", max_position_embeddings=8192)
+    assert set(qwen.bias_layers) == {"q_proj", "k_proj", "v_proj"}, f"Qwen2 keeps q/k/v biases: {qwen.bias_layers}"
+    rows = {r["part"]: r for r in architecture.modern_changes(llama, qwen)}
+    assert "q_proj" in rows["biases"]["modern"] and "Qwen2.5 keeps" in rows["biases"]["why"], rows["biases"]
+    assert "8,192 tokens" in rows["positions"]["why"] and "rescaled" in rows["positions"]["why"], \
+        f"RoPE models degrade past their trained context; say it with the config's number: {rows['positions']}"
+    olmo_rows = {r["part"]: r for r in architecture.modern_changes(llama, _described("olmo2"))}
+    assert rows["norm placement"]["seed"].startswith("before") and \
+        olmo_rows["norm placement"]["modern"].startswith("after"), "the norm placement row reads the config"
+
+
+def test_kv_text_does_not_claim_a_flat_step_time():
+    from llm_demo.ui import inside_tab
+    assert "stays flat" not in inside_tab.KV and "grows only slowly" in inside_tab.KV, inside_tab.KV
