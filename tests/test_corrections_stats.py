@@ -59,3 +59,32 @@ def test_biases_row_names_qwens_qkv_biases_and_positions_row_names_the_trained_c
 def test_kv_text_does_not_claim_a_flat_step_time():
     from llm_demo.ui import inside_tab
     assert "stays flat" not in inside_tab.KV and "grows only slowly" in inside_tab.KV, inside_tab.KV
+
+
+# ---------------------------------------------------------------- item 5: the DPO implicit reward, scored as trained
+def test_compare_reward_scores_the_end_of_turn_token_as_dpo_training_and_its_eval_do():
+    """The trio's DPO (TRL) trained on answer + <|end|>; training/evaluate.completion_logp scores the same. The
+    Compare tab's reward must equal β·(log π_DPO − log π_SFT) of that very sequence, not of the bare words."""
+    import math
+    from llm_demo import compare, models
+    from llm_demo.training import evaluate
+    prompt = "What does Ivy like to eat?"
+    cols = [compare.Column(slot, model=f"tinygpt-{slot}", text=text, done=True)
+            for slot, text in (("base", "Ivy likes apples."), ("sft", "Ivy likes to eat fish, thank you!"),
+                               ("dpo", "Ivy eats."))]
+    s = compare.score_columns("tinygpt", prompt, cols)
+    sft, dpo = models.load("tinygpt-sft"), models.load("tinygpt-dpo")
+    for col in cols:
+        want = s.beta * (evaluate.completion_logp(dpo.model, dpo.tokenizer, prompt, col.text)
+                         - evaluate.completion_logp(sft.model, sft.tokenizer, prompt, col.text))
+        assert math.isclose(s.dpo_reward[col.slot], want, rel_tol=1e-4, abs_tol=1e-5), \
+            f"{col.slot}: tab reward {s.dpo_reward[col.slot]:.5f} vs the reward DPO trained on {want:.5f}"
+    assert s.sft_weight > 0, "the trio's DPO loss has an SFT term (summary.json dpo_sft_weight)"
+
+
+def test_compare_wording_says_only_same_prompt_differences_mean_something_and_cites_olmo_0425():
+    from llm_demo import compare
+    from llm_demo.ui import compare_tab
+    assert "positive means" not in compare_tab.SCORES and "same prompt" in compare_tab.SCORES, compare_tab.SCORES
+    beta, source, normalised = compare.family_beta("olmo2-1b")
+    assert (beta, normalised) == (5.0, True) and "0425-1B" in source and "1124-7B" not in source, source
