@@ -88,3 +88,76 @@ def test_compare_wording_says_only_same_prompt_differences_mean_something_and_ci
     assert "positive means" not in compare_tab.SCORES and "same prompt" in compare_tab.SCORES, compare_tab.SCORES
     beta, source, normalised = compare.family_beta("olmo2-1b")
     assert (beta, normalised) == (5.0, True) and "0425-1B" in source and "1124-7B" not in source, source
+
+
+# ---------------------------------------------------------------- items 2-3: the sweep's units and intervals
+def test_sweep_text_says_bytes_shows_intervals_and_drops_the_untested_steps_claim():
+    from llm_demo import sweep_plots
+    fits = sweep_plots.load_fits()
+    md = sweep_plots.per_param_markdown(fits, 4.12)
+    iv = fits["approach1"]["intervals"]["tokens_per_param"]
+    assert f"[{iv['lo'][-1]:.0f}, {iv['hi'][-1]:.0f}] bytes" in md, f"A1's interval must stand next to the claim: {md}"
+    assert "bytes per parameter" in md and "4.12 bytes" in md, md
+    assert "win partly because" not in sweep_plots.honest_markdown(fits), "the steps claim was never tested"
+    assert "conditional on a minimum" in sweep_plots.fits_markdown(fits), "A2's interval drops refused resamples"
+
+
+def test_steps_and_tokens_cannot_be_told_apart_in_the_shipped_sweep():
+    """The reason the text gives for not testing 'small models win because they take more steps'."""
+    import csv
+    from llm_demo.scaling_fit import SWEEP_CSV
+    rows = list(csv.DictReader(open(SWEEP_CSV)))
+    ratios = {float(r["tokens"]) / float(r["steps"]) for r in rows}
+    assert len(ratios) == 1, f"tokens per step differs between runs ({ratios}): steps could be tested, say so"
+
+
+def test_bytes_per_token_of_the_trios_bpe_on_the_sweeps_prose():
+    from llm_demo.training import sweep
+    one_mb, full = sweep.bytes_per_bpe_token(1.0), sweep.bytes_per_bpe_token(15.2)
+    assert 3 < full < 5 and abs(one_mb - full) / full < 0.01, (one_mb, full)
+
+
+def test_approach3_interval_resamples_runs_and_is_wider_than_residual_resampling():
+    import numpy as np
+    from llm_demo import scaling_fit as F
+    runs = F.read_sweep()
+    fits = F.fit_all(runs)
+    three = fits["approach3"]
+    assert three["method"] == "runs resampled", three.get("method")
+    predicted = three["E"] + three["A"] / runs[:, 1] ** three["alpha"] + three["B"] / runs[:, 2] ** three["beta"]
+    resid = F.bootstrap(None, runs, predicted, 5, 200, 0, ("a",), log=True,
+                        fit_many=lambda r, losses: F.approach3_many(r, losses, three["theta"]))["intervals"]["a"]
+    case = three["intervals"]["a"]
+    assert case["hi"] - case["lo"] > resid["hi"] - resid["lo"], f"runs resampled {case} vs residuals {resid}"
+    assert case["lo"] <= three["a"] <= case["hi"], (case, three["a"])
+
+
+def test_measured_law_stops_at_its_measured_budgets():
+    import pytest
+    from llm_demo import scaling
+    law = scaling.LAWS["tinygpt-measured"]
+    with pytest.raises(ValueError, match="measured on budgets"):
+        scaling.compute_optimal(law.c_hi * 2, "tinygpt-measured")
+    with pytest.raises(ValueError, match="measured on budgets"):
+        scaling.compute_optimal(law.c_lo / 2, "tinygpt-measured")
+    assert scaling.compute_optimal(law.c_lo, "tinygpt-measured")[0] > 0
+
+
+# ---------------------------------------------------------------- item 6: the Lesson's polite rate
+def test_lesson_says_greedy_and_shows_the_sampled_rate_beside_it():
+    from llm_demo import lesson
+    sec = lesson.pipeline_section()
+    text = " ".join(sec.shows)
+    m = lesson.load_sampled_eval()
+    assert m is not None and m["command"].startswith("python -m llm_demo.training.sampled_eval"), m
+    assert "greedy" in text and f"{m['stages']['sft']['rate']:.0%}" in text, text
+    assert m["stages"]["sft"]["samples"] >= 100, "a sampled rate needs enough samples to mean something"
+    take = " ".join(lesson.takeaways(lesson.sections()[:-1]).shows)
+    assert "illustrative" in take and "greedy" in take, take
+
+
+def test_sampled_polite_rate_counts_and_its_interval_hold():
+    from llm_demo.training import sampled_eval
+    r = sampled_eval.polite_rate("tinygpt-sft", sampled_eval.eval_prompts()[:3], 2)
+    assert r["samples"] == 6 and 0 <= r["polite"] <= 6 and r["interval_95"][0] <= r["rate"] <= r["interval_95"][1], r
+    assert sampled_eval.wilson(0, 10)[0] == 0 and sampled_eval.wilson(10, 10)[1] == 1.0
