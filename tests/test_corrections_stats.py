@@ -161,3 +161,48 @@ def test_sampled_polite_rate_counts_and_its_interval_hold():
     r = sampled_eval.polite_rate("tinygpt-sft", sampled_eval.eval_prompts()[:3], 2)
     assert r["samples"] == 6 and 0 <= r["polite"] <= 6 and r["interval_95"][0] <= r["rate"] <= r["interval_95"][1], r
     assert sampled_eval.wilson(0, 10)[0] == 0 and sampled_eval.wilson(10, 10)[1] == 1.0
+
+
+# ---------------------------------------------------------------- item 4: temperature verdicts that could fail
+def _rows(spec):
+    """Hand-made rows: spec[T] = (list of token-id samples, log p per token) for the five seed temperatures."""
+    from llm_demo import temperature_study as ts
+    return [ts.Row(t, "", samples=[str(x) for x in ids], ids=ids, logps=[[lp] * len(x) for x in ids])
+            for t, (ids, lp) in spec.items()]
+
+
+def _fresh(k, start):  # k samples of 12 distinct tokens each, none shared
+    return [list(range(start + 12 * i, start + 12 * (i + 1))) for i in range(k)]
+
+
+def test_a_looping_low_temperature_is_not_called_conservative():
+    from llm_demo import temperature_study as ts
+    loop = [[1, 2, 3, 4] * 3 for _ in range(6)]                      # every T=0.3 sample is the same 4-token loop
+    rows = _rows({0.0: ([[9] * 12] * 6, -0.1), 0.3: (loop, -0.2), 0.7: (_fresh(6, 100), -1.0),
+                  1.0: (_fresh(6, 200), -2.0), 1.5: (_fresh(6, 300), -4.0)})
+    ts.judge(rows)
+    assert rows[1].verdict.startswith("Not supported") and "rep-4" in rows[1].verdict, rows[1].verdict
+
+
+def test_a_difference_inside_the_noise_is_not_resolved_and_a_clear_one_is_supported():
+    import random
+    from llm_demo import temperature_study as ts
+    rng = random.Random(0)
+    noisy = lambda: [[rng.randrange(20) for _ in range(12)] for _ in range(6)]   # the same distribution at every T
+    rows = _rows({t: (noisy(), -1.0) for t in (0.0, 0.3, 0.7, 1.0, 1.5)})
+    ts.judge(rows)
+    assert rows[3].verdict.startswith(("Not resolved", "Not supported")) and "[" in rows[3].verdict, rows[3].verdict
+    assert not rows[3].verdict.startswith("Supported"), "no difference must never be called support"
+    clear = _rows({0.0: ([[9] * 12] * 6, -0.1), 0.3: ([[5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17]] * 6, -0.5),
+                   0.7: (_fresh(6, 100), -1.0), 1.0: ([[k % 30 for k in x] for x in _fresh(6, 0)], -2.0),
+                   1.5: (_fresh(6, 300), -4.0)})
+    ts.judge(clear)
+    assert clear[4].verdict.startswith("Supported"), clear[4].verdict
+    assert clear[1].verdict.startswith("Supported"), clear[1].verdict
+
+
+def test_one_sample_is_refused_with_a_sentence(tiny_chat):
+    import pytest
+    from llm_demo import temperature_study as ts
+    with pytest.raises(ValueError, match="no noise"):
+        ts.run(tiny_chat, "Hello cat", samples=1, max_new_tokens=4)
