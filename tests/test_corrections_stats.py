@@ -206,3 +206,4 @@ def test_one_sample_is_refused_with_a_sentence(tiny_chat):
     from llm_demo import temperature_study as ts
     with pytest.raises(ValueError, match="no noise"):
         ts.run(tiny_chat, "Hello cat", samples=1, max_new_tokens=4)
+
