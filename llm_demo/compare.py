@@ -33,8 +33,10 @@ INSTRUCT_RECIPES = {
 # DPO beta a family published, with its source and whether its DPO was length-normalised (the implicit reward
 # then uses per-token mean log-probabilities).
 PUBLISHED_BETA = {
-    "olmo2-1b": (5.0, "OLMo 2's DPO recipe: β = 5, length-normalised DPO (allenai/OLMo-2-1124-7B-DPO model card, "
-                 "Training hyperparameters; the Tülu 3 recipe, Lambert et al. 2024, Sec. 5)", True),
+    # open-instruct's docs/olmo2.md, "Preference Tuning (DPO)", 1B: dpo_tune_cache.py on OLMo-2-0425-1B-SFT with
+    # --dpo_loss_type dpo_norm --dpo_beta 5 (dpo_norm: the log-ratios use per-token mean log-probabilities).
+    "olmo2-1b": (5.0, "OLMo 2 1B's DPO recipe: β = 5, length-normalised DPO (dpo_loss_type dpo_norm; allenai/open-instruct, "
+                 "docs/olmo2.md, Preference Tuning, 1B: OLMo-2-0425-1B-SFT → -DPO)", True),
 }
 # How long a column keeps the cores per turn, after a first round of one token each: every switch to another
 # model reloads its weights into the CPU caches (the trio's three ~10 MB models do not fit a 32 MiB L3 together),
@@ -198,6 +200,15 @@ def family_beta(family: str) -> tuple[float, str, bool]:
     return DEFAULT_BETA, "TRL's default (this family publishes no separate DPO stage or beta)", False
 
 
+def family_sft_weight(family: str) -> float:
+    """The weight of the SFT term our DPO stage adds to its loss (training/dpo.py: loss_type ["sigmoid", "sft"]);
+    0 for families whose DPO we did not train."""
+    summary = TINYGPT_DIR / "dpo" / "summary.json"
+    if family == "tinygpt" and summary.exists():
+        return float(json.loads(summary.read_text()).get("dpo_sft_weight") or 0.0)
+    return 0.0
+
+
 @dataclass
 class Scores:
     """mean_logprob[answer slot][scorer slot], and the DPO implicit reward of each answer."""
@@ -207,6 +218,8 @@ class Scores:
     beta: float = DEFAULT_BETA
     beta_source: str = ""
     length_normalised: bool = False      # reward from per-token means (the family's DPO was length-normalised)
+    sft_weight: float = 0.0              # weight of an SFT term added to the DPO loss (the trio's 1.0): then
+                                         # β·log-ratio is the implicit reward only approximately
 
 
 def score_columns(family: str, prompt: str, cols: list[Column], system: str = "") -> Scores:
@@ -215,19 +228,24 @@ def score_columns(family: str, prompt: str, cols: list[Column], system: str = ""
     # A remote server returns no log-probabilities for a given text, so its models neither score nor get scored here.
     scorers = {c.slot: c.model for c in cols if c.model and not c.error and not c.takes_messages}
     beta, source, normalised = family_beta(family)
-    out = Scores(beta=beta, beta_source=source, length_normalised=normalised)
+    out = Scores(beta=beta, beta_source=source, length_normalised=normalised, sft_weight=family_sft_weight(family))
     for ans in cols:
         if ans.error or not ans.text or not scorers:
             continue
-        out.mean_logprob[ans.slot], out.total_logprob[ans.slot] = {}, {}
+        out.mean_logprob[ans.slot], out.total_logprob[ans.slot], turn = {}, {}, {}
         for slot, name in scorers.items():
             lm = models.load(name)
             p = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
-            s = engine.score(lm, p, ans.text)
-            out.mean_logprob[ans.slot][slot], out.total_logprob[ans.slot][slot] = s.mean, s.total
-        logp = (out.mean_logprob if normalised else out.total_logprob)[ans.slot]
-        if "dpo" in logp and "sft" in logp:
-            out.dpo_reward[ans.slot] = beta * (logp["dpo"] - logp["sft"])
+            # Scored as a finished turn, with the end-of-turn token DPO trained on (TRL's DPO scores the chat
+            # template's completion, "<|end|>" included: training/evaluate.completion_logp does the same). The
+            # per-token columns leave that token out (how natural the words look); the reward keeps it.
+            s = engine.score(lm, p, ans.text, append_eos=True)
+            ended = len(s.logprobs) > 1 and lm.tokenizer.eos_token_id is not None
+            words = s.logprobs[:-1] if ended else s.logprobs
+            out.mean_logprob[ans.slot][slot], out.total_logprob[ans.slot][slot] = sum(words) / len(words), sum(words)
+            turn[slot] = s.mean if normalised else s.total
+        if "dpo" in turn and "sft" in turn:
+            out.dpo_reward[ans.slot] = beta * (turn["dpo"] - turn["sft"])
     return out
 
 

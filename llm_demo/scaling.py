@@ -10,7 +10,7 @@ import numpy as np
 
 MAX_FLOPS = 1e35  # beyond this a "budget" is a typo, not a plan (all compute ever spent is far below)
 MIN_FLOPS = 1e9   # below this no law here says anything: the published ones were fitted on 6e18-3e21 FLOPs runs, our
-                  # own tinygpt-measured on 2e10-2e11 (it answers from 2e9)
+                  # own tinygpt-measured on 2e10-2e11 (it answers only there)
 MAX_PARAMS = 1e15  # a model size the planner accepts; every law's optimal budget for it stays below MAX_FLOPS
 MIN_PARAMS = 1e5  # smaller than any language model worth planning (our tinygpt has 2.6M); budgets stay >= MIN_FLOPS
 MIN_MFU = 0.01  # reported training runs reach about 0.3-0.6 MFU; below 1% is a typo, not a plan
@@ -216,16 +216,19 @@ class MeasuredLaw(PowerLaw):
     """A power law we fitted ourselves on a narrow range of budgets: it refuses budgets far outside that range."""
     c_lo: float = 0.0  # the smallest and largest budget it was fitted on
     c_hi: float = math.inf
-    reach: float = 10.0  # how far beyond the measured budgets (a factor either way) it still answers
+    # How far beyond the measured budgets (a factor either way) it still answers: 1, the measured range only. The
+    # planner shows no interval for a law's N_opt, and a power law through three budgets has none worth showing
+    # 10× outside them (issue 27: Approach 2's exponent alone spans [-0.04, 0.85]).
+    reach: float = 1.0
 
     def refusal(self, c: float) -> str | None:
         if self.c_lo / self.reach <= c <= self.c_hi * self.reach:
             return None
         far = c / self.c_hi if c > self.c_hi else self.c_lo / c
         return (f"{self.name} was measured on budgets {sci(self.c_lo)}–{sci(self.c_hi)} FLOPs; {sci(c)} is "
-                f"{sci(far)}× {'beyond' if c > self.c_hi else 'below'} them, too far for a law fitted on one "
-                f"decade of tiny models to say anything: it answers between {sci(self.c_lo / self.reach)} and "
-                f"{sci(self.c_hi * self.reach)} FLOPs.")
+                f"{sci(far)}× {'beyond' if c > self.c_hi else 'below'} them, outside them, and a law fitted on one "
+                f"decade of tiny models says nothing there (its exponent's 95% interval is wide even inside): it "
+                f"answers between {sci(self.c_lo / self.reach)} and {sci(self.c_hi * self.reach)} FLOPs.")
 
 
 def _measured_law() -> MeasuredLaw | None:

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from llm_demo import compare, models
+from llm_demo import compare, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import load_pairs_jsonl
 from llm_demo.ui import compare_tab
@@ -189,8 +189,13 @@ def test_a_length_normalised_family_scales_mean_log_probs_by_its_published_beta(
     monkeypatch.setitem(compare.PUBLISHED_BETA, tiny_family, (5.0, "test source", True))
     cols = run(tiny_family, temperature=0)[-1]
     s = compare.score_columns(tiny_family, PROMPT, cols)
-    for ans, per in s.mean_logprob.items():
-        assert math.isclose(s.dpo_reward[ans], 5.0 * (per["dpo"] - per["sft"])), (ans, s.dpo_reward[ans])
+    for col in cols:  # per-token means of the answer as a finished turn (its end-of-turn token included)
+        turn = {}
+        for st in ("sft", "dpo"):
+            lm = models.load(f"tiny-{st}")
+            p = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": PROMPT}])
+            turn[st] = engine.score(lm, p, col.text, append_eos=True).mean
+        assert math.isclose(s.dpo_reward[col.slot], 5.0 * (turn["dpo"] - turn["sft"])), (col.slot, s.dpo_reward)
     assert compare.family_beta("olmo2-1b")[0] == 5.0 and "length-normalised" in compare.family_beta("olmo2-1b")[1]
 
 

@@ -28,7 +28,10 @@ may lose coherence"). Here they are measured: one prompt, N samples at each of i
 (seed … seed+N−1, using the top-k / top-p above), and per temperature **distinct-2** (distinct token pairs / all pairs
 across the samples: Li et al., NAACL 2016), **repetition** (repeated 4-grams inside a sample: Welleck et al., ICLR
 2020) and the **mean log-probability per token under the model at T=1** (a coherence proxy: how likely the model
-itself finds the text). The default size ({temperature_study.DEFAULT_SAMPLES} samples ×
+itself finds the text). Each verdict compares two temperatures on one of these measures with a 95% bootstrap
+interval over the samples (same seeds on both sides): **Supported** only when the difference clears that noise,
+**Not supported** when it goes the wrong way beyond it, **Not resolved** otherwise; low temperatures that fall into
+loops (rep-4) are not called "conservative". At least {temperature_study.MIN_SAMPLES} samples. The default size ({temperature_study.DEFAULT_SAMPLES} samples ×
 {temperature_study.DEFAULT_TOKENS} tokens) is about 20 s of one core's work for SmolLM2; longer while many people
 share the machine."""
 
@@ -311,7 +314,7 @@ def build_table() -> dict:
         gr.Markdown(STUDY_HELP)
         with gr.Row():
             study_prompt = gr.Textbox(temperature_study.DEFAULT_PROMPT, label="Prompt", scale=3)
-            study_samples = gr.Slider(1, temperature_study.MAX_SAMPLES, temperature_study.DEFAULT_SAMPLES, step=1,
+            study_samples = gr.Slider(temperature_study.MIN_SAMPLES, temperature_study.MAX_SAMPLES, temperature_study.DEFAULT_SAMPLES, step=1,
                                       label="Samples per temperature")
             study_tokens = gr.Slider(4, temperature_study.MAX_TOKENS, temperature_study.DEFAULT_TOKENS, step=1,
                                      label="Max new tokens per sample")

@@ -19,8 +19,9 @@ the base model, identical in size and pretraining, continues the text.*"""
 
 SCORES = """**Mean log-prob per token** (higher = more likely): how natural each answer looks to each stage's
 model; a model usually rates its own answer highest. **DPO implicit reward** = β · (log π_DPO(y|x) −
-log π_SFT(y|x)): how much more the DPO model likes the answer than its SFT starting point did; positive means
-DPO training pushed toward answers like it."""
+log π_SFT(y|x)), the answer scored as a finished turn (its end-of-turn token included, as DPO trained on it). Only
+**differences between answers to the same prompt** mean something: DPO fits the gap between a chosen and a rejected
+answer, and a reward's own sign says little (the chosen answers' log-probability also fell during training)."""
 
 CURATED = {
     "tinygpt": ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?",
@@ -84,6 +85,9 @@ def score(run, busy):
         return dict(table=None, score_note="No answers to score.")
     per_token = "; rewards from per-token mean log-probs, as its DPO was length-normalised" if s.length_normalised else ""
     note = f"β = {s.beta} ({s.beta_source}{per_token})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
+    if s.dpo_reward and s.sft_weight:
+        note += (f" This DPO stage's loss adds an SFT term (weight {s.sft_weight:g}) to DPO's, so β·log-ratio is its "
+                 "implicit reward only approximately.")
     return dict(table=compare.scores_table(s), score_note=note)
 
 

@@ -34,7 +34,8 @@ row is the model's real output; lower rows show how the guess forms layer by lay
 KV = """To generate, a model predicts one token, appends it and runs again. The seed's `generate_text` runs the
 **whole** sequence through the model at every step. A **KV cache** keeps every layer's keys and values of the
 tokens already seen, so each step only runs the one new token: the cache grows by one token per step (its shape
-is layers × keys/values × KV heads × tokens × head size) and the step time stays flat instead of growing.
+is layers × keys/values × KV heads × tokens × head size) and the step time grows only slowly (each new token still
+attends over every cached one) instead of growing with a full rerun of the sequence.
 Greedy decoding on both sides, so both must pick the same tokens."""
 
 
