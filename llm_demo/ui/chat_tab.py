@@ -202,7 +202,7 @@ def build_chat_tab():
             stats = gr.Markdown()
         with gr.Column(scale=2):
             system = gr.Textbox(label="System prompt (empty: the model's default)", lines=2)
-            temperature = gr.Slider(0, 2, 0.7, step=0.05, label="Temperature (0 = greedy)")
+            temperature = gr.Slider(0, chat.MAX_TEMPERATURE, 0.7, step=0.05, label="Temperature (0 = greedy)")
             top_k = gr.Slider(0, 200, 50, step=1, label="Top-k (0 = off)")
             top_p = gr.Slider(0.01, 1, 0.9, step=0.01, label="Top-p (1 = off)")
             rep = gr.Slider(0.5, 2, 1.0, step=0.05, label="Repetition penalty (1 = off)")
@@ -245,7 +245,10 @@ def build_chat_tab():
                api_name=False, concurrency_limit=None).then(
         by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
     cleared = dict(chatbot=chatbot, stats=stats, steps=steps, live=live, tokens=tokens, step=step, plot=plot)
-    clear.click(by_name(clear_chat, cleared), None, list(cleared.values()), api_name=False, concurrency_limit=None)
+    # The chatbot's own 🗑 icon clears as much as the Clear button: stats, sampler view and branches too.
+    cleared_by = [clear.click, chatbot.clear]
+    gr.on(cleared_by, by_name(clear_chat, cleared), None, list(cleared.values()), api_name=False,
+          concurrency_limit=None)
     step.input(show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
     tokens.select(pick_token, None, step, api_name=False, concurrency_limit=None).then(
         show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
@@ -253,6 +256,6 @@ def build_chat_tab():
                     api_name="temperature_sweep", **run)
     branch_panel.wire(panels, dict(msg=msg, chatbot=chatbot, model=model, system=system, knobs=knobs, steps=steps,
                                    live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
-                      answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=clear)
+                      answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=cleared_by)
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the message, never sends it.
     return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg}

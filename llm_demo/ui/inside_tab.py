@@ -92,7 +92,7 @@ def redraw(name, text, layer, head):
 def positions(name, drawn):
     """The position-embedding figure, redrawn only when the model changed (it does not depend on the text)."""
     if name == drawn:
-        return {}
+        return {"drawn": name}   # not {}: Gradio reads an empty dict as one positional value ("needed: 3")
     fig, why = plots.positions_view(name)
     return {"pos_md": why or POSITIONS, "pos_plot": fig, "drawn": name}
 
