@@ -122,3 +122,11 @@ def test_teacher_view_refuses_without_the_token_and_exports_resets_with_it(tiny_
     monkeypatch.setattr(config, "TEACHER_TOKEN", "")
     with pytest.raises(Exception, match="no teacher view"):
         arena_panel.teacher_totals("")
+
+
+def test_a_picked_worst_can_be_cleared_with_none(tiny_family):
+    """Issue 27 item 12: a radio cannot be unselected, so after 'worst: B' a tie was refused for good."""
+    run = blind(tiny_family)["run"]
+    out = arena_panel.cast_vote(run, "A", "B", [], page())
+    again = arena_panel.cast_vote(run, "tie", arena_panel.NO_WORST, out["mine"], page())
+    assert again["mine"][-1].best == "tie" and again["mine"][-1].worst is None, again["mine"][-1]

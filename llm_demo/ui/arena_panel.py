@@ -66,11 +66,15 @@ def run_blind(lineup, prompt, system, temperature, top_k, top_p, rep, max_new, s
         yield {**blind_views(run), "reveal": "Vote once every answer has finished; then the models are revealed."}
 
 
+NO_WORST = "none"             # the worst radio's way back to "no worst answer" (needed with 'tie' or 'all bad')
+
+
 @friendly
 def cast_vote(run, best, worst, mine, request: gr.Request):
     """Unfinished runs are refused by arena_runs.vote (class mode: by the database, which knows the run's status)."""
     if best not in CHOICES:
         raise ValueError("Choose the best answer (A, B or C), 'tie' or 'all bad' first.")
+    worst = None if worst == NO_WORST else worst     # "none": a radio cannot be unselected, so it is a choice
     mine, replaced = arena_runs.vote(arena_runs.class_store(), _page(request), run, best, worst, mine)
     with _board_lock:                      # the voter's next leaderboard counts this vote (the cache is per process)
         _board_cache["key"] = None
@@ -171,7 +175,7 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
                 c[f"answer_{label}"] = gr.Textbox(label=f"Answer {label}", lines=6, interactive=False)
     with gr.Row():
         best = gr.Radio(list(CHOICES), value=None, label="Best answer", elem_id="arena-best")
-        worst = gr.Radio(list(LABELS), value=None, label="Worst answer (optional: ranks all three)",
+        worst = gr.Radio([*LABELS, NO_WORST], value=None, label="Worst answer (optional: ranks all three)",
                          elem_id="arena-worst")
         vote_btn = gr.Button("Vote and reveal")
     c["reveal"] = gr.Markdown()
