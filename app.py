@@ -91,5 +91,7 @@ if __name__ == "__main__":
     from llm_demo import models, warmup
     warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
     demo = build_app()
-    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True)
+    from starlette.middleware import Middleware
+    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True,
+                app_kwargs={"middleware": [Middleware(links_ui.LongLinkGuard)]})   # 414 + a sentence, not a 500
     demo.block_thread()

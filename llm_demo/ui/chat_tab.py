@@ -258,4 +258,5 @@ def build_chat_tab():
                                    live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
                       answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=cleared_by)
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the message, never sends it.
-    return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg}
+    return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg,
+            "system": system, "max_new": max_new, "rep": rep}

@@ -219,7 +219,7 @@ def build_scaling_tab():
     k.change(update_emergence, k, emergence_plot, api_name="scaling_emergence")
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): inputs by link key, and the views to redraw.
     return {"mode": mode, "budget": budget, "gpus": n_gpus, "hours": hours, "gpu": gpu, "n": n_params, "tied": tied,
-            "k": k, "views": [(by_name(update_plan, planned), plan_inputs, plan_outputs),
+            "k": k, "mfu": mfu, "price": price, "views": [(by_name(update_plan, planned), plan_inputs, plan_outputs),
                               (update_params, calc_inputs, [params_md]), (update_emergence, [k], [emergence_plot]),
                               (by_name(_mode_visibility, shown), [mode], list(shown.values())),
                               (lambda g: gr.update(visible=g == "custom"), [gpu], [custom_tflops])]}
