@@ -81,6 +81,9 @@ def port_free(host: str, port: int) -> bool:
 if __name__ == "__main__":
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    from llm_demo.teacher_guard import token_problem
+    if token_problem(config.TEACHER_TOKEN):
+        sys.exit(token_problem(config.TEACHER_TOKEN))
     if not port_free(host, port):
         sys.exit(f"Port {port} on {host} is already in use: stop the other server or set GRADIO_SERVER_PORT.")
     limit_malloc_arenas()

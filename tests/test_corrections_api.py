@@ -33,8 +33,9 @@ def test_a_link_of_the_copy_cap_opens_and_an_over_long_one_says_why(app_url):
 
 
 def test_positions_with_the_model_already_drawn_answers(client):
-    client.predict("tinygpt-base", "", api_name="/inside_positions")
-    client.predict("tinygpt-base", "tinygpt-base", api_name="/inside_positions")   # raised "needed: 3" before
+    """The drawn model is a gr.State (not an API parameter): the session's second call finds it already drawn."""
+    client.predict("tinygpt-base", api_name="/inside_positions")
+    client.predict("tinygpt-base", api_name="/inside_positions")   # raised "needed: 3, returned: 1" before
 
 
 def test_lone_surrogates_are_replaced_through_the_api(client):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from llm_demo import arena, arena_plots, arena_runs, config, models
+from llm_demo import arena, arena_plots, arena_runs, config, models, teacher_guard
 from llm_demo.arena_store import CHOICES, LABELS
 from llm_demo.training.pairs import pair_to_jsonl_line
 from llm_demo.ui.common import by_name, friendly, sampling_config
@@ -109,11 +109,22 @@ def show_leaderboard(mine):
 # ---------------------------------------------------------------- teacher view (only with LLM_DEMO_TEACHER_TOKEN)
 
 
-def check_teacher(token) -> arena_runs.ArenaStore:
-    """The class store, once the token matches (compared in constant time); refused with a sentence otherwise."""
+TEACHER_GUARD = teacher_guard.Guard()     # wrong tokens slowed down, then locked out (llm_demo/teacher_guard.py)
+
+
+def _client(request) -> str:
+    return str(getattr(getattr(request, "client", None), "host", None) or getattr(request, "session_hash", None)
+               or "unknown")
+
+
+def check_teacher(token, request=None) -> arena_runs.ArenaStore:
+    """The class store, once the token matches (compared in constant time); refused with a sentence otherwise.
+    Repeated wrong tokens wait longer each time and then lock the view (per client and for everyone)."""
     if not config.TEACHER_TOKEN:
         raise ValueError("There is no teacher view on this deployment.")
+    TEACHER_GUARD.check(_client(request))
     if not isinstance(token, str) or not hmac.compare_digest(token.encode(), config.TEACHER_TOKEN.encode()):
+        TEACHER_GUARD.failed(_client(request))
         raise ValueError("Wrong or missing teacher token: nothing was shown or changed.")
     store = arena_runs.class_store()
     if store is None:
@@ -122,8 +133,8 @@ def check_teacher(token) -> arena_runs.ArenaStore:
 
 
 @friendly
-def teacher_totals(token):
-    store = check_teacher(token)
+def teacher_totals(token, request: gr.Request = None):
+    store = check_teacher(token, request)
     t, votes = store.totals(), store.votes()
     lines = [f"- {count(t['votes'], 'counted vote')} ({t['replaced_votes']} replaced by a later vote on the same run)",
              f"- {count(t['runs'], 'run')} ({t['finished_runs']} finished) from {count(t['pages'], 'page')}",
@@ -133,8 +144,8 @@ def teacher_totals(token):
 
 
 @friendly
-def teacher_export(token):
-    pairs = arena.dpo_pairs(check_teacher(token).votes())
+def teacher_export(token, request: gr.Request = None):
+    pairs = arena.dpo_pairs(check_teacher(token, request).votes())
     if not pairs:
         raise ValueError("No DPO pairs yet: ties and 'all bad' votes give none; a best answer gives two.")
     path = Path(tempfile.mkdtemp(prefix="llm_lab_class_export_")) / "class_votes_dpo.jsonl"
@@ -144,8 +155,8 @@ def teacher_export(token):
 
 
 @friendly
-def teacher_reset(token, confirmed):
-    store = check_teacher(token)
+def teacher_reset(token, confirmed, request: gr.Request = None):
+    store = check_teacher(token, request)
     if confirmed is not True:
         raise ValueError("Tick the confirmation box first: nothing was deleted.")
     gone = store.reset()
