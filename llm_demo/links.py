@@ -30,6 +30,11 @@ def text(raw: str) -> str:
     return raw
 
 
+def _bound(x) -> str:
+    """A range end as a person writes it: 9,223,372,036,854,775,807, not 9.22337e+18."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
 def number(lo: float, hi: float, whole: bool = False):
     """A number from lo to hi (the input's own range), a whole one if `whole`."""
     def check(raw: str):
@@ -38,7 +43,7 @@ def number(lo: float, hi: float, whole: bool = False):
         except ValueError:
             raise ValueError("not a number") from None
         if not math.isfinite(x) or not lo <= x <= hi:
-            raise ValueError(f"must be from {lo:g} to {hi:g}")
+            raise ValueError(f"must be from {_bound(lo)} to {_bound(hi)}")
         if whole:
             if x != int(x):
                 raise ValueError("must be a whole number")

@@ -335,11 +335,12 @@ def analyse(text: str | None, name: str = "gpt2", allow_special: bool = False) -
                      "never sees those characters and decoding does not give them back.")
     typed = [s for s in tk.special_strings if s and s in text]
     if typed and not allow_special:
-        notes.append(f"{', '.join(typed)} is shown as plain text, as chat services treat what a user types (so "
+        notes.append(f"{', '.join(typed)} {'is' if len(typed) == 1 else 'are'} shown as plain text, as chat services treat what a user types (so "
                      "nobody can type a control token); tick 'treat special-token text as special' to encode it "
                      "as one control token.")
     elif typed:
-        notes.append(f"{', '.join(typed)} is encoded as a special control token (outlined).")
+        notes.append(f"{', '.join(typed)} is encoded as a special control token (outlined)." if len(typed) == 1 else
+                     f"{', '.join(typed)} are encoded as special control tokens (outlined).")
     return Analysis(tk.label, text, tokens, text_stats(text, len(tokens)), notes, tk.vocab_size)
 
 

@@ -91,3 +91,39 @@ def test_the_temperature_sweep_refuses_what_the_slider_refuses(temps):
         chat.parse_temperatures(temps)
     assert str(err.value).endswith("."), "a refusal is a sentence"
     assert chat.parse_temperatures("0, 2") == [0.0, 2.0], "the slider's ends stay allowed"
+
+
+# 20 ----------------------------------------------------------------------------------------------------------
+def test_one_word_one_token_one_gpu_hour_read_as_singular():
+    from llm_demo import scaling, token_view
+    from llm_demo import scaling_plots as plots
+    from llm_demo.tokenization import text_stats
+    html = token_view.render_counts(text_stats("Hi", 1))
+    assert "<b>1</b> word<" in html and "<b>1</b> token<" in html and "1</b> words" not in html, html
+    hw = scaling.Hardware("H100", 1, 0.4, 500, None)
+    rows = scaling.plan(hw, compute_flops=str(989e12 * 0.4 * 3600))      # one GPU-hour of compute
+    md = plots.budget_markdown(rows, hw, "chinchilla-3", [])
+    assert "1 GPU-hour." in md and "1 GPU-hours" not in md, md[:300]
+
+
+def test_two_special_tokens_are_encoded_in_plural():
+    from llm_demo import tokenization
+    a = tokenization.analyse("<|im_start|>hi<|im_end|>", "smollm2-135m-instruct", allow_special=True)
+    note = next(n for n in a.notes if "control token" in n)
+    assert " are encoded as special control tokens" in note, note
+
+
+def test_range_sentences_and_ratios_read_as_numbers():
+    from llm_demo import links
+    from llm_demo.scaling_plots import _ratio
+    sentence = links.parse([("tab", "chat"), ("seed", "-1")]).sentence()
+    assert "9,223,372,036,854,775,807" in sentence and "e+18" not in sentence, sentence
+    assert _ratio(60457660100961080) == "6.05e+16" and _ratio(21.4) == "21", "tokens / param must stay readable"
+
+
+def test_gradio_range_refusals_log_one_line_not_a_traceback():
+    import gradio as gr
+    import llm_demo.ui.common  # noqa: F401  (installs the quiet range check)
+    with pytest.raises(gr.Error) as err:
+        gr.Slider(1, 4).preprocess(9)
+    assert err.value.print_exception is False and "greater than maximum" in err.value.message, err.value

@@ -127,3 +127,20 @@ def engine_status(with_backend_note: bool = False) -> gr.Markdown:
     timer.tick(lambda: (note(), gr.Timer(active=bool(warmup.warming()))), None, [line, timer], api_name=False,
                concurrency_limit=None, show_progress="hidden")
     return line
+
+
+def _quiet_bounds():
+    """Gradio checks a slider's or number's range itself (an API caller can send 99 to a 1-4 slider) and raises
+    gr.Error with print_exception on, so each such refusal printed a full traceback. As every other refusal: one
+    log line. (gradio/components/number.py raise_if_out_of_bounds, used by Number and Slider preprocess.)"""
+    original = gr.components.Number.raise_if_out_of_bounds
+
+    def quiet(num, minimum, maximum):
+        try:
+            original(num, minimum, maximum)
+        except gr.Error as exc:
+            raise _to_gr_error(exc) from None
+    gr.components.Number.raise_if_out_of_bounds = staticmethod(quiet)
+
+
+_quiet_bounds()
