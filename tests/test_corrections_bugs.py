@@ -127,3 +127,13 @@ def test_gradio_range_refusals_log_one_line_not_a_traceback():
     with pytest.raises(gr.Error) as err:
         gr.Slider(1, 4).preprocess(9)
     assert err.value.print_exception is False and "greater than maximum" in err.value.message, err.value
+
+
+# also noticed ------------------------------------------------------------------------------------------------
+def test_a_second_question_to_tinygpt_says_it_was_trained_on_single_turns():
+    from llm_demo.ui.chat_tab import single_turn_note
+    one = [{"role": "user", "content": "Hi"}]
+    two = one + [{"role": "assistant", "content": "Hello"}, {"role": "user", "content": "And?"}]
+    assert single_turn_note("tinygpt-sft", one) == "", "a first question needs no warning"
+    assert "single questions" in single_turn_note("tinygpt-sft", two), "a second question must be warned about"
+    assert single_turn_note("smollm2-135m-instruct", two) == "", "SmolLM2 was trained on conversations"

@@ -10,7 +10,8 @@ from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the knobs on the right change *how* the next token is picked from the model's probabilities, and the
-panel below the chat shows exactly what each knob did at every step."""
+panel below the chat shows exactly what each knob did at every step. *Our TinyGPT models were trained on single
+questions: ask them one question at a time (Clear in between).*"""
 
 KNOBS = """**Temperature** divides the model's scores before the softmax: below 1 sharpens the distribution
 (safer, more repetitive), above 1 flattens it (more surprising). **0 means greedy**: always the most likely
@@ -45,6 +46,17 @@ def load_with_progress(name: str, progress: gr.Progress) -> None:
     models.load(name)
 
 
+SINGLE_TURN = ("TinyGPT was trained on single questions (one user turn, one answer), never on a conversation: "
+               "from the second question on it sees text unlike anything it learned from, so expect nonsense. "
+               "Press Clear to ask each question on its own. ")
+
+
+def single_turn_note(model: str, shown: list) -> str:
+    """The warning a TinyGPT chat gets once it has more than one user turn ('' otherwise)."""
+    turns = sum(m.get("role") == "user" for m in shown)
+    return SINGLE_TURN if models.get_spec(model).family == "tinygpt" and turns > 1 else ""
+
+
 @dataclass
 class Live:
     """The answer being generated, as last shown (the tab's `live` gr.State, shared by reference with Stop)."""
@@ -68,6 +80,7 @@ def _answer(shown, model, system, cfg, last_model, progress, restore, notice="")
     yield dict(msg="", chatbot=chatbot, stats=live.stats, steps=[], live=live)
     try:
         load_with_progress(model, progress)              # fails here (message kept) if the model can't load
+        notice += single_turn_note(model, shown)
         if last_model and last_model != model and any(m["role"] == "assistant" for m in shown):
             switched = f"Switched model: earlier answers came from {last_model}, the next from {model}. "
             gr.Info(switched)
