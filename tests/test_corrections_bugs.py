@@ -137,3 +137,9 @@ def test_a_second_question_to_tinygpt_says_it_was_trained_on_single_turns():
     assert single_turn_note("tinygpt-sft", one) == "", "a first question needs no warning"
     assert "single questions" in single_turn_note("tinygpt-sft", two), "a second question must be warned about"
     assert single_turn_note("smollm2-135m-instruct", two) == "", "SmolLM2 was trained on conversations"
+
+
+def test_a_refusal_in_n_mode_says_where_its_budget_comes_from():
+    from llm_demo import scaling
+    for why in scaling.refusals(n_params="124M"):
+        assert why.startswith("for N = 1.24e8, ") and "would plan" in why, f"a budget from nowhere: {why}"
