@@ -82,6 +82,9 @@ def port_free(host: str, port: int) -> bool:
 if __name__ == "__main__":
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    from llm_demo.teacher_guard import token_problem
+    if token_problem(config.TEACHER_TOKEN):
+        sys.exit(token_problem(config.TEACHER_TOKEN))
     if not port_free(host, port):
         sys.exit(f"Port {port} on {host} is already in use: stop the other server or set GRADIO_SERVER_PORT.")
     limit_malloc_arenas()
@@ -92,5 +95,7 @@ if __name__ == "__main__":
     from llm_demo import models, warmup
     warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
     demo = build_app()
-    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True)
+    from starlette.middleware import Middleware
+    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True,
+                app_kwargs={"middleware": [Middleware(links_ui.LongLinkGuard)]})   # 414 + a sentence, not a 500
     demo.block_thread()

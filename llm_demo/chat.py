@@ -191,6 +191,9 @@ def temperature_sweep(model_name: str, prompt: str, temperatures: list[float], c
             yield list(cols)
 
 
+MAX_TEMPERATURE = 2.0      # the Chat tab's slider end (ui/chat_tab.py), the sweep's and links' limit
+
+
 def parse_temperatures(text: str) -> list[float]:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("List at least one temperature, e.g. 0, 0.3, 0.7, 1.0, 1.5.")
@@ -204,6 +207,9 @@ def parse_temperatures(text: str) -> list[float]:
         raise ValueError(f"At most 6 temperatures at once (you listed {len(out)}).")
     for t in out:
         SamplingConfig(temperature=t)             # refuses a negative or infinite temperature with a sentence
+        if t > MAX_TEMPERATURE:                   # the Chat tab's slider and /chat stop at 2: so does the sweep
+            raise ValueError(f"Temperature {t:g} is above {MAX_TEMPERATURE:g}, the most the Chat tab's slider and "
+                             f"/chat take: list temperatures from 0 to {MAX_TEMPERATURE:g}.")
     return out
 
 

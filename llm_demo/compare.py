@@ -115,10 +115,11 @@ class Run:
     cols: list = field(default_factory=list)       # list[Column], updated while streaming
     order: list = field(default_factory=list)      # blind runs: the slots shown as A, B, C
     run_id: str = ""                               # the class database's id ("" when the run is not stored)
+    stopped: bool = False                          # Stop pressed before every column finished: never voted on
 
     @property
     def finished(self) -> bool:
-        return bool(self.cols) and all(c.done for c in self.cols)
+        return bool(self.cols) and not self.stopped and all(c.done for c in self.cols)
 
 
 def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = "") -> Iterator[list[Column]]:
@@ -267,6 +268,9 @@ def make_vote(run: Run, better: str, worse: str) -> dict:
     finished and different."""
     if not isinstance(run, Run) or not run.cols:
         raise ValueError("Run a prompt first, then vote.")
+    if run.stopped:
+        raise ValueError("This run was stopped before every column finished: its answers are unfinished, so votes "
+                         "on it are refused. Run the prompt again to vote.")
     by_slot = {c.slot: c for c in run.cols}
     if better == worse:
         raise ValueError("Pick two different columns: one better, one worse.")

@@ -368,7 +368,9 @@ def refusals(compute_flops=None, n_params=None) -> list[str]:
     """The sentences of every law that plan() leaves out for this input."""
     if n_params is not None:
         n = parse_number(n_params, "The model size N")
-        return [why for law in LAWS.values() if (why := refusal(law, law.compute_for(n)))]
+        # the budget a refusal quotes is the law's own for this N, shown nowhere else in N mode: say where it is from
+        return [f"for N = {sci(n)}, {law.name} would plan {sci(c)} FLOPs. {why}"
+                for law in LAWS.values() if (why := refusal(law, c := law.compute_for(n)))]
     c = check_budget(compute_flops)
     return [why for law in LAWS.values() if (why := refusal(law, c))]
 

@@ -80,7 +80,10 @@ def render_tokens(tokens: list[Token], show_ids: bool = False, cap: int = DISPLA
 def render_counts(stats: TextStats, label: str = "", vocab_size: int = 0) -> str:
     items = [("tokens", f"{stats.tokens:,}"), ("characters", f"{stats.chars:,}"), ("words", f"{stats.words:,}"),
              ("tokens / word", f"{stats.tokens_per_word:.2f}"), ("characters / token", f"{stats.chars_per_token:.2f}")]
-    cells = "".join(f'<span data-count="{k}"><b>{v}</b> {k}</span>' for k, v in items)
+    # the noun follows its number: "1 word", "2 words" (the data-count key stays the plural)
+    one = {"tokens": "token", "characters": "character", "words": "word"}
+    cells = "".join(f'<span data-count="{k}"><b>{v}</b> {one[k] if v == "1" and k in one else k}</span>'
+                    for k, v in items)
     head = f'<span data-count="tokenizer"><b>{html.escape(label)}</b></span>' if label else ""
     head += f'<span data-count="vocabulary">{vocab_size:,}-token vocabulary</span>' if vocab_size else ""
     return f'<div class="tokcounts">{head}{cells}</div>'

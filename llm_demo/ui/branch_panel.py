@@ -327,7 +327,8 @@ def build_table() -> dict:
 
 def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
     """p: this module's components; c: the Chat tab's (msg, chatbot, model, system, knobs, steps, live, last_model,
-    tokens, step, plot, stats); answers: the Send/Enter/Regenerate events."""
+    tokens, step, plot, stats); answers: the Send/Enter/Regenerate events; clear: the triggers that clear the chat
+    (the Clear button and the chatbot's own 🗑 icon)."""
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     cheap = dict(api_name=False, concurrency_limit=None)
     every = {**c, **p}
@@ -366,7 +367,7 @@ def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
                **cheap)
     reset = outs("tree", "session", "tree_view", "branch_pick", "measures", "measures_plot", "step_plot",
                  "step_choice", "step_tokens")
-    clear.click(by_name(lambda: dict(tree=None, session=None, tree_view="", branch_pick=gr.update(choices=[], value=None),
+    gr.on(clear, by_name(lambda: dict(tree=None, session=None, tree_view="", branch_pick=gr.update(choices=[], value=None),
                                      measures="", measures_plot=None, step_plot=None,
                                      step_choice=gr.update(choices=_slots(STEP_SLOTS), value=None), step_tokens=[]),
                         reset), None, list(reset.values()), **cheap)

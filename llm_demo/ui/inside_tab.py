@@ -93,7 +93,7 @@ def redraw(name, text, layer, head):
 def positions(name, drawn):
     """The position-embedding figure, redrawn only when the model changed (it does not depend on the text)."""
     if name == drawn:
-        return {}
+        return {"drawn": name}   # not {}: Gradio reads an empty dict as one positional value ("needed: 3")
     fig, why = plots.positions_view(name)
     return {"pos_md": why or POSITIONS, "pos_plot": fig, "drawn": name}
 
@@ -115,7 +115,8 @@ def causal(name, text, word):
           f"“…{plots.show(''.join(c.before.tokens[c.shared:]))}”. The first **{count(c.shared, 'token')}** are shared: "
           f"their attention rows in all {count(c.before.n_layers, 'layer')} × {count(c.before.n_heads, 'head')} are **{verdict}**, "
           f"and so are their logit-lens guesses ({'the same' if c.same_lens_guesses else 'NOT the same'}; "
-          f"probabilities differ by at most {c.max_lens_prob_diff:.2g}). Only the rows from the changed word on "
+          + ("probabilities identical" if c.max_lens_prob_diff == 0 else
+             f"probabilities differ by at most {c.max_lens_prob_diff:.2g}") + "). Only the rows from the changed word on "
           "(red) move.")
     return {"causal_md": md, "causal_plot": plots.causality_figure(c)}
 
