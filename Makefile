@@ -5,12 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 
-.PHONY: run test setup bench
+.PHONY: run test test-fast setup bench
 run: setup
 	$(BIN)/python app.py
 
 test: setup $(STAMPS)/test-deps
 	$(BIN)/python -m pytest -q tests
+
+# What a developer runs after each change (< 90 s on a 2-core machine): everything but the tiers tests/conftest.py
+# marks (browser, app, server, training, slow). `make test` stays the whole suite and the CI command.
+test-fast: setup $(STAMPS)/test-deps
+	$(BIN)/python -m pytest -q tests -m "not browser and not app and not server and not training and not slow"
 
 setup: $(STAMPS)/venv
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llm_demo import batching, config, engine
+from llm_demo import batching, config
+from llm_demo.backend import FORWARD_LOCK, Decoder
 
 
 def importable() -> tuple[bool, str]:
@@ -53,10 +54,11 @@ def n_threads() -> int:
 
 
 class LlamaModel:
-    """A GGUF model on llama.cpp, with the attributes the engine reads from a transformers LoadedModel
-    (spec, tokenizer, device, n_bytes, load_seconds, context_length) and no torch `.model`."""
+    """A GGUF model on llama.cpp behind the backend.Backend protocol (spec, tokenizer, device, n_bytes, load_seconds,
+    context_length, logits, decode, batcher), with no torch `.model`."""
     backend = "llama.cpp"
     device = "cpu"
+    takes_messages = False
 
     def __init__(self, spec, path: Path, tokenizer, slots: int = config.MAX_BATCH_SIZE + 2):
         import llama_cpp as lc
@@ -101,6 +103,20 @@ class LlamaModel:
     @property
     def context_length(self) -> int:
         return self.slot_tokens
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.n_vocab)            # no torch model: llama.cpp reports its own
+
+    @property
+    def batch_key(self) -> object:
+        return self
+
+    def batcher(self) -> "LlamaBatcher":
+        return LlamaBatcher()
+
+    def decode(self, dec: Decoder):
+        return decode_alone(self, dec)
 
     @property
     def model(self):
@@ -222,7 +238,7 @@ class LlamaModel:
         """Logits [n_out, vocab] after each of the last n_out tokens of ids, in a fresh slot (for engine.score)."""
         seq = self.acquire()
         try:
-            with engine.FORWARD_LOCK:
+            with FORWARD_LOCK:
                 rows = self.feed([(seq, 0, list(ids), n_out)])[0]
             return torch.from_numpy(np.stack(rows))
         finally:
@@ -243,7 +259,7 @@ class LlamaModel:
             pass
 
 
-def prefill(lm: LlamaModel, seq: int, dec: "engine.Decoder"):
+def prefill(lm: LlamaModel, seq: int, dec: Decoder):
     """The logits row after a stream's prompt and its prefix_ids (a branch, a step-mode step). The prompt goes in one
     batch; prefix tokens go one llama_decode each, as they went when they were generated: llama.cpp's kernels round
     a many-token batch differently from one-token steps, and a near tie (greedy or a draw) could then flip. Cells a
@@ -259,11 +275,11 @@ def prefill(lm: LlamaModel, seq: int, dec: "engine.Decoder"):
     return row
 
 
-def decode_alone(lm: LlamaModel, dec: "engine.Decoder"):
+def decode_alone(lm: LlamaModel, dec: Decoder):
     """engine.stream() on llama.cpp: one stream in its own slot, one llama_decode per token, in the caller's thread."""
     seq = lm.acquire()
     try:
-        with engine.FORWARD_LOCK:
+        with FORWARD_LOCK:
             row = prefill(lm, seq, dec)
         while True:
             with torch.inference_mode():
@@ -271,7 +287,7 @@ def decode_alone(lm: LlamaModel, dec: "engine.Decoder"):
             yield piece
             if piece.done:
                 return
-            with engine.FORWARD_LOCK:
+            with FORWARD_LOCK:
                 row = lm.feed([(seq, dec.all_ids.shape[1] - 1, [piece.token_id], 1)])[0][-1]
     finally:
         lm.release(seq)
@@ -299,7 +315,7 @@ class LlamaBatcher(batching.Batcher):
                 produced[r] = exc
                 continue
             if r.dec.all_ids.shape[1] > r.dec.prompt_len:
-                with engine.FORWARD_LOCK:
+                with FORWARD_LOCK:
                     replayed[r] = prefill(r.dec.lm, self.seq[r], r.dec)
                 continue
             segs.append((self.seq[r], 0, r.dec.all_ids[0].tolist(), 1))
@@ -309,7 +325,7 @@ class LlamaBatcher(batching.Batcher):
                 produced[r] = r.dec.advance(torch.from_numpy(row))
         if segs:
             lm = owners[0].dec.lm
-            with engine.FORWARD_LOCK:
+            with FORWARD_LOCK:
                 rows = lm.feed(segs)
             with torch.inference_mode():
                 for r, got in zip(owners, rows):

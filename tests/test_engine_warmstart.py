@@ -63,17 +63,17 @@ def test_bf16_only_where_the_cpu_has_it_and_never_for_the_tiny_trio(monkeypatch)
 
 def test_transformers_model_gives_float32_logits_to_the_sampler_in_bf16(tiny_lm):
     """engine.Decoder converts: a bf16 model's logits reach sampling.next_token as float32."""
-    from llm_demo import engine
+    from llm_demo import backend, engine
     from llm_demo.sampling import SamplingConfig
     seen = []
-    real = engine.next_token
-    engine.next_token = lambda logits, *a, **k: seen.append(logits.dtype) or real(logits, *a, **k)
+    real = backend.next_token
+    backend.next_token = lambda logits, *a, **k: seen.append(logits.dtype) or real(logits, *a, **k)
     try:
         bf = models.LoadedModel(tiny_lm.spec, tiny_lm.model.to(torch.bfloat16), tiny_lm.tokenizer, "cpu", 0, 0.0)
         prompt = models.build_prompt(bf.spec, bf.tokenizer, [{"role": "user", "content": "Hello cat"}])
         engine.generate(bf, prompt, SamplingConfig(temperature=0, max_new_tokens=3))
     finally:
-        engine.next_token = real
+        backend.next_token = real
         tiny_lm.model.to(torch.float32)
     assert seen and set(seen) == {torch.float32}, seen
 

@@ -4,7 +4,7 @@ UI only: the figures and text come from llm_demo/sweep_plots.py, the numbers fro
 """
 import gradio as gr
 
-from llm_demo import sweep_plots
+from llm_demo import scaling, sweep_plots
 
 INTRO = """### Measured on this laptop
 The laws above were fitted by others on hundreds of GPU runs. Here is the same experiment in miniature, run on
@@ -26,5 +26,8 @@ def build_measured_section():
             gr.Plot(shown["optimum"], elem_id="scaling-measured-optimum")
         gr.Markdown(shown["fits_md"], elem_id="scaling-measured-fits")
         gr.Markdown(shown["honest_md"], elem_id="scaling-measured-honest")
-        gr.Markdown("The planner above lists this fit as `tinygpt-measured` for budgets within 10× of the measured "
-                    "ones, and says why it stays silent elsewhere.")
+        law = scaling.LAWS.get("tinygpt-measured")
+        where = (f"for budgets from {scaling.sci(law.c_lo / law.reach)} to {scaling.sci(law.c_hi * law.reach)} FLOPs "
+                 "(the measured ones: it shows no interval, so it does not extrapolate)" if law else "when shipped")
+        gr.Markdown(f"The planner above lists this fit as `tinygpt-measured` {where}, and says why it stays "
+                    "silent elsewhere.")
