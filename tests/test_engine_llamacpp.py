@@ -101,7 +101,7 @@ def test_concurrent_streams_share_decode_calls_and_each_gets_its_own_answer(lm):
         got[i] = [x.token_id for x in batching.stream(lm, prompts[i], cfgs[i])]
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
     [t.start() for t in threads]
-    [t.join(120) for t in threads]
+    [t.join(60) for t in threads]
     assert got == alone, "a stream's tokens changed when it shared llama.cpp batches with others"
     steps, rows = batch.stats.steps - steps0, batch.stats.row_steps - rows0
     assert rows == sum(map(len, alone)) and steps < rows, f"{steps} decode calls for {rows} tokens: nothing shared"

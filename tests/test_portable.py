@@ -99,8 +99,8 @@ def test_concurrent_loads_of_different_models_in_threads_all_work():
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
-    assert not any(t.is_alive() for t in threads), "a concurrent load did not finish within 120 s"
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a concurrent load did not finish within 60 s"
     assert not errors, "concurrent loads failed: " + "; ".join(errors)
     alone = models.ModelCache()
     for name in TRIO:
