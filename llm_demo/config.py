@@ -82,6 +82,13 @@ LLAMA_CPP = env_flag("LLM_DEMO_LLAMA_CPP", default=True)
 # Threads llama.cpp computes with (0: as many as torch uses, i.e. the cores). Its threads wait for each other at
 # every layer, so on a machine shared with other busy processes fewer can be faster (README, "Engines").
 LLAMA_THREADS = _env_int("LLM_DEMO_LLAMA_THREADS", 0, minimum=0)
+# The transformers backend's numbers (issue 23): "auto" = bf16 for SmolLM2 and hub models on CPUs that multiply
+# bf16 natively (AVX512-BF16 / AMX), fp32 elsewhere and for our trio; "float32" or "bfloat16" forces one for every
+# model (torch computes bf16 on any CPU, slowly without native support). The tests run both on every machine.
+DTYPES = ("auto", "float32", "bfloat16")
+DTYPE = os.environ.get("LLM_DEMO_DTYPE", "").strip().lower() or "auto"
+if DTYPE not in DTYPES:
+    raise SystemExit(f"LLM_DEMO_DTYPE={DTYPE!r}: choose one of {', '.join(DTYPES)}")
 # Where the transformers copy of a GGUF model (dequantised once, ~15 s) and its tokenizer are kept as safetensors,
 # so later starts load them in seconds. Default: the user's cache folder.
 CACHE_DIR = os.path.expanduser(os.environ.get("LLM_DEMO_CACHE_DIR", "").strip() or os.path.join(

@@ -20,10 +20,32 @@ from llm_demo import batching, config
 from llm_demo.backend import FORWARD_LOCK, Decoder
 
 
+def plain_kernels() -> None:
+    """Load every llama.cpp model without its CPU "extra buffer types" (AMX tiles, weight repacking): on an Intel Xeon
+    with AMX (Sapphire Rapids, flags amx_tile/amx_int8) llama-cpp-python 0.3.36 built with -march=native answered its
+    first llama_decode on the shipped Q4_1 file with SIGSEGV when they were on, and the right text with them off
+    (same process, same prompt; issue 23). The plain CPU kernels run on every x86-64. llama_cpp.Llama reads its
+    model parameters from llama_model_default_params() at each load, so this covers Llama() too (ours, benchmarks',
+    llama_cpp.server started through llm_demo/bench/llama_server.py). Idempotent."""
+    import llama_cpp.llama_cpp as raw
+    if getattr(raw.llama_model_default_params, "plain_kernels", False):
+        return
+    library_default = raw.llama_model_default_params
+
+    def default_params():
+        params = library_default()
+        params.use_extra_bufts = False
+        return params
+
+    default_params.plain_kernels = True
+    raw.llama_model_default_params = default_params
+
+
 def importable() -> tuple[bool, str]:
     """(True, "") when llama_cpp imports; else why not (a host that skipped the compile, or a broken build)."""
     try:
         import llama_cpp  # noqa: F401
+        plain_kernels()
     except Exception as exc:  # noqa: BLE001 - ImportError, or OSError when its shared library does not load
         return False, f"{type(exc).__name__}: {str(exc)[:200]}"
     return True, ""
@@ -62,6 +84,7 @@ class LlamaModel:
 
     def __init__(self, spec, path: Path, tokenizer, slots: int = config.MAX_BATCH_SIZE + 2):
         import llama_cpp as lc
+        plain_kernels()
         t0 = time.perf_counter()
         self.spec, self.tokenizer, self.path = spec, tokenizer, Path(path)
         # Llama() loads the weights; its own tiny context is never used (we make one with a slot per stream).

@@ -180,10 +180,11 @@ def optimum_figure(fits: dict) -> go.Figure:
                                      "parameters N", legend=dict(orientation="h", y=-0.25, font=dict(size=10))))
 
 
-def measured_section() -> dict:
-    """Everything the section shows: {fits_md, run_md, honest_md, isoflop, optimum} (FileNotFoundError: no sweep)."""
+def measured_section(bytes_per_token: float) -> dict:
+    """Everything the section shows: {fits_md, run_md, honest_md, isoflop, optimum} (FileNotFoundError: no sweep).
+    bytes_per_token: the trio's BPE on the sweep's prose (training.sweep.bytes_per_bpe_token, measured by the caller:
+    the core does not import the training pipeline)."""
     fits = load_fits()
-    from llm_demo.training.sweep import bytes_per_bpe_token
     return dict(fits_md=fits_markdown(fits), run_md=run_markdown(),
-                honest_md=per_param_markdown(fits, bytes_per_bpe_token()) + "\n\n" + honest_markdown(fits),
+                honest_md=per_param_markdown(fits, bytes_per_token) + "\n\n" + honest_markdown(fits),
                 isoflop=isoflop_measured_figure(read_sweep(), fits), optimum=optimum_figure(fits))

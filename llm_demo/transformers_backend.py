@@ -18,6 +18,7 @@ class LoadedModel:
     device: str
     n_bytes: int
     load_seconds: float
+    backend = "transformers"   # the engine's name, for benchmarks' and logs' lines (the core never compares it)
     takes_messages = False
 
     @property

@@ -22,7 +22,7 @@ def test_warm_up_loads_in_the_background_and_says_so_until_ready(tiny_registry, 
     monkeypatch.setattr(warmup, "_warm", {})
     real = models._load
     gate = __import__("threading").Event()
-    monkeypatch.setattr(models, "_load", lambda spec, backend: gate.wait(10) and real(spec, backend))
+    monkeypatch.setattr(models, "_load", lambda spec, backend, dtype=None: gate.wait(10) and real(spec, backend, dtype))
     thread = warmup.warm_up(["tiny-a", "tiny-b"])
     assert warmup.warming() == ["tiny-a", "tiny-b"] and "Warming up" in warmup.warm_note(), warmup.warm_note()
     gate.set()
@@ -35,7 +35,7 @@ def test_warm_up_loads_in_the_background_and_says_so_until_ready(tiny_registry, 
 
 def test_a_failed_warm_up_is_not_stuck_warming(tiny_registry, monkeypatch):
     monkeypatch.setattr(warmup, "_warm", {})
-    monkeypatch.setattr(models, "_load", lambda spec, backend: 1 / 0)
+    monkeypatch.setattr(models, "_load", lambda spec, backend, dtype=None: 1 / 0)
     warmup.warm_up(["tiny-a"]).join(30)
     assert warmup.warming() == [] and "ZeroDivisionError" in warmup._warm["tiny-a"]
 

@@ -5,6 +5,7 @@ UI only: the figures and text come from llm_demo/sweep_plots.py, the numbers fro
 import gradio as gr
 
 from llm_demo import scaling, sweep_plots
+from llm_demo.training.sweep import bytes_per_bpe_token
 
 INTRO = """### Measured on this laptop
 The laws above were fitted by others on hundreds of GPU runs. Here is the same experiment in miniature, run on
@@ -16,7 +17,7 @@ def build_measured_section():
     with gr.Column(elem_id="scaling-measured"):
         gr.Markdown(INTRO)
         try:
-            shown = sweep_plots.measured_section()
+            shown = sweep_plots.measured_section(bytes_per_bpe_token())
         except FileNotFoundError as exc:
             gr.Markdown(f"*No shipped sweep ({exc.filename}): run `python -m llm_demo.training sweep --ship`.*")
             return
