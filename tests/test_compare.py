@@ -38,7 +38,7 @@ def dpo_dir(tiny_dir, tmp_path_factory):
 @pytest.fixture
 def tiny_family(monkeypatch, tiny_dir, dpo_dir):
     specs = {f"tiny-{st}": models.ModelSpec(f"tiny-{st}", "tinyfam", st, "embedded", str(d), f"tiny {st}")
-             for st, d in (("base", tiny_dir), ("sft", tiny_dir), ("dpo", dpo_dir))}
+             for st, d in (("base", tiny_dir), ("sft", tiny_dir), ("rlhf", tiny_dir), ("dpo", dpo_dir))}
     monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, **specs})
     return "tinyfam"
 
