@@ -11,6 +11,7 @@ import sys
 import gradio as gr
 
 from llm_demo import config
+from llm_demo.links import TAB_LABELS
 from llm_demo.ui.chat_tab import build_chat_tab
 from llm_demo.ui.compare_tab import build_compare_tab, forget_session
 from llm_demo.ui import links_ui
@@ -34,21 +35,21 @@ def build_app() -> gr.Blocks:
         # "wrap": on a phone (390 px) the six tab names wrap onto a second row instead of hiding behind "⋯"
         # (Gradio's default "menu"); on wider screens they fit on one row, so nothing changes there (issue 27).
         with gr.Tabs(overflow_behavior="wrap") as tabs:
-            with gr.Tab("Lesson", id="lesson"):
+            with gr.Tab(TAB_LABELS["lesson"], id="lesson"):
                 show_me = build_lesson_tab()
-            with gr.Tab("Tokenizer", id="tokenizer"):
+            with gr.Tab(TAB_LABELS["tokenizer"], id="tokenizer"):
                 copies["tokenizer"] = links_ui.copy_link_row("tokenizer")
                 targets["tokenizer"] = build_tokenizer_tab()
-            with gr.Tab("Chat", id="chat"):
+            with gr.Tab(TAB_LABELS["chat"], id="chat"):
                 copies["chat"] = links_ui.copy_link_row("chat")
                 targets["chat"] = build_chat_tab()
-            with gr.Tab("Compare", id="compare"):
+            with gr.Tab(TAB_LABELS["compare"], id="compare"):
                 copies["compare"] = links_ui.copy_link_row("compare")
                 targets["compare"] = build_compare_tab()
-            with gr.Tab("Scaling laws", id="scaling"):
+            with gr.Tab(TAB_LABELS["scaling"], id="scaling"):
                 copies["scaling"] = links_ui.copy_link_row("scaling")
                 targets["scaling"] = build_scaling_tab()
-            with gr.Tab("Inside the model", id="inside") as inside_tab:
+            with gr.Tab(TAB_LABELS["inside"], id="inside") as inside_tab:
                 copies["inside"] = links_ui.copy_link_row("inside")
                 targets["inside"] = build_inside_tab(inside_tab)
         links_ui.wire(demo, tabs, targets, copies, show_me, projector, note)
@@ -83,6 +84,9 @@ def port_free(host: str, port: int) -> bool:
 if __name__ == "__main__":
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    from llm_demo.teacher_guard import token_problem
+    if token_problem(config.TEACHER_TOKEN):
+        sys.exit(token_problem(config.TEACHER_TOKEN))
     if not port_free(host, port):
         sys.exit(f"Port {port} on {host} is already in use: stop the other server or set GRADIO_SERVER_PORT.")
     limit_malloc_arenas()
@@ -93,5 +97,7 @@ if __name__ == "__main__":
     from llm_demo import models, warmup
     warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
     demo = build_app()
-    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True)
+    from starlette.middleware import Middleware
+    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True,
+                app_kwargs={"middleware": [Middleware(links_ui.LongLinkGuard)]})   # 414 + a sentence, not a 500
     demo.block_thread()

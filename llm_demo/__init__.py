@@ -7,6 +7,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 TINYGPT_DIR = ASSETS / "models" / "tinygpt"     # our shipped trio (base/, sft/, dpo/), the one place it is named
+TRAIN_ALL = "python -m llm_demo.training all"  # the command that builds the trio
+
+
+def not_built(what: str) -> str:
+    """The one sentence for a shipped model (or its tokenizer) that is missing: what to run."""
+    return f"{what} is not built yet: run `{TRAIN_ALL}`"
 
 
 def count(n: int, noun: str) -> str:

@@ -11,7 +11,7 @@ from llm_demo import models
 from llm_demo.inside import _torch_model
 
 SEED_DESIGN_MODEL = "tinygpt-base"            # the seed's GPT-2 design, as our trio implements it
-MODERN_MODEL = "smollm2-135m-instruct"        # a 2024 decoder that ships offline
+MODERN_MODEL = models.DEFAULT_CHAT_MODEL      # a 2024 decoder that ships offline
 
 # Parameter names -> the part of the diagram they belong to; the first rule that matches wins (norms before
 # attention: Llama's "post_attention_layernorm" is a norm).
@@ -48,6 +48,10 @@ class Architecture:
     biases: bool
     parts: tuple[tuple[str, int], ...]
     total: int                        # sum(p.numel() for p in model.parameters())
+    # Where each block normalises, read from its parameter names (norm_placement()): "pre" (GPT-2, Llama: norm the
+    # sublayer's input, x + f(norm(x))), "output" (OLMo-2: norm the sublayer's output, x + norm(f(x))), "both".
+    norm_placement: str = "pre"
+    bias_layers: tuple[str, ...] = ()  # the linear layers of block 0 that have a bias (Qwen2.5: q/k/v only)
 
     @property
     def ffn_name(self) -> str:
@@ -71,6 +75,21 @@ def parameter_parts(model) -> tuple[tuple[tuple[str, int], ...], int]:
     order = [p for p, _ in PART_RULES] + ["other"]
     parts = tuple((p, counts[p]) for p in order if p in counts)
     return parts, sum(c for _, c in parts)
+
+
+def norm_placement(names: list[str]) -> str:
+    """"pre", "output" or "both" from block 0's parameter names. Llama's "post_attention_layernorm" is the norm
+    *before* its MLP (pre-norm); a "post_feedforward_layernorm" normalises the MLP's output (OLMo-2, Gemma 2)."""
+    block0 = [n for n in names if any(f".{k}.0." in f".{n}" for k in ("h", "layers", "blocks"))]
+    pre = any(k in n for n in block0 for k in ("input_layernorm", "ln_1", "pre_feedforward_layernorm"))
+    post = any("post_feedforward_layernorm" in n for n in block0)
+    return "both" if pre and post else "output" if post else "pre"
+
+
+def bias_layers(names: list[str]) -> tuple[str, ...]:
+    """Short names of block 0's linear layers with a bias vector (norms excluded), e.g. ("q_proj", "k_proj")."""
+    block0 = [n for n in names if any(f".{k}.0." in f".{n}" for k in ("h", "layers", "blocks"))]
+    return tuple(n.split(".")[-2] for n in block0 if n.endswith(".bias") and "norm" not in n and ".ln_" not in f".{n}")
 
 
 def describe(config, model, label: str) -> Architecture:
@@ -102,7 +121,7 @@ def describe(config, model, label: str) -> Architecture:
         activation=str(getattr(c, "activation_function", None) or getattr(c, "hidden_act", "?")),
         gated_ffn=any("gate_proj" in n for n in names), tied=bool(getattr(c, "tie_word_embeddings", False)),
         biases=any(n.endswith(".bias") and "norm" not in n and ".ln_" not in f".{n}" for n in names),
-        parts=parts, total=total)
+        parts=parts, total=total, norm_placement=norm_placement(names), bias_layers=bias_layers(names))
 
 
 def architecture(model_name: str) -> Architecture:
@@ -139,6 +158,10 @@ def architecture_from_config(model_name: str) -> Architecture:
         return _config_only[model_name]
 
 
+NORM_PLACEMENT = {"pre": "before each sublayer: x + f(norm(x))", "output": "after each sublayer: x + norm(f(x))",
+                  "both": "before and after each sublayer: x + norm(f(norm(x)))"}
+
+
 def modern_changes(seed: Architecture, modern: Architecture) -> list[dict]:
     """Rows comparing the seed's design (GPT-2 style) with a modern decoder, every value read from the configs."""
     def pos(a):
@@ -149,6 +172,9 @@ def modern_changes(seed: Architecture, modern: Architecture) -> list[dict]:
         mats = 3 if a.gated_ffn else 2
         return f"{a.ffn_name}: {a.d_model} → {a.d_ff} → {a.d_model} ({mats} matrices, {a.d_ff / a.d_model:.2f}·d)"
 
+    def biases(a):
+        return ", ".join(dict.fromkeys(a.bias_layers)) if a.biases and a.bias_layers else "yes" if a.biases else "none"
+
     def heads(a):
         if a.n_kv_heads == a.n_heads:
             return f"{a.n_heads} heads, each with its own keys and values"
@@ -156,7 +182,9 @@ def modern_changes(seed: Architecture, modern: Architecture) -> list[dict]:
     return [
         {"part": "positions", "seed": pos(seed), "modern": pos(modern),
          "why": "RoPE rotates queries and keys by position inside attention, so scores depend on how far apart "
-                "two tokens are; there is no table to outgrow."},
+                "two tokens are and there is no position table. The model still degrades past the context it was "
+                f"trained for ({modern.context:,} tokens here, the config's max_position_embeddings) unless the "
+                "rotation is rescaled (position interpolation, Chen et al. 2023; YaRN, Peng et al. 2023)."},
         {"part": "normalisation", "seed": f"{seed.norm} (ε = {seed.norm_eps:g})",
          "modern": f"{modern.norm} (ε = {modern.norm_eps:g})",
          "why": "RMSNorm divides by the root mean square and scales; it drops LayerNorm's mean subtraction "
@@ -168,8 +196,15 @@ def modern_changes(seed: Architecture, modern: Architecture) -> list[dict]:
          "why": "Grouped-query attention: fewer key/value heads make the KV cache "
                 f"{modern.n_heads // max(1, modern.n_kv_heads)}× smaller "
                 f"({modern.kv_cache_bytes_per_token:,} bytes per token here) at little cost in quality."},
-        {"part": "biases", "seed": "yes" if seed.biases else "none", "modern": "yes" if modern.biases else "none",
-         "why": "Modern decoders drop the bias vectors of their linear layers."},
+        {"part": "biases", "seed": biases(seed), "modern": biases(modern),
+         "why": "Llama-style decoders (SmolLM2, OLMo-2) drop the bias vectors of their linear layers; not every "
+                "modern decoder does: Qwen2.5 keeps biases on its query, key and value projections (Qwen2 "
+                "technical report, Yang et al. 2024)."},
+        {"part": "norm placement", "seed": NORM_PLACEMENT[seed.norm_placement],
+         "modern": NORM_PLACEMENT[modern.norm_placement],
+         "why": "Pre-norm (GPT-2 onward) normalises what enters each sublayer; OLMo-2 instead normalises each "
+                "sublayer's output before adding it to the residual stream (OLMo 2 report, Team OLMo 2024), "
+                "for training stability."},
         {"part": "output head", "seed": "tied to the token embedding" if seed.tied else "its own matrix",
          "modern": "tied to the token embedding" if modern.tied else "its own matrix",
          "why": "Small models tie it: the vocabulary × d matrix is a large share of their parameters."},

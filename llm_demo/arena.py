@@ -10,8 +10,9 @@ import numpy as np
 from llm_demo.arena_store import LABELS
 
 # A vote names a best answer (and maybe a worst one, which makes a full ranking of three), "tie" or "all bad".
-# Ties count half a win to each side, as LMSYS's Chatbot Arena does (Chiang et al. 2024, "Chatbot Arena",
-# sec. 5); "all bad" says nothing about which is better, so it is counted but adds no comparison.
+# A plain tie counts half a win to each side, as LMSYS's Chatbot Arena does (Chiang et al. 2024, "Chatbot Arena",
+# sec. 5). LMSYS also counts its "tie (bothbad)" vote as such a tie (FastChat's elo_analysis.py pools "tie" and
+# "tie (bothbad)"); we do not: "all bad" says nothing about which is better, so it is counted but adds no comparison.
 TIE_WEIGHT = 0.5
 # Bradley-Terry needs every model to win something: one pseudo-tie per pair (a quarter win each way) keeps a model
 # that never won at a finite strength. It is a prior worth half a vote per pair; with many votes it vanishes.
@@ -134,6 +135,16 @@ def leaderboard(votes: list, n_boot: int = 200, seed: int = 0) -> Leaderboard:
     board.models = sorted(models, key=lambda m: -board.strength[m])
     board.length = length_check(comps)
     return board
+
+
+def counting_note() -> str:
+    """How votes become the comparisons the leaderboard is fitted to: shown next to it (one fact, one place)."""
+    return (f"How votes are counted: a preferred answer is 1 win over each answer below it; a tie is "
+            f"{TIE_WEIGHT:g} win each way between every pair of its answers (as LMSYS's Chatbot Arena counts a plain "
+            f"tie); 'all bad' adds no comparison (LMSYS counts its 'both bad' as a tie; we leave it out). Before any "
+            f"vote, each pair of models gets {PRIOR_WINS:g} of a pseudo-win each way (a prior worth "
+            f"{2 * PRIOR_WINS:g} of a vote per pair, so a model that never won keeps a finite strength); with many "
+            f"votes it fades.")
 
 
 def win_rate(board: Leaderboard, a: str, b: str) -> float | None:

@@ -1,7 +1,7 @@
 """Plotly figures and a Markdown table for the class arena's leaderboard (arena.Leaderboard in, figures out)."""
 import math
 
-from llm_demo.arena import Leaderboard, win_rate
+from llm_demo.arena import Leaderboard, counting_note, win_rate
 from llm_demo import count
 
 
@@ -56,7 +56,7 @@ def table_markdown(board: Leaderboard) -> str:
         rows.append(f"| {i} | `{m}` | {board.strength[m]:+.2f} | {lo:+.2f} … {hi:+.2f} | {board.appearances[m]} |")
     lines = ["\n".join(rows), "",
              f"**{count(board.votes, 'vote')}** ({count(board.tie_votes, 'tie')}, {board.all_bad_votes} 'all bad'). Two models whose "
-             "intervals overlap are not clearly ranked yet: more votes narrow the intervals."]
+             "intervals overlap are not clearly ranked yet: more votes narrow the intervals.", counting_note()]
     if board.length:
         lines.append(f"**Length check** ({count(board.length['n'], 'preference')}): {board.length['sentence']}")
     return "\n\n".join(lines)

@@ -19,7 +19,7 @@ from typing import Iterator
 import torch
 
 from llm_demo import config, engine
-from llm_demo.models import LoadedModel
+from llm_demo.backend import Backend
 from llm_demo.sampling import SamplingConfig
 
 
@@ -128,7 +128,7 @@ class Batcher:
             inp = torch.tensor([[r.dec.last_token] for r in self.rows], device=lm.device)          # [n, 1]
             pos = torch.tensor([[r.dec.all_ids.shape[1] - 1] for r in self.rows], device=lm.device)
             self.mask = torch.cat([self.mask, torch.ones(n, 1, dtype=torch.long, device=lm.device)], dim=1)
-            out = engine.forward(lm, input_ids=inp, attention_mask=self.mask, position_ids=pos, cache=self.cache,
+            out = lm.forward(input_ids=inp, attention_mask=self.mask, position_ids=pos, cache=self.cache,
                                  use_cache=True)
             self.cache = out.cache
             with torch.inference_mode():
@@ -138,7 +138,7 @@ class Batcher:
         for r in joins:
             try:
                 lm = r.dec.lm
-                out = engine.forward(lm, input_ids=r.dec.all_ids.to(lm.device), use_cache=True, logits_to_keep=1)
+                out = lm.forward(input_ids=r.dec.all_ids.to(lm.device), use_cache=True, logits_to_keep=1)
                 with torch.inference_mode():
                     produced[r] = r.dec.advance(out.logits[0, -1])
                 self._count(1)
@@ -219,48 +219,38 @@ def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:
 
 # ---------------------------------------------------------------- one Batcher per loaded model
 
-_batchers: "weakref.WeakKeyDictionary[object, Batcher]" = weakref.WeakKeyDictionary()  # model -> its batch
-_supported: "weakref.WeakKeyDictionary[object, bool]" = weakref.WeakKeyDictionary()
+# lm.batch_key -> its Batcher, or None when the backend's streams cannot share a pass
+_batchers: "weakref.WeakKeyDictionary[object, Batcher | None]" = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
-def batchable(lm: LoadedModel) -> bool:
-    """Whether the model's KV cache is the plain per-layer kind we can pad and merge (no sliding windows)."""
-    if lm.backend == "llama.cpp":
-        return True                              # one KV slot per stream: llamacpp.LlamaBatcher
-    from transformers.cache_utils import DynamicLayer
-    with _registry_lock:
-        if lm.model not in _supported:
-            probe = engine.forward(lm, input_ids=torch.zeros(1, 1, dtype=torch.long, device=lm.device), use_cache=True)
-            layers = getattr(probe.cache, "layers", None)
-            _supported[lm.model] = bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
-        return _supported[lm.model]
-
-
-def batcher_for(lm: LoadedModel) -> Batcher:
-    """The model's batch (it holds no reference to the model, so an evicted model is freed)."""
-    key = lm if lm.backend == "llama.cpp" else lm.model
+def batcher_for(lm: Backend) -> "Batcher | None":
+    """The model's one batch, made by the backend on first use (None: its streams decode alone). The batch holds
+    no reference to the model, so an evicted model is freed."""
+    key = lm.batch_key
     with _registry_lock:
         if key not in _batchers:
-            if lm.backend == "llama.cpp":
-                from llm_demo.llamacpp import LlamaBatcher
-                _batchers[key] = LlamaBatcher()
-            else:
-                _batchers[key] = Batcher()
+            _batchers[key] = lm.batcher()
         return _batchers[key]
 
 
-def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 0,
+def batchable(lm: Backend) -> bool:
+    """Whether the model's streams share forward passes (transformers: a plain per-layer KV cache we can pad and
+    merge, no sliding windows; llama.cpp: one KV slot per stream)."""
+    return batcher_for(lm) is not None
+
+
+def stream(lm: Backend, prompt: str, cfg: SamplingConfig, *, inspect: int = 0,
            ignore_eos: bool = False, prefix_ids=()) -> Iterator[engine.Piece]:
     """engine.stream(), but sharing forward passes with the model's other streams (when batching is on)."""
-    if not config.BATCHING or not batchable(lm):
+    batch = batcher_for(lm) if config.BATCHING else None
+    if batch is None:
         yield from engine.stream(lm, prompt, cfg, inspect=inspect, ignore_eos=ignore_eos, prefix_ids=prefix_ids)
         return
     row = _Row(engine.Decoder(lm, prompt, cfg, inspect, ignore_eos, prefix_ids))
     if row.dec.finished is not None:           # the prefix already ended the answer: nothing to compute
         yield row.dec.finished
         return
-    batch = batcher_for(lm)
     try:
         while True:
             piece = batch.next_piece(row)
@@ -271,6 +261,6 @@ def stream(lm: LoadedModel, prompt: str, cfg: SamplingConfig, *, inspect: int = 
         batch.leave(row)
 
 
-def generate(lm: LoadedModel, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
+def generate(lm: Backend, prompt: str, cfg: SamplingConfig, **kw) -> tuple[str, str]:
     """The whole answer at once through the batch: (text, finish_reason)."""
     return engine.collect(stream(lm, prompt, cfg, **kw))

@@ -5,8 +5,6 @@ dicts in a gr.State and calls the functions below. Steps are chat.step_record di
 import math
 from typing import Iterator
 
-import plotly.graph_objects as go
-
 from llm_demo import batching, chat, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo import count
@@ -44,24 +42,6 @@ def measures_text(steps: list[dict]) -> str:
     return (f"**{count(m['n'], 'token')}** · total log-probability under the model **{m['total_logprob']:.2f}** nats · "
             f"perplexity **{m['perplexity']:.2f}** · mean entropy of the model's next-token distribution "
             f"**{mean_h:.2f}** nats (after the sampler's filters: {sum(m['entropy_final']) / m['n']:.2f})")
-
-
-def measures_figure(steps: list[dict]) -> go.Figure:
-    """Per step: the entropy of the model's distribution and of the sampler's, and the chosen token's -log p."""
-    m = answer_measures(steps)
-    x = list(range(1, m["n"] + 1))
-    labels = [repr(s["token"])[1:-1] for s in steps]
-    fig = go.Figure()
-    fig.add_scatter(x=x, y=m["entropy"], name="entropy of the model's distribution (T=1)", mode="lines+markers",
-                    text=labels)
-    fig.add_scatter(x=x, y=m["entropy_final"], name="entropy after temperature / top-k / top-p",
-                    mode="lines+markers", text=labels)
-    fig.add_bar(x=x, y=[-lp for lp in m["logprobs"]], name="surprise of the chosen token (−log p)", opacity=0.4,
-                text=labels)
-    fig.update_layout(height=300, margin=dict(l=40, r=10, t=40, b=40), xaxis_title="token #", yaxis_title="nats",
-                      title=f"Perplexity {m['perplexity']:.2f} · total log p {m['total_logprob']:.2f}",
-                      legend=dict(orientation="h", y=-0.3))
-    return fig
 
 
 # ---------------------------------------------------------------- the branch tree
@@ -205,19 +185,3 @@ def take(session: dict, choice=None) -> dict:
     out["kinds"] = session["kinds"] + [kind_of(step, by_sampler=choice is None)]
     out["text"] = lm.tokenizer.decode(out["ids"], skip_special_tokens=True)
     return out
-
-
-def next_token_figure(step: dict) -> go.Figure:
-    """Step mode's chart: each candidate's probability under the model and after the sampler's filters; ★ marks the
-    most likely token after the filters (what greedy decoding would take)."""
-    final, raw = step["stages"][-1]["probs"], step["stages"][0]["probs"]
-    top = max(range(len(final)), key=final.__getitem__)
-    labels = [f"{i}: {repr(c)[1:-1] or '∅'}" for i, c in enumerate(step["candidates"])]
-    labels[top] = "★ " + labels[top]
-    fig = go.Figure()
-    fig.add_bar(name="the model (T=1)", x=labels, y=raw)
-    fig.add_bar(name=f"after temperature / top-k / top-p ({count(step['stages'][-1]['kept'], 'token')} kept)", x=labels,
-                y=final)
-    fig.update_layout(barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=40), yaxis_title="probability",
-                      title="Your turn: which token comes next?", legend=dict(orientation="h", y=-0.3))
-    return fig

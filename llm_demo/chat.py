@@ -5,8 +5,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import plotly.graph_objects as go
-
 from llm_demo import batching, config, count, engine, models
 from llm_demo.sampling import SamplingConfig
 
@@ -114,10 +112,22 @@ class Reply:
         return s + (f" · stopped by: {self.finish_reason}" if self.finish_reason else "")
 
 
+@dataclass
+class Live:
+    """The answer being generated, as last shown (the Chat tab's `live` state, shared by reference with Stop and
+    the branch panel: Stop sets `stopped`, the streaming loop then ends without overwriting what is shown)."""
+    shown: list = field(default_factory=list)   # the conversation up to the user message being answered
+    text: str = ""
+    steps: list = field(default_factory=list)
+    stats: str = ""
+    stopped: bool = False
+    done: bool = False
+
+
 def step_record(lm, piece) -> dict:
     """A JSON-friendly view of one sampling step (kept in the browser session's state)."""
     st = piece.step
-    if lm.backend == "remote":                 # the server's top_logprobs: candidates are already text
+    if lm.tokenizer is None:                   # a server's top_logprobs: candidates are already text
         return {"token": st.token, "prob": st.prob, "candidates": st.candidates, "chosen": st.candidates.index(st.token),
                 "stages": [{"name": s.name, "probs": s.probs, "kept": s.kept} for s in st.stages]}
     *cands, token = lm.tokenizer.batch_decode([[i] for i in st.candidates] + [[piece.token_id]])   # one call
@@ -142,12 +152,11 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
                          "Pick an instruct, SFT or DPO model (or compare them in the Compare tab).")
     t0 = time.perf_counter()                    # the time to first token includes fitting the history
     reply = Reply()
-    if lm.backend == "remote":                 # the server applies its own chat template and context limit
+    if lm.takes_messages:                       # the server applies its own chat template and context limit
         if prefix_ids:
             raise ValueError(f"{lm.spec.label} runs on a remote server, which cannot continue from a token you "
                              "chose: branch with a local model.")
-        from llm_demo import remote
-        reply.prompt, pieces = str(messages), remote.stream(lm, messages, system, cfg, inspect)
+        reply.prompt, pieces = str(messages), lm.stream_messages(messages, system, cfg, inspect)
     else:
         reply.prompt, _, reply.dropped = fit_history(lm, messages, system, cfg.max_new_tokens)
         room = lm.context_length - len(engine.encode_prompt(lm, reply.prompt))
@@ -182,6 +191,9 @@ def temperature_sweep(model_name: str, prompt: str, temperatures: list[float], c
             yield list(cols)
 
 
+MAX_TEMPERATURE = 2.0      # the Chat tab's slider end (ui/chat_tab.py), the sweep's and links' limit
+
+
 def parse_temperatures(text: str) -> list[float]:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("List at least one temperature, e.g. 0, 0.3, 0.7, 1.0, 1.5.")
@@ -195,21 +207,10 @@ def parse_temperatures(text: str) -> list[float]:
         raise ValueError(f"At most 6 temperatures at once (you listed {len(out)}).")
     for t in out:
         SamplingConfig(temperature=t)             # refuses a negative or infinite temperature with a sentence
+        if t > MAX_TEMPERATURE:                   # the Chat tab's slider and /chat stop at 2: so does the sweep
+            raise ValueError(f"Temperature {t:g} is above {MAX_TEMPERATURE:g}, the most the Chat tab's slider and "
+                             f"/chat take: list temperatures from 0 to {MAX_TEMPERATURE:g}.")
     return out
-
-
-def sampler_figure(step: dict) -> go.Figure:
-    """Grouped bars: each candidate's probability after each stage of the sampler; the sampled one marked."""
-    labels = [repr(c)[1:-1] or "∅" for c in step["candidates"]]
-    labels = [f"▶ {lab}" if i == step["chosen"] else lab for i, lab in enumerate(labels)]
-    fig = go.Figure()
-    for stage in step["stages"]:
-        fig.add_bar(name=f"{stage['name']} ({stage['kept']} kept)", x=labels, y=stage["probs"])
-    title = (f"You put {step['token']!r} here (a branch); the sampler gave it probability {step['prob']:.3f}"
-             if step.get("forced") else f"Sampled {step['token']!r} with probability {step['prob']:.3f}")
-    fig.update_layout(barmode="group", height=380, margin=dict(l=40, r=10, t=50, b=40), title=title,
-                      yaxis_title="probability", legend=dict(orientation="h", y=-0.25))
-    return fig
 
 
 def prob_buckets(steps: list[dict]) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from llm_demo import TINYGPT_DIR, batching, engine, models
 from llm_demo.sampling import SamplingConfig
-from llm_demo.training.pairs import pair_to_jsonl_line
+from llm_demo.pairs import DPO_BETA, write_pairs_jsonl
 
 log = logging.getLogger("llm_demo")
 SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
@@ -33,8 +33,10 @@ INSTRUCT_RECIPES = {
 # DPO beta a family published, with its source and whether its DPO was length-normalised (the implicit reward
 # then uses per-token mean log-probabilities).
 PUBLISHED_BETA = {
-    "olmo2-1b": (5.0, "OLMo 2's DPO recipe: β = 5, length-normalised DPO (allenai/OLMo-2-1124-7B-DPO model card, "
-                 "Training hyperparameters; the Tülu 3 recipe, Lambert et al. 2024, Sec. 5)", True),
+    # open-instruct's docs/olmo2.md, "Preference Tuning (DPO)", 1B: dpo_tune_cache.py on OLMo-2-0425-1B-SFT with
+    # --dpo_loss_type dpo_norm --dpo_beta 5 (dpo_norm: the log-ratios use per-token mean log-probabilities).
+    "olmo2-1b": (5.0, "OLMo 2 1B's DPO recipe: β = 5, length-normalised DPO (dpo_loss_type dpo_norm; allenai/open-instruct, "
+                 "docs/olmo2.md, Preference Tuning, 1B: OLMo-2-0425-1B-SFT → -DPO)", True),
 }
 # How long a column keeps the cores per turn, after a first round of one token each: every switch to another
 # model reloads its weights into the CPU caches (the trio's three ~10 MB models do not fit a 32 MiB L3 together),
@@ -42,7 +44,9 @@ PUBLISHED_BETA = {
 # of the same kind (issue 17); a turn of TURN_S bounds that cost by the switch time over the turn's length, whatever
 # the model's speed. `python -m llm_demo.bench compare --turn-ms 0` measures one token per turn for comparison.
 TURN_S = 0.05
-DEFAULT_BETA = 0.1   # TRL DPOConfig's default beta, used when a family records none
+# The Compare tab's starting settings: greedy and no top-p, so the columns differ by their training, not by a draw.
+DEFAULT_SETTINGS = SamplingConfig(temperature=0, top_p=1.0, max_new_tokens=64)
+DEFAULT_BETA = DPO_BETA   # used when a family records none (its source: llm_demo/pairs.py)
 
 
 @dataclass
@@ -58,6 +62,8 @@ class Column:
     finish_reason: str = ""
     n_tokens: int = 0
     first_token_s: float | None = None
+    takes_messages: bool = False   # a server's model (backend.Backend.takes_messages): it answers one whole answer
+                                   # per turn and returns no log-probabilities to score
 
 
 def plan_columns(family: str) -> list[Column]:
@@ -109,10 +115,11 @@ class Run:
     cols: list = field(default_factory=list)       # list[Column], updated while streaming
     order: list = field(default_factory=list)      # blind runs: the slots shown as A, B, C
     run_id: str = ""                               # the class database's id ("" when the run is not stored)
+    stopped: bool = False                          # Stop pressed before every column finished: never voted on
 
     @property
     def finished(self) -> bool:
-        return bool(self.cols) and all(c.done for c in self.cols)
+        return bool(self.cols) and not self.stopped and all(c.done for c in self.cols)
 
 
 def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = "") -> Iterator[list[Column]]:
@@ -129,10 +136,10 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
         try:
             lm = models.load(col.model)
             messages = [{"role": "user", "content": prompt}]
-            if lm.backend == "remote":          # the server builds the prompt string from the messages
-                from llm_demo import remote
-                col.prompt = json.dumps(remote.request_body(lm, messages, system, cfg, 0).get("messages", prompt))
-                streams[col.slot] = remote.stream(lm, messages, system, cfg)
+            if lm.takes_messages:               # the server builds the prompt string from the messages
+                col.takes_messages = True
+                col.prompt = lm.shown_prompt(messages, system, cfg)
+                streams[col.slot] = lm.stream_messages(messages, system, cfg)
                 continue
             col.prompt = models.build_prompt(lm.spec, lm.tokenizer, messages, system)
             col.prompt_tokens = len(engine.encode_prompt(lm, col.prompt))
@@ -144,9 +151,9 @@ def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = 
     while streams:
         # Remote columns take turns one whole answer at a time: a server that serves one request at a time (llama.cpp's)
         # would otherwise make the second column wait for the first, which waits for us to read it.
-        remote_turn = next((c.slot for c in cols if c.slot in streams and c.model.startswith("remote:")), None)
+        remote_turn = next((c.slot for c in cols if c.slot in streams and c.takes_messages), None)
         for col in cols:
-            if col.model.startswith("remote:") and col.slot != remote_turn:
+            if col.takes_messages and col.slot != remote_turn:
                 continue
             turn_end = time.perf_counter() + (0 if first_round else TURN_S)
             while True:
@@ -194,6 +201,15 @@ def family_beta(family: str) -> tuple[float, str, bool]:
     return DEFAULT_BETA, "TRL's default (this family publishes no separate DPO stage or beta)", False
 
 
+def family_sft_weight(family: str) -> float:
+    """The weight of the SFT term our DPO stage adds to its loss (training/dpo.py: loss_type ["sigmoid", "sft"]);
+    0 for families whose DPO we did not train."""
+    summary = TINYGPT_DIR / "dpo" / "summary.json"
+    if family == "tinygpt" and summary.exists():
+        return float(json.loads(summary.read_text()).get("dpo_sft_weight") or 0.0)
+    return 0.0
+
+
 @dataclass
 class Scores:
     """mean_logprob[answer slot][scorer slot], and the DPO implicit reward of each answer."""
@@ -203,27 +219,34 @@ class Scores:
     beta: float = DEFAULT_BETA
     beta_source: str = ""
     length_normalised: bool = False      # reward from per-token means (the family's DPO was length-normalised)
+    sft_weight: float = 0.0              # weight of an SFT term added to the DPO loss (the trio's 1.0): then
+                                         # β·log-ratio is the implicit reward only approximately
 
 
 def score_columns(family: str, prompt: str, cols: list[Column], system: str = "") -> Scores:
     """Score every finished answer under every available stage; reward = beta * (log pi_DPO - log pi_SFT), with
     per-token mean log-probabilities when the family's DPO was length-normalised."""
     # A remote server returns no log-probabilities for a given text, so its models neither score nor get scored here.
-    scorers = {c.slot: c.model for c in cols if c.model and not c.error and not c.model.startswith("remote:")}
+    scorers = {c.slot: c.model for c in cols if c.model and not c.error and not c.takes_messages}
     beta, source, normalised = family_beta(family)
-    out = Scores(beta=beta, beta_source=source, length_normalised=normalised)
+    out = Scores(beta=beta, beta_source=source, length_normalised=normalised, sft_weight=family_sft_weight(family))
     for ans in cols:
         if ans.error or not ans.text or not scorers:
             continue
-        out.mean_logprob[ans.slot], out.total_logprob[ans.slot] = {}, {}
+        out.mean_logprob[ans.slot], out.total_logprob[ans.slot], turn = {}, {}, {}
         for slot, name in scorers.items():
             lm = models.load(name)
             p = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": prompt}], system)
-            s = engine.score(lm, p, ans.text)
-            out.mean_logprob[ans.slot][slot], out.total_logprob[ans.slot][slot] = s.mean, s.total
-        logp = (out.mean_logprob if normalised else out.total_logprob)[ans.slot]
-        if "dpo" in logp and "sft" in logp:
-            out.dpo_reward[ans.slot] = beta * (logp["dpo"] - logp["sft"])
+            # Scored as a finished turn, with the end-of-turn token DPO trained on (TRL's DPO scores the chat
+            # template's completion, "<|end|>" included: training/evaluate.completion_logp does the same). The
+            # per-token columns leave that token out (how natural the words look); the reward keeps it.
+            s = engine.score(lm, p, ans.text, append_eos=True)
+            ended = len(s.logprobs) > 1 and lm.tokenizer.eos_token_id is not None
+            words = s.logprobs[:-1] if ended else s.logprobs
+            out.mean_logprob[ans.slot][slot], out.total_logprob[ans.slot][slot] = sum(words) / len(words), sum(words)
+            turn[slot] = s.mean if normalised else s.total
+        if "dpo" in turn and "sft" in turn:
+            out.dpo_reward[ans.slot] = beta * (turn["dpo"] - turn["sft"])
     return out
 
 
@@ -245,6 +268,9 @@ def make_vote(run: Run, better: str, worse: str) -> dict:
     finished and different."""
     if not isinstance(run, Run) or not run.cols:
         raise ValueError("Run a prompt first, then vote.")
+    if run.stopped:
+        raise ValueError("This run was stopped before every column finished: its answers are unfinished, so votes "
+                         "on it are refused. Run the prompt again to vote.")
     by_slot = {c.slot: c for c in run.cols}
     if better == worse:
         raise ValueError("Pick two different columns: one better, one worse.")
@@ -278,8 +304,4 @@ def write_votes_jsonl(votes: list[dict], folder: Path) -> Path:
     `python -m llm_demo.training dpo --extra-pairs FILE`."""
     if not votes:
         raise ValueError("No votes yet: mark which answer is better first.")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "llm_lab_preferences.jsonl"
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(pair_to_jsonl_line(v["prompt"], v["chosen"], v["rejected"]) for v in votes)
-    return path
+    return write_pairs_jsonl(votes, folder / "llm_lab_preferences.jsonl")

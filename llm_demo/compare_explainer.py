@@ -5,10 +5,7 @@ import csv
 import json
 from pathlib import Path
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
-from llm_demo import TINYGPT_DIR, scaling
+from llm_demo import TINYGPT_DIR, not_built, scaling
 
 STAGE_PANELS = [
     ("1 · Pretraining", "Next-token prediction on a huge pile of text (trillions of tokens for real models; for "
@@ -55,26 +52,12 @@ def trio_facts(trio_dir: Path = TINYGPT_DIR) -> str:
             beta = f", β = {s['dpo_beta']}" if "dpo_beta" in s else ""
             lines.append(f"- **{stage}**: {s['data']}; {s['steps']:,} steps, {s['tokens_seen']:,} tokens seen, "
                          f"{s['train_runtime_s']:.0f} s on the CPU{beta}.")
-    return "\n".join(lines) or "TinyGPT is not trained yet: run `python -m llm_demo.training all`."
+    return "\n".join(lines) or not_built("TinyGPT") + "."
 
 
 def load_eval(trio_dir: Path = TINYGPT_DIR) -> dict | None:
     path = trio_dir / "eval.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def eval_figure(ev: dict) -> go.Figure:
-    """Grouped bars: each eval metric for base, SFT and DPO."""
-    stages = list(ev["stages"])
-    fig = go.Figure()
-    for key, label in EVAL_METRICS:
-        fig.add_bar(name=label, x=stages, y=[ev["stages"][s].get(key) for s in stages],
-                    text=[f"{ev['stages'][s].get(key, 0):.2f}" for s in stages], textposition="outside")
-    fig.update_layout(barmode="group", height=340, yaxis=dict(range=[0, 1.15], title="fraction of held-out prompts"),
-                      title=f"Measured on held-out prompts (greedy) · DPO reward accuracy "
-                            f"{ev.get('dpo_reward_accuracy', float('nan')):.2f}",
-                      margin=dict(l=40, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.15))
-    return fig
 
 
 def read_log(stage_dir: Path) -> list[dict]:
@@ -85,20 +68,3 @@ def read_log(stage_dir: Path) -> list[dict]:
         return [r for r in csv.DictReader(f) if r.get("loss")]
 
 
-def curves_figure(trio_dir: Path = TINYGPT_DIR) -> go.Figure | None:
-    """Training loss per stage, and DPO's reward margin and accuracy on its training batches."""
-    logs = {s: read_log(trio_dir / s) for s in ("base", "sft", "dpo")}
-    if not any(logs.values()):
-        return None
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("pretraining loss", "SFT loss", "DPO loss and rewards"))
-    for i, stage in enumerate(("base", "sft", "dpo"), start=1):
-        rows = logs[stage]
-        steps = [int(float(r["step"])) for r in rows]
-        fig.add_scatter(x=steps, y=[float(r["loss"]) for r in rows], name=f"{stage} loss", row=1, col=i)
-        if stage == "dpo":
-            for key in ("rewards/margins", "rewards/accuracies"):
-                if rows and rows[0].get(key):
-                    fig.add_scatter(x=steps, y=[float(r[key]) for r in rows], name=key, row=1, col=i)
-    fig.update_xaxes(title_text="step")
-    fig.update_layout(height=320, margin=dict(l=40, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.3))
-    return fig

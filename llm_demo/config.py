@@ -20,7 +20,7 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
-def _env_flag(name: str, default: bool = False) -> bool:
+def env_flag(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     return default if raw == "" else raw in ("1", "true", "yes", "on")
 
@@ -43,7 +43,7 @@ MODEL_CONCURRENCY_LIMIT = _env_int("LLM_DEMO_MODEL_CONCURRENCY", 8)
 QUEUE_MAX_SIZE = _env_int("LLM_DEMO_QUEUE_MAX", 64)
 
 # Batching: concurrent streams of one model share each forward pass (off: each stream runs alone, in turn).
-BATCHING = _env_flag("LLM_DEMO_BATCHING", default=True)
+BATCHING = env_flag("LLM_DEMO_BATCHING", default=True)
 MAX_BATCH_SIZE = _env_int("LLM_DEMO_MAX_BATCH", MODEL_CONCURRENCY_LIMIT)
 # A stream whose reader falls this many tokens behind leaves the batch until the reader catches up, so an
 # abandoned stream never costs more than this many tokens.
@@ -57,11 +57,11 @@ MODEL_MEMORY_BUDGET_MB = _env_int("LLM_DEMO_MODEL_MEMORY_MB", 4096)
 # Hub probes give up after this many seconds, so an offline machine never hangs the UI.
 HUB_TIMEOUT_S = _env_int("LLM_DEMO_HUB_TIMEOUT_S", 4)
 # Typed hub ids / local directories are refused unless the deployer turns this on (off on public Spaces).
-ALLOW_CUSTOM_MODELS = _env_flag("LLM_DEMO_ALLOW_CUSTOM_MODELS")
+ALLOW_CUSTOM_MODELS = env_flag("LLM_DEMO_ALLOW_CUSTOM_MODELS")
 # Typed Hugging Face tokenizer ids in the Tokenizer tab (tokenizer files only, never code): on when run locally,
 # off by default on a Hugging Face Space (which sets SPACE_ID), where every visitor could make the server
 # download and keep arbitrary repositories' files.
-ALLOW_HUB_TOKENIZERS = _env_flag("LLM_DEMO_ALLOW_HUB_TOKENIZERS", default=not os.environ.get("SPACE_ID"))
+ALLOW_HUB_TOKENIZERS = env_flag("LLM_DEMO_ALLOW_HUB_TOKENIZERS", default=not os.environ.get("SPACE_ID"))
 
 # Gradio's file cache (downloads such as the votes JSONL): every CACHE_CLEAN_EVERY_S seconds, files older than
 # CACHE_MAX_AGE_S are deleted; a closed tab deletes its own votes file at once.
@@ -78,10 +78,17 @@ def limits_markdown() -> str:
 # ---------------------------------------------------------------- engines (issue 14)
 
 # GGUF models run on llama.cpp (llama-cpp-python) when it is importable; 0 forces the transformers backend.
-LLAMA_CPP = _env_flag("LLM_DEMO_LLAMA_CPP", default=True)
+LLAMA_CPP = env_flag("LLM_DEMO_LLAMA_CPP", default=True)
 # Threads llama.cpp computes with (0: as many as torch uses, i.e. the cores). Its threads wait for each other at
 # every layer, so on a machine shared with other busy processes fewer can be faster (README, "Engines").
 LLAMA_THREADS = _env_int("LLM_DEMO_LLAMA_THREADS", 0, minimum=0)
+# The transformers backend's numbers (issue 23): "auto" = bf16 for SmolLM2 and hub models on CPUs that multiply
+# bf16 natively (AVX512-BF16 / AMX), fp32 elsewhere and for our trio; "float32" or "bfloat16" forces one for every
+# model (torch computes bf16 on any CPU, slowly without native support). The tests run both on every machine.
+DTYPES = ("auto", "float32", "bfloat16")
+DTYPE = os.environ.get("LLM_DEMO_DTYPE", "").strip().lower() or "auto"
+if DTYPE not in DTYPES:
+    raise SystemExit(f"LLM_DEMO_DTYPE={DTYPE!r}: choose one of {', '.join(DTYPES)}")
 # Where the transformers copy of a GGUF model (dequantised once, ~15 s) and its tokenizer are kept as safetensors,
 # so later starts load them in seconds. Default: the user's cache folder.
 CACHE_DIR = os.path.expanduser(os.environ.get("LLM_DEMO_CACHE_DIR", "").strip() or os.path.join(
@@ -117,6 +124,6 @@ CLASS_DATA_DIR = Path(os.environ.get("LLM_DEMO_CLASS_DATA_DIR", "").strip()
                       or Path(os.environ.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share")
                       / "llm_lab")
 CLASS_DB = (os.environ.get("LLM_DEMO_CLASS_DB", "").strip()
-            or (str(CLASS_DATA_DIR / "class_arena.sqlite3") if _env_flag("LLM_DEMO_CLASS_MODE") else ""))
+            or (str(CLASS_DATA_DIR / "class_arena.sqlite3") if env_flag("LLM_DEMO_CLASS_MODE") else ""))
 # The teacher view (totals, export, reset) exists only when the deployer sets a token; it is compared in constant time.
 TEACHER_TOKEN = os.environ.get("LLM_DEMO_TEACHER_TOKEN", "")

@@ -157,13 +157,17 @@ def architecture_html(a: architecture.Architecture) -> str:
     pos = (f"learned, {a.context:,} × {a.d_model}" if a.positions == "learned"
            else f"RoPE inside attention (θ = {a.rope_theta:g}); context {a.context:,}")
     ffn = f"{a.ffn_name}: {a.d_model} → {a.d_ff:,} → {a.d_model}"
-    block = "".join([
-        _box(f"{a.norm}", f"ε = {a.norm_eps:g}", "norm"),
-        _box("causal self-attention", att + ("" if a.positions == "learned" else " · RoPE"), "attn"),
-        _box("+ residual", "x = x + attention(norm(x))", "res"),
-        _box(f"{a.norm}", f"ε = {a.norm_eps:g}", "norm"),
-        _box("feed-forward", ffn, "ffn"),
-        _box("+ residual", "x = x + ffn(norm(x))", "res")])
+    pre, post = a.norm_placement in ("pre", "both"), a.norm_placement in ("output", "both")
+    norm = _box(f"{a.norm}", f"ε = {a.norm_eps:g}", "norm")
+
+    def sublayer(box, f):  # drawn where this model's config puts its norms (architecture.norm_placement)
+        inner = f"{f}(norm(x))" if pre else f"{f}(x)"
+        return ((norm if pre else "") + box + (norm if post else "")
+                + _box("+ residual", f"x = x + {f'norm({inner})' if post else inner}", "res"))
+    block = (sublayer(_box("causal self-attention", att + ("" if a.positions == "learned" else " · RoPE"), "attn"),
+                      "attention")
+             + sublayer(_box("feed-forward", ffn, "ffn"), "ffn"))
+    placement = {"pre": "pre-norm", "output": "norm after each sublayer", "both": "norm before and after"}
     head = "tied: the token-embedding matrix, transposed" if a.tied else f"{a.d_model} × {a.vocab:,}"
     rows = "".join(f"<tr><td>{html.escape(p)}</td><td>{n:,}</td><td>{n / a.total:.1%}</td></tr>"
                    for p, n in a.parts)
@@ -172,7 +176,7 @@ def architecture_html(a: architecture.Architecture) -> str:
 {_box("token ids", f"vocabulary {a.vocab:,}", "io")}
 {_box("token embedding", f"{a.vocab:,} × {a.d_model}", "emb")}
 {_box("+ position", pos, "emb") if a.positions == "learned" else ""}
-<div class="ins-block"><div class="ins-times">× {count(a.n_layers, 'block')} (pre-norm)</div>{block}</div>
+<div class="ins-block"><div class="ins-times">× {count(a.n_layers, 'block')} ({placement[a.norm_placement]})</div>{block}</div>
 {_box(f"final {a.norm}", f"ε = {a.norm_eps:g}", "norm")}
 {_box("LM head", head, "emb")}
 {_box("logits", f"{a.vocab:,} scores per position", "io")}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from llm_demo import TINYGPT_DIR, compare_explainer, links, scaling
+from llm_demo import TINYGPT_DIR, compare_explainer, links, not_built, scaling
 from llm_demo.sampling import SamplingConfig, next_token
 from llm_demo.scaling_plots import KNOWN_MODELS, read_model_point
 from llm_demo.token_facts import CONTEXT_WINDOWS, EXTRA_PRESETS, SEED_PRESETS, SEED_WORDS_PER_TOKEN
@@ -17,7 +17,7 @@ from llm_demo.tokenization import analyse
 HOLDS, SIMPLIFIED, WRONG = "holds", "simplified", "wrong"
 FOX = SEED_PRESETS["Quick brown fox"]
 SEED_GPT4_WINDOW, SEED_GPT4_WORDS = 128_000, 96_000  # the seed: "GPT-4: 128K context window = ~96K words"
-SEED_TOKENS_PER_PARAM = 20                           # the seed: "roughly 20N tokens"
+SEED_TOKENS_PER_PARAM = scaling.SEED_TOKENS_PER_PARAM
 TOY_LOGITS = [2.0, 1.0, 0.0, -1.0]                   # four candidate tokens' scores, to show what T does
 SEA_PROMPT = "Write one sentence about the sea."
 
@@ -104,22 +104,41 @@ def pipeline_section() -> Section:
         path = TINYGPT_DIR / stage / "summary.json"
         summaries[stage] = json.loads(path.read_text()) if path.exists() else None
     ev = compare_explainer.load_eval()
+    sampled = load_sampled_eval()
     shows = [f"Our {stage}: {s['data']}; {s['tokens_seen']:,} tokens seen." for stage, s in summaries.items() if s]
     if ev:
         st = ev["stages"]
-        shows.append(f"Measured on held-out prompts: answers in the chat format base {st['base']['format_compliance']:.0%}"
-                     f" → SFT {st['sft']['format_compliance']:.0%}; the preferred (polite) answer SFT "
-                     f"{st['sft']['preferred_rate']:.0%} → DPO {st['dpo']['preferred_rate']:.0%}.")
+        shows.append(f"Measured on held-out prompts, greedy (T = 0): answers in the chat format base "
+                     f"{st['base']['format_compliance']:.0%} → SFT {st['sft']['format_compliance']:.0%}; the preferred "
+                     f"(polite) answer SFT {st['sft']['preferred_rate']:.0%} → DPO {st['dpo']['preferred_rate']:.0%}."
+                     + (f" {sampled_sentence(sampled)}" if sampled else ""))
     return Section(
         "pipeline", "4 · Pretraining, SFT and RLHF / DPO",
         "Pretrain on raw text, fine-tune on instruction → answer pairs, then align with human preferences by RLHF "
         "(a reward model and PPO) or DPO (no reward model).",
-        shows or ["TinyGPT is not trained yet: run `python -m llm_demo.training all`."],
+        shows or [not_built("TinyGPT") + "."],
         SIMPLIFIED, "The order is right. RLHF and DPO teach what the preference data rewards (here: politeness), "
                     "not “human values” in general; we run DPO, not PPO.",
         "compare", {"family": "tinygpt", "prompt": "What is your name?"},
         {"format": (st["base"]["format_compliance"], st["sft"]["format_compliance"]),
-         "polite": (st["sft"]["preferred_rate"], st["dpo"]["preferred_rate"])} if ev else {})
+         "polite": (st["sft"]["preferred_rate"], st["dpo"]["preferred_rate"]),
+         "polite_sampled": ((sampled["stages"]["sft"]["rate"], sampled["stages"]["dpo"]["rate"], sampled["temperature"])
+                            if sampled else None)} if ev else {})
+
+
+def load_sampled_eval() -> dict | None:
+    """The sampled polite rate (training/sampled_eval.py's shipped measurement), or None before it has run."""
+    path = TINYGPT_DIR / "eval_sampled.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def sampled_sentence(m: dict) -> str:
+    """Greedy picks the single likeliest answer; sampled, SFT is polite about as often as its training chats."""
+    sft, dpo = m["stages"]["sft"], m["stages"]["dpo"]
+    iv = lambda r: f"{r['rate']:.0%} [{r['interval_95'][0]:.0%}, {r['interval_95'][1]:.0%}]"
+    return (f"Sampled at T = {m['temperature']:g} ({m['stages']['sft']['samples']} answers per stage, 95% Wilson "
+            f"interval; `{m['command']}`): polite SFT {iv(sft)} → DPO {iv(dpo)}. Greedy decoding turns a "
+            "minority habit into never and a majority into always.")
 
 
 def _seed_division() -> str:
@@ -192,12 +211,15 @@ def takeaways(done: list[Section]) -> Section:
          "sentence, far fewer for code and other languages"),
         ("Pretrain → SFT → RLHF/DPO", HOLDS,
          f"chat format {pipe['format'][0]:.0%} → {pipe['format'][1]:.0%} after SFT, polite answers "
-         f"{pipe['polite'][0]:.0%} → {pipe['polite'][1]:.0%} after DPO" if pipe else "our trio is not trained yet"),
+         f"{pipe['polite'][0]:.0%} → {pipe['polite'][1]:.0%} after DPO (greedy"
+         + (f"; sampled at T = {pipe['polite_sampled'][2]:g}: {pipe['polite_sampled'][0]:.0%} → "
+            f"{pipe['polite_sampled'][1]:.0%})" if pipe.get("polite_sampled") else ")")
+         if pipe else "our trio is not trained yet"),
         ("Temperature trades coherence for variety", HOLDS,
          f"the top token's probability goes {' → '.join(f'{p:.0%}' for p in top.values())} from T = {min(top):g} "
          f"to {max(top):g}; T = 0 must be the argmax, not a division"),
         ("Abilities appear suddenly", SIMPLIFIED,
-         f"exact match on a {scal['k']}-token answer jumps {' → '.join(f'{e:.2f}' for _, e in scal['acc'].values())}"
+         f"in an illustrative model (not a measurement), exact match on a {scal['k']}-token answer jumps {' → '.join(f'{e:.2f}' for _, e in scal['acc'].values())}"
          f" while per-token accuracy rises smoothly {' → '.join(f'{a:.2f}' for a, _ in scal['acc'].values())}"),
     ]
     kinds = [kind for _, kind, _ in checked]

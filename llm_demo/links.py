@@ -11,7 +11,10 @@ from urllib.parse import urlencode, quote
 from llm_demo import config, models, scaling
 from llm_demo.tokenization import tokenizer_options
 
-TABS = ("lesson", "tokenizer", "chat", "compare", "scaling", "inside")
+# The tabs, in page order: id (links, gr.Tab ids) -> label (the tab's title, the lesson's "Show me in …").
+TAB_LABELS = {"lesson": "Lesson", "tokenizer": "Tokenizer", "chat": "Chat", "compare": "Compare",
+              "scaling": "Scaling laws", "inside": "Inside the model"}
+TABS = tuple(TAB_LABELS)
 MAX_PAIRS = 40          # a query with more key=value pairs than this is read up to here (and the sentence says so)
 SHOWN_CHARS = 40        # how much of an ignored value the sentence repeats
 
@@ -30,6 +33,11 @@ def text(raw: str) -> str:
     return raw
 
 
+def _bound(x) -> str:
+    """A range end as a person writes it: 9,223,372,036,854,775,807, not 9.22337e+18."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
 def number(lo: float, hi: float, whole: bool = False):
     """A number from lo to hi (the input's own range), a whole one if `whole`."""
     def check(raw: str):
@@ -38,7 +46,7 @@ def number(lo: float, hi: float, whole: bool = False):
         except ValueError:
             raise ValueError("not a number") from None
         if not math.isfinite(x) or not lo <= x <= hi:
-            raise ValueError(f"must be from {lo:g} to {hi:g}")
+            raise ValueError(f"must be from {_bound(lo)} to {_bound(hi)}")
         if whole:
             if x != int(x):
                 raise ValueError("must be a whole number")
@@ -102,10 +110,12 @@ FIELDS = {
     "tokenizer": {"tokenizer": one_of(_tokenizers, "tokenizer"), "text": text},
     "chat": {"model": one_of(_chat_models, "chat model"), "temperature": number(0, 2),
              "top_k": number(0, 200, whole=True), "top_p": number(0.01, 1), "seed": number(0, 2**63 - 1, whole=True),
-             "prompt": text},
+             "prompt": text, "system": text, "max_new": number(1, config.MAX_NEW_TOKENS_CAP, whole=True),
+             "rep": number(0.5, 2)},
     "compare": {"family": one_of(models.families, "model family"), "prompt": text},
     "scaling": {"budget": budget, "gpus": number(1, 1e6, whole=True), "hours": number(0.01, 1e7),
-                "gpu": one_of(_gpus, "GPU"), "n": model_size, "tied": flag, "k": number(1, 40, whole=True)},
+                "gpu": one_of(_gpus, "GPU"), "n": model_size, "tied": flag, "k": number(1, 40, whole=True),
+                "mfu": number(0.001, 1), "price": number(0, 1e6)},
     "inside": {"model": one_of(_all_models, "model"), "text": text},
 }
 # The planner plans from one thing: a budget, a GPU fleet or a model size. The first one a link gives wins.
@@ -191,6 +201,39 @@ def _text_of(value) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return f"{value:.10g}" if isinstance(value, float) else str(value)
+
+
+# Measured on this app: Gradio parses each request's URL with httpx, which refuses one over 65,536 characters
+# (httpx/_urlparse.py MAX_URL_LENGTH): a 65,400-character query opened, 65,600 answered HTTP 500. Proxies are
+# stricter (nginx's default large_client_header_buffers holds an 8 KB request line), so a copied link carries
+# at most MAX_LINK_CHARS of query; text is cut to fit, and the Copy link button says so.
+SERVER_MAX_URL = 65_536
+MAX_LINK_CHARS = 8_000
+TEXT_KEYS = ("text", "prompt", "system")    # the keys whose value is free text (cut to fit a link)
+
+
+def build_fitting(tab: str, values: dict, projector: bool = False) -> tuple[str, str]:
+    """(query, note): build() with free text cut so the query stays within MAX_LINK_CHARS; note is '' or one
+    sentence saying what was cut (percent-encoding makes a non-ASCII character 6-12 characters long)."""
+    query, values, notes = build(tab, values, projector), dict(values), []
+    for key in TEXT_KEYS:
+        text = values.get(key)
+        if len(query) <= MAX_LINK_CHARS or not isinstance(text, str) or not text:
+            continue
+        lo, hi = 0, len(text)                  # the longest prefix that fits (the encoded length grows with it)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if len(build(tab, {**values, key: text[:mid]}, projector)) <= MAX_LINK_CHARS:
+                lo = mid
+            else:
+                hi = mid - 1
+        notes.append(f"the first {lo:,} of {len(text):,} characters of the {key}")
+        values[key] = text[:lo]
+        query = build(tab, values, projector)
+    if not notes:
+        return query, ""
+    return query, (f"The link carries only {' and '.join(notes)}: a link holds at most {MAX_LINK_CHARS:,} characters "
+                   "once encoded, and a non-ASCII character takes 6 to 12 of them.")
 
 
 def build(tab: str, values: dict, projector: bool = False) -> str:

@@ -16,13 +16,36 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llm_demo import batching, config, engine
+from llm_demo import batching, config
+from llm_demo.backend import FORWARD_LOCK, Decoder
+
+
+def plain_kernels() -> None:
+    """Load every llama.cpp model without its CPU "extra buffer types" (AMX tiles, weight repacking): on an Intel Xeon
+    with AMX (Sapphire Rapids, flags amx_tile/amx_int8) llama-cpp-python 0.3.36 built with -march=native answered its
+    first llama_decode on the shipped Q4_1 file with SIGSEGV when they were on, and the right text with them off
+    (same process, same prompt; issue 23). The plain CPU kernels run on every x86-64. llama_cpp.Llama reads its
+    model parameters from llama_model_default_params() at each load, so this covers Llama() too (ours, benchmarks',
+    llama_cpp.server started through llm_demo/bench/llama_server.py). Idempotent."""
+    import llama_cpp.llama_cpp as raw
+    if getattr(raw.llama_model_default_params, "plain_kernels", False):
+        return
+    library_default = raw.llama_model_default_params
+
+    def default_params():
+        params = library_default()
+        params.use_extra_bufts = False
+        return params
+
+    default_params.plain_kernels = True
+    raw.llama_model_default_params = default_params
 
 
 def importable() -> tuple[bool, str]:
     """(True, "") when llama_cpp imports; else why not (a host that skipped the compile, or a broken build)."""
     try:
         import llama_cpp  # noqa: F401
+        plain_kernels()
     except Exception as exc:  # noqa: BLE001 - ImportError, or OSError when its shared library does not load
         return False, f"{type(exc).__name__}: {str(exc)[:200]}"
     return True, ""
@@ -53,13 +76,15 @@ def n_threads() -> int:
 
 
 class LlamaModel:
-    """A GGUF model on llama.cpp, with the attributes the engine reads from a transformers LoadedModel
-    (spec, tokenizer, device, n_bytes, load_seconds, context_length) and no torch `.model`."""
+    """A GGUF model on llama.cpp behind the backend.Backend protocol (spec, tokenizer, device, n_bytes, load_seconds,
+    context_length, logits, decode, batcher), with no torch `.model`."""
     backend = "llama.cpp"
     device = "cpu"
+    takes_messages = False
 
     def __init__(self, spec, path: Path, tokenizer, slots: int = config.MAX_BATCH_SIZE + 2):
         import llama_cpp as lc
+        plain_kernels()
         t0 = time.perf_counter()
         self.spec, self.tokenizer, self.path = spec, tokenizer, Path(path)
         # Llama() loads the weights; its own tiny context is never used (we make one with a slot per stream).
@@ -101,6 +126,20 @@ class LlamaModel:
     @property
     def context_length(self) -> int:
         return self.slot_tokens
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.n_vocab)            # no torch model: llama.cpp reports its own
+
+    @property
+    def batch_key(self) -> object:
+        return self
+
+    def batcher(self) -> "LlamaBatcher":
+        return LlamaBatcher()
+
+    def decode(self, dec: Decoder):
+        return decode_alone(self, dec)
 
     @property
     def model(self):
@@ -222,7 +261,7 @@ class LlamaModel:
         """Logits [n_out, vocab] after each of the last n_out tokens of ids, in a fresh slot (for engine.score)."""
         seq = self.acquire()
         try:
-            with engine.FORWARD_LOCK:
+            with FORWARD_LOCK:
                 rows = self.feed([(seq, 0, list(ids), n_out)])[0]
             return torch.from_numpy(np.stack(rows))
         finally:
@@ -243,7 +282,7 @@ class LlamaModel:
             pass
 
 
-def prefill(lm: LlamaModel, seq: int, dec: "engine.Decoder"):
+def prefill(lm: LlamaModel, seq: int, dec: Decoder):
     """The logits row after a stream's prompt and its prefix_ids (a branch, a step-mode step). The prompt goes in one
     batch; prefix tokens go one llama_decode each, as they went when they were generated: llama.cpp's kernels round
     a many-token batch differently from one-token steps, and a near tie (greedy or a draw) could then flip. Cells a
@@ -259,11 +298,11 @@ def prefill(lm: LlamaModel, seq: int, dec: "engine.Decoder"):
     return row
 
 
-def decode_alone(lm: LlamaModel, dec: "engine.Decoder"):
+def decode_alone(lm: LlamaModel, dec: Decoder):
     """engine.stream() on llama.cpp: one stream in its own slot, one llama_decode per token, in the caller's thread."""
     seq = lm.acquire()
     try:
-        with engine.FORWARD_LOCK:
+        with FORWARD_LOCK:
             row = prefill(lm, seq, dec)
         while True:
             with torch.inference_mode():
@@ -271,7 +310,7 @@ def decode_alone(lm: LlamaModel, dec: "engine.Decoder"):
             yield piece
             if piece.done:
                 return
-            with engine.FORWARD_LOCK:
+            with FORWARD_LOCK:
                 row = lm.feed([(seq, dec.all_ids.shape[1] - 1, [piece.token_id], 1)])[0][-1]
     finally:
         lm.release(seq)
@@ -299,7 +338,7 @@ class LlamaBatcher(batching.Batcher):
                 produced[r] = exc
                 continue
             if r.dec.all_ids.shape[1] > r.dec.prompt_len:
-                with engine.FORWARD_LOCK:
+                with FORWARD_LOCK:
                     replayed[r] = prefill(r.dec.lm, self.seq[r], r.dec)
                 continue
             segs.append((self.seq[r], 0, r.dec.all_ids[0].tolist(), 1))
@@ -309,7 +348,7 @@ class LlamaBatcher(batching.Batcher):
                 produced[r] = r.dec.advance(torch.from_numpy(row))
         if segs:
             lm = owners[0].dec.lm
-            with engine.FORWARD_LOCK:
+            with FORWARD_LOCK:
                 rows = lm.feed(segs)
             with torch.inference_mode():
                 for r, got in zip(owners, rows):

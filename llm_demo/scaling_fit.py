@@ -89,19 +89,21 @@ GRID = list(itertools.product(np.arange(0, 26, 5.0), np.arange(0, 26, 5.0), np.a
                               np.arange(0, 2.01, 0.5), np.arange(0, 2.01, 0.5)))  # (a, b, e, α, β)
 
 
-def _objective(theta, log_n, log_d, log_l, grad: bool = False):
-    """Sum of Huber(LSE(a - α·ln N, b - β·ln D, e) - ln L); theta [..., 5] -> [...] (and its gradient [..., 5])."""
+def _objective(theta, log_n, log_d, log_l, grad: bool = False, weights=None):
+    """Sum of Huber(LSE(a - α·ln N, b - β·ln D, e) - ln L); theta [..., 5] -> [...] (and its gradient [..., 5]).
+    weights [..., runs]: how many times each run counts (a bootstrap resample of the runs); None: once each."""
+    w = 1.0 if weights is None else weights
     a, b, e, alpha, beta = (theta[..., i:i + 1] for i in range(5))
     terms = np.stack([a - alpha * log_n, b - beta * log_d, e + 0 * log_n])  # [3, ..., runs]
     top = terms.max(0)
-    weights = np.exp(terms - top)
-    pred = top + np.log(weights.sum(0))
+    weights_lse = np.exp(terms - top)
+    pred = top + np.log(weights_lse.sum(0))
     r = pred - log_l
     small = np.abs(r) <= HUBER_DELTA
-    value = np.where(small, 0.5 * r ** 2, HUBER_DELTA * (np.abs(r) - 0.5 * HUBER_DELTA)).sum(-1)
+    value = (w * np.where(small, 0.5 * r ** 2, HUBER_DELTA * (np.abs(r) - 0.5 * HUBER_DELTA))).sum(-1)
     if not grad:
         return value
-    dr = np.where(small, r, HUBER_DELTA * np.sign(r)) * weights / weights.sum(0)  # [3, ..., runs]: dH/dterm
+    dr = w * np.where(small, r, HUBER_DELTA * np.sign(r)) * weights_lse / weights_lse.sum(0)  # [3, ..., runs]
     g = np.stack([dr[0].sum(-1), dr[1].sum(-1), dr[2].sum(-1), -(dr[0] * log_n).sum(-1),
                   -(dr[1] * log_d).sum(-1)], -1)
     return value, g
@@ -193,6 +195,30 @@ def approach3_many(runs: np.ndarray, losses: np.ndarray, init) -> list[dict]:
             for a, b, e, al, be in thetas]
 
 
+def approach3_cases(runs: np.ndarray, counts: np.ndarray, init) -> list[dict]:
+    """Approach 3 refitted on bootstrap resamples of the runs themselves: counts [B, runs] says how often each run
+    appears in a resample (a weight in the Huber sum), all in one batched L-BFGS started from `init`."""
+    log_n, log_d, log_l = (np.log(runs[:, i]) for i in (1, 2, 3))
+    thetas, _ = lbfgs(lambda t: _objective(t, log_n, log_d, log_l, grad=True, weights=counts),
+                      np.tile(init, (len(counts), 1)))
+    return [parametric_summary(math.exp(e), math.exp(a), math.exp(b), al, be, np.unique(runs[:, 0]))
+            for a, b, e, al, be in thetas]
+
+
+def case_bootstrap(runs: np.ndarray, init, n_boot: int = 200, seed: int = 0, keys=("a", "b")) -> dict:
+    """95% percentile intervals for Approach 3 by resampling runs with replacement (the case or pairs bootstrap,
+    Efron & Tibshirani 1993, Sec. 9.5). A residual bootstrap would under-disperse here: with Huber δ = 1e-3 the
+    fit passes almost exactly through a third of the runs, whose near-zero residuals are most of what it redraws.
+    Resampling runs asks instead how much the fit moves when the runs themselves had come out differently."""
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(len(runs), np.full(len(runs), 1 / len(runs)), size=n_boot).astype(float)
+    results = approach3_cases(runs, counts, init)
+    values = {k: np.array([np.asarray(r[k], dtype=float) for r in results]) for k in keys}
+    out = {k: {"lo": np.percentile(v, 2.5, axis=0).tolist(), "hi": np.percentile(v, 97.5, axis=0).tolist()}
+           for k, v in values.items()}
+    return {"intervals": out, "n_boot": n_boot, "refused": 0, "seed": seed, "method": "runs resampled"}
+
+
 def parametric_summary(E, A, B, alpha, beta, budgets, **extra) -> dict:
     """The five constants, and what they imply: N_opt = G·(C/6)^a, D_opt = (C/6)/N_opt (Hoffmann et al. eq. 4)."""
     a, b = beta / (alpha + beta), alpha / (alpha + beta)
@@ -258,14 +284,16 @@ def fit_all(runs: np.ndarray, n_boot: int = 200, seed: int = 0) -> dict:
     one, two, three = approach1(runs), approach2(runs), approach3(runs)
     smooth = parabola_fitted(runs)
     per_budget = 3 * len(np.unique(runs[:, 0]))  # a parabola (3 numbers) per budget
-    predicted = three["E"] + three["A"] / runs[:, 1] ** three["alpha"] + three["B"] / runs[:, 2] ** three["beta"]
     keys = ("a", "b", "tokens_per_param")
+    # Approaches 1-2: residual bootstrap (method "residuals"); Approach 2's percentiles come from the resamples
+    # whose every curve had a minimum, so they are conditional on that ("refused" counts the others).
     return {
-        "approach1": {**one, **bootstrap(approach1, runs, smooth, per_budget, n_boot, seed, keys)},
-        "approach2": {**two, **bootstrap(approach2, runs, smooth, per_budget, n_boot, seed, keys)},
-        "approach3": {**three, **bootstrap(None, runs, predicted, 5, n_boot, seed,
-                                           keys + ("E", "A", "B", "alpha", "beta"), log=True,
-                                           fit_many=lambda r, losses: approach3_many(r, losses, three["theta"]))},
+        "approach1": {**one, **bootstrap(approach1, runs, smooth, per_budget, n_boot, seed, keys),
+                      "method": "residuals"},
+        "approach2": {**two, **bootstrap(approach2, runs, smooth, per_budget, n_boot, seed, keys),
+                      "method": "residuals"},
+        "approach3": {**three, **case_bootstrap(runs, three["theta"], n_boot, seed,
+                                                keys + ("E", "A", "B", "alpha", "beta"))},
         "runs": len(runs), "budgets": np.unique(runs[:, 0]).tolist(),
         "n_range": [float(runs[:, 1].min()), float(runs[:, 1].max())],
     }

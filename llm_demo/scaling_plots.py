@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from llm_demo import ROOT, scaling
+from llm_demo import ROOT, count, scaling
 from llm_demo import TINYGPT_DIR as TRIO_DIR
 
 TINYGPT_DIR = TRIO_DIR / "base"        # the trio's pretrained model: its N and tokens seen
@@ -125,7 +125,7 @@ def budget_markdown(rows, hardware: scaling.Hardware, law_name: str, refused: li
     per_law = "" if all(r.compute == c for r in rows) else f" ({law_name}; each law needs its own budget for this N)"
     cost = f", {fmt_money(mine.cost)}" if mine.cost is not None else ""
     lines = [f"**Budget: {fmt_flops(c)} FLOPs**{per_law} = {fmt_hours(mine.hours)} on {gpus}, "
-             f"{mine.hours * hardware.n_gpus:,.0f} GPU-hours{cost}."]
+             f"{count(round(mine.hours * hardware.n_gpus), 'GPU-hour')}{cost}."]
     n_u, d_u = scaling.CHINCHILLA_3.optimum(c)
     rounded = scaling.CHINCHILLA_3_ROUNDED
     n_r, d_r = rounded.optimum(c)
@@ -144,6 +144,11 @@ def budget_markdown(rows, hardware: scaling.Hardware, law_name: str, refused: li
     return "\n\n".join(lines)
 
 
+def _ratio(x: float) -> str:
+    """Tokens per parameter: a plain number while it reads as one, else scientific (not 60457660100961080)."""
+    return f"{x:,.0f}" if x < 1e5 else f"{x:.2e}"
+
+
 def inference_markdown(law_name: str, ip: scaling.InferencePlan) -> str:
     chin = ip.total(ip.n_chinchilla, ip.d_chinchilla)
     if ip.n_opt == ip.n_chinchilla:
@@ -153,8 +158,8 @@ def inference_markdown(law_name: str, ip: scaling.InferencePlan) -> str:
             f"model's life.\n\n"
             f"| | N | training tokens | tokens / param | lifetime FLOPs |\n|---|---|---|---|---|\n"
             f"| Chinchilla-optimal | {fmt_count(ip.n_chinchilla)} | {fmt_count(ip.d_chinchilla)} | "
-            f"{ip.d_chinchilla / ip.n_chinchilla:.0f} | {fmt_flops(chin)} |\n"
-            f"| inference-aware | {fmt_count(ip.n_opt)} | {fmt_count(ip.d_opt)} | {ip.d_opt / ip.n_opt:.0f} | "
+            f"{_ratio(ip.d_chinchilla / ip.n_chinchilla)} | {fmt_flops(chin)} |\n"
+            f"| inference-aware | {fmt_count(ip.n_opt)} | {fmt_count(ip.d_opt)} | {_ratio(ip.d_opt / ip.n_opt)} | "
             f"{fmt_flops(ip.total(ip.n_opt, ip.d_opt))} |\n\n"
             f"**A {ip.n_chinchilla / ip.n_opt:.1f}× smaller model trained {ip.d_opt / ip.d_chinchilla:.1f}× longer "
             f"reaches the same loss and saves {ip.saved_fraction:.0%} of the lifetime compute.**")

@@ -53,28 +53,61 @@ def fits_markdown(fits: dict) -> str:
                        (("E", "E"), ("A", "A"), ("B", "B"), ("α", "alpha"), ("β", "beta")))
     refused = ", ".join(f"Approach {k[-1]}: {fits[k]['refused']} of {n_boot}" for k in APPROACH_NAMES
                         if fits[k]["refused"])
+    kept = n_boot - fits["approach2"]["refused"]
     lines += ["", f"**Approach 3's constants:** {consts} (L in nats per byte).", "",
-              f"Brackets: 95% bootstrap intervals ({n_boot} resamples: each run keeps its fitted loss plus a "
-              "residual redrawn from its budget's"
-              + (f"; resamples whose curve had no minimum near the sizes tried, left out: {refused}" if refused else "")
-              + "). "
+              f"Brackets: 95% bootstrap intervals ({n_boot} resamples). Approaches 1 and 2: each run keeps its "
+              "fitted loss plus a residual redrawn from its budget's"
+              + (f"; resamples whose curve had no minimum near the sizes tried are left out ({refused}), so "
+                 f"Approach 2's interval is conditional on a minimum: it describes the {kept} of {n_boot} "
+                 "resamples that had one, and the true uncertainty is wider" if refused else "")
+              + ". Approach 3: the runs themselves resampled with replacement and refitted (a residual bootstrap "
+              "would be too narrow: its Huber fit passes almost exactly through a third of the runs). "
               f"{fits['runs']} runs at {len(budgets)} budgets, N from {fmt_count(fits['n_range'][0])} to "
               f"{fmt_count(fits['n_range'][1])} parameters; Chinchilla's a and b are their Table 2."]
     return "\n".join(lines)
 
 
+def per_param_markdown(fits: dict, bytes_per_token: float) -> str:
+    """The optimum in bytes per parameter with each approach's 95% interval at the largest budget, converted to
+    Chinchilla's unit (BPE tokens of the trio's tokenizer), and what these data can and cannot tell."""
+    top = fits["budgets"][-1]
+    tpp = [t for key in APPROACH_NAMES for t in fits[key]["tokens_per_param"]]
+    cells = []
+    for key in APPROACH_NAMES:
+        fit = fits[key]
+        iv = fit["intervals"]["tokens_per_param"]
+        cells.append(f"Approach {key[-1]} {fit['tokens_per_param'][-1]:.0f} [{iv['lo'][-1]:.0f}, {iv['hi'][-1]:.0f}]"
+                     f" bytes ≈ {fit['tokens_per_param'][-1] / bytes_per_token:.0f} "
+                     f"[{iv['lo'][-1] / bytes_per_token:.0f}, {iv['hi'][-1] / bytes_per_token:.0f}] tokens")
+    lows = [fits[k]["intervals"]["tokens_per_param"]["lo"][-1] / bytes_per_token for k in APPROACH_NAMES]
+    highs = [fits[k]["intervals"]["tokens_per_param"]["hi"][-1] / bytes_per_token for k in APPROACH_NAMES]
+    excludes = [f"Approach {k[-1]}" for k, lo in zip(APPROACH_NAMES, lows) if lo > 20]
+    return (f"**Bytes per parameter, not tokens.** This sweep counts bytes; Chinchilla's ~20 counts BPE tokens, and "
+            f"the trio's 4,096-token BPE packs {bytes_per_token:.2f} bytes of this prose into a token. The point "
+            f"estimates span {min(tpp):.0f}–{max(tpp):.0f} bytes per parameter "
+            f"(≈ {min(tpp) / bytes_per_token:.0f}–{max(tpp) / bytes_per_token:.0f} token-equivalents); at "
+            f"{fmt_flops(top)}, with 95% intervals: " + "; ".join(cells) + ". "
+            + (f"In tokens, {', '.join(excludes)} exclude{'s' if len(excludes) == 1 else ''} 20; the others do "
+               "not. " if excludes else "No approach's interval excludes 20 tokens per parameter. ")
+            + f"*What the data can tell:* the point estimates, {min(tpp) / bytes_per_token:.0f} tokens per parameter "
+            f"and up, {'all lie above' if min(tpp) / bytes_per_token > 20 else 'do not all lie above'} Chinchilla's "
+            f"20, and the intervals at {fmt_flops(top)} together run from {min(lows):.0f} to {max(highs):.0f} "
+            "tokens: these data lean toward more data per parameter at these sizes without ruling 20 out. "
+            "*What they cannot:* whether "
+            "small models win because they take more steps: every run here used the same batch (steps = tokens / "
+            "(batch × context), the same for all), so steps and tokens rise together and no comparison in this sweep can tell them apart.")
+
+
 def honest_markdown(fits: dict) -> str:
     """Why a 2-core miniature differs from the paper, with this sweep's own numbers."""
     lo, hi = fits["budgets"][0], fits["budgets"][-1]
-    tpp = [t for key in APPROACH_NAMES for t in fits[key]["tokens_per_param"]]
     return (f"**Why this miniature differs from the paper.** *Range:* Chinchilla's runs span 70M–16B parameters "
             f"and about 6e18–3e21 FLOPs; ours span {fmt_count(fits['n_range'][0])}–{fmt_count(fits['n_range'][1])} "
             f"parameters and {fmt_flops(lo)}–{fmt_flops(hi)} FLOPs, {len(fits['budgets'])} budgets, "
             "one seed per run, "
-            "so each exponent rests on a few noisy points and its interval is wide. *Steps, not only tokens:* at "
-            "these budgets a bigger model gets only a few hundred optimizer steps, so small models win partly "
-            "because they take more steps; the optimum sits at "
-            f"{min(tpp):.0f}–{max(tpp):.0f} tokens per parameter, not the paper's ~20. *Embeddings:* N counts every "
+            "so each exponent rests on a few noisy points and its interval is wide. *Steps:* at these budgets a "
+            "bigger model gets only a few hundred optimizer steps; whether that, rather than the tokens, is why "
+            "small models win here is untested (see bytes per parameter above). *Embeddings:* N counts every "
             "parameter, as the paper did (Kaplan et al. 2020 left embeddings out; Pearce & Song 2024 showed that "
             "choice alone moves small-scale exponents); here the byte and position tables are a large share of N. "
             "*Data:* no byte is repeated (the generator writes fresh prose), but it is simple templated English about "
@@ -147,8 +180,11 @@ def optimum_figure(fits: dict) -> go.Figure:
                                      "parameters N", legend=dict(orientation="h", y=-0.25, font=dict(size=10))))
 
 
-def measured_section() -> dict:
-    """Everything the section shows: {fits_md, run_md, honest_md, isoflop, optimum} (FileNotFoundError: no sweep)."""
+def measured_section(bytes_per_token: float) -> dict:
+    """Everything the section shows: {fits_md, run_md, honest_md, isoflop, optimum} (FileNotFoundError: no sweep).
+    bytes_per_token: the trio's BPE on the sweep's prose (training.sweep.bytes_per_bpe_token, measured by the caller:
+    the core does not import the training pipeline)."""
     fits = load_fits()
-    return dict(fits_md=fits_markdown(fits), run_md=run_markdown(), honest_md=honest_markdown(fits),
+    return dict(fits_md=fits_markdown(fits), run_md=run_markdown(),
+                honest_md=per_param_markdown(fits, bytes_per_token) + "\n\n" + honest_markdown(fits),
                 isoflop=isoflop_measured_figure(read_sweep(), fits), optimum=optimum_figure(fits))

@@ -8,9 +8,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import plotly.graph_objects as go
+import numpy as np
 import torch
-from plotly.subplots import make_subplots
 
 from llm_demo import chat, engine, models
 from llm_demo.sampling import SamplingConfig
@@ -19,7 +18,9 @@ from llm_demo import count
 TEMPERATURES = tuple(chat.SEED_TEMPERATURE_NOTES)     # the seed's table: 0, 0.3, 0.7, 1.0, 1.5
 DEFAULT_SAMPLES = 8
 DEFAULT_TOKENS = 40       # 8 x 5 x 40 tokens: 17.5 CPU s on one core for SmolLM2 (bench branching --one-thread)
-MAX_SAMPLES, MAX_TOKENS = 16, 128
+MIN_SAMPLES, MAX_SAMPLES, MAX_TOKENS = 2, 16, 128   # one sample has no spread: no diversity, no noise estimate
+LOOP_MARGIN = 0.05        # "no more loops": at most 5 points more repeated 4-grams than the reference, beyond the noise
+N_BOOT = 400              # bootstrap resamples of the samples behind each verdict's interval
 DEFAULT_PROMPT = "Tell me a short story about a lighthouse keeper."   # long answers: every sample runs to max tokens
 
 
@@ -34,6 +35,8 @@ class Row:
     n_tokens: int = 0
     stopped_by: dict = field(default_factory=dict)   # finish reason -> how many samples ended that way
     verdict: str = ""
+    ids: list = field(default_factory=list)          # per sample: its token ids (the bootstrap resamples these)
+    logps: list = field(default_factory=list)        # per sample: each token's log p under the model
 
 
 def distinct_n(samples: list[list[int]], n: int = 2) -> float:
@@ -91,9 +94,12 @@ def _generate(lm, prompt: str, cfgs: list[SamplingConfig], progress) -> list[tup
 def run(model: str, prompt: str = DEFAULT_PROMPT, samples: int = DEFAULT_SAMPLES, max_new_tokens: int = DEFAULT_TOKENS,
         top_k: int = 50, top_p: float = 0.9, seed: int = 0, system: str = "", progress=None) -> list[Row]:
     """The table for one prompt: per temperature, `samples` answers with seeds seed..seed+samples-1."""
-    for value, what, cap in ((samples, "Samples", MAX_SAMPLES), (max_new_tokens, "Max new tokens", MAX_TOKENS)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= cap:
-            raise ValueError(f"{what} must be a whole number from 1 to {cap}, got {value!r}.")
+    for value, what, low, cap in ((samples, "Samples", MIN_SAMPLES, MAX_SAMPLES),
+                                  (max_new_tokens, "Max new tokens", 1, MAX_TOKENS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= cap:
+            raise ValueError(f"{what} must be a whole number from {low} to {cap}, got {value!r}"
+                             + (": with one sample per temperature there is no diversity across samples and no "
+                                "noise to judge a difference against." if value == 1 and what == "Samples" else "."))
     cfgs = [SamplingConfig(t, top_k, top_p, 1.0, max_new_tokens, seed + s)
             for t in TEMPERATURES for s in range(samples)]
     lm = models.load(model, backend="transformers")   # _generate drives the torch model and its KV cache directly
@@ -108,7 +114,8 @@ def run(model: str, prompt: str = DEFAULT_PROMPT, samples: int = DEFAULT_SAMPLES
                         [lm.tokenizer.decode(ids, skip_special_tokens=True) for ids, _, _ in mine],
                         distinct_n([ids for ids, _, _ in mine]), sum(seq_rep(ids) for ids, _, _ in mine) / len(mine),
                         sum(lps) / len(lps) if lps else float("nan"), len(lps),
-                        {why: reasons.count(why) for why in dict.fromkeys(reasons)}))
+                        {why: reasons.count(why) for why in dict.fromkeys(reasons)},
+                        ids=[ids for ids, _, _ in mine], logps=[l for _, l, _ in mine]))
     judge(rows)
     for row in rows:
         cut = sum(n for why, n in row.stopped_by.items() if why.startswith("time limit"))
@@ -117,47 +124,71 @@ def run(model: str, prompt: str = DEFAULT_PROMPT, samples: int = DEFAULT_SAMPLES
     return rows
 
 
+MEASURES = {  # name -> statistic over a list of samples (ids, logps); every verdict compares two of them
+    "distinct-2": lambda ids, lps: distinct_n(ids),
+    "rep-4": lambda ids, lps: sum(seq_rep(x) for x in ids) / len(ids),
+    "mean log p": lambda ids, lps: (sum(map(sum, lps)) / max(1, sum(map(len, lps)))),
+}
+
+
+def difference(a: Row, b: Row, measure: str, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
+    """measure(b) - measure(a) and its 95% paired bootstrap interval: samples redrawn with replacement, the same
+    sample indices (the same seeds) for both rows (Efron & Tibshirani 1993, Sec. 13). Noise from which samples
+    came out, not from other prompts."""
+    f, n = MEASURES[measure], len(a.ids)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        k = rng.integers(0, n, n)
+        diffs.append(f([b.ids[i] for i in k], [b.logps[i] for i in k]) - f([a.ids[i] for i in k], [a.logps[i] for i in k]))
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return f(b.ids, b.logps) - f(a.ids, a.logps), float(lo), float(hi)
+
+
+def _call(a: Row, b: Row, measure: str, sign: int) -> tuple[str, str]:
+    """("yes" | "no" | "unclear", "measure T=a → T=b: +0.12 [0.05, 0.20]"): is measure(b) - measure(a) of the sign
+    the claim needs, beyond the bootstrap noise?"""
+    d, lo, hi = difference(a, b, measure)
+    call = "yes" if sign * lo > 0 and sign * hi > 0 else "no" if sign * lo < 0 and sign * hi < 0 else "unclear"
+    return call, f"{measure} T={a.temperature:g} → T={b.temperature:g}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def _no_more_loops(a: Row, b: Row) -> tuple[str, str]:
+    """Does b repeat itself no more than a? "yes" when rep-4(b) - rep-4(a) stays under LOOP_MARGIN across its whole
+    interval, "no" when it is above 0 across it (b loops more), else "unclear"."""
+    d, lo, hi = difference(a, b, "rep-4")
+    call = "yes" if hi <= LOOP_MARGIN else "no" if lo > 0 else "unclear"
+    return call, f"rep-4 T={a.temperature:g} → T={b.temperature:g}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def _verdict(calls: list[tuple[str, str]], claim: str, n: int) -> str:
+    """Supported only when every test clears the noise; Not supported when one goes the wrong way beyond it."""
+    word = ("Not supported" if any(c == "no" for c, _ in calls) else "Supported" if all(c == "yes" for c, _ in calls)
+            else "Not resolved")
+    noise = " (differences within the noise of these samples: try more)" if word == "Not resolved" else ""
+    return f"{word} for {claim}{noise}: " + "; ".join(t for _, t in calls) + f" (95% bootstrap over {n} samples)."
+
+
 def judge(rows: list[Row]) -> None:
-    """One sentence per row: does the measurement support the seed's wording? (The rules are stated in each.)"""
+    """One sentence per row: does the measurement support the seed's wording, beyond the noise of the samples?
+    Each test could fail for a reason a student cares about: low temperatures falling into loops (rep-4), a
+    "balanced" setting that loops or is as incoherent as T=1.5, T=1 already as diverse as it gets."""
     r = {row.temperature: row for row in rows}
-    d = {t: row.distinct2 for t, row in r.items()}
-    lp = {t: row.mean_logprob for t, row in r.items()}
-    ppl = lambda t: math.exp(-lp[t])
+    n = len(r[0.0].samples)
     same = len(set(r[0.0].samples)) == 1
-    r[0.0].verdict = (f"{'Supported' if same else 'Not supported'}: the {count(len(r[0.0].samples), 'sample')} (different "
-                      f"seeds) are {'all the same text' if same else 'not all the same'}.")
-    cons = d[0.3] < d[1.0] and lp[0.3] > lp[1.0]
-    r[0.3].verdict = (f"{'Supported' if cons else 'Not supported'} for “conservative”: diversity {d[0.3]:.2f} vs "
-                      f"{d[1.0]:.2f} at T=1, perplexity {ppl(0.3):.1f} vs {ppl(1.0):.1f}. “Factual” is not "
-                      f"measured: a likely sentence is not a true one.")
-    mid = lambda x, a, b: min(a, b) <= x <= max(a, b)
-    bal = mid(d[0.7], d[0.3], d[1.0]) and mid(lp[0.7], lp[0.3], lp[1.0])
-    r[0.7].verdict = (f"{'Supported' if bal else 'Not supported'}: diversity {d[0.7]:.2f} and perplexity "
-                      f"{ppl(0.7):.1f} {'lie' if bal else 'do not both lie'} between T=0.3's and T=1's.")
-    mod = mid(d[1.0], d[0.7], d[1.5])
-    r[1.0].verdict = (f"{'Supported' if mod else 'Not supported'} for “moderate diversity”: {d[1.0]:.2f}, "
-                      f"between T=0.7 ({d[0.7]:.2f}) and T=1.5 ({d[1.5]:.2f}){'' if mod else ' is false'}. "
-                      f"“Standard”: T=1 leaves the model's scores as they are (top-k/top-p still cut the tail).")
-    lost = lp[1.5] < min(lp[t] for t in lp if t != 1.5) and d[1.5] >= max(d.values())
-    r[1.5].verdict = (f"{'Supported' if lost else 'Not supported'}: the most diverse ({d[1.5]:.2f}) and least "
-                      f"likely under the model (perplexity {ppl(1.5):.1f} vs {ppl(1.0):.1f} at T=1)"
-                      f"{'' if lost else ' is not both true'}; “creative” itself is not measured.")
-
-
-def figure(rows: list[Row], title: str = "") -> go.Figure:
-    """Diversity and repetition (left axis) and mean log-probability per token (right axis) against temperature."""
-    x = [f"T={row.temperature:g}<br><i>{row.seed_says}</i>" for row in rows]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=x, y=[row.distinct2 for row in rows], name="distinct-2 across samples", mode="lines+markers")
-    fig.add_scatter(x=x, y=[row.repetition for row in rows], name="repetition inside a sample (rep-4)",
-                    mode="lines+markers")
-    fig.add_scatter(x=x, y=[row.mean_logprob for row in rows], name="mean log p per token (model, T=1)",
-                    mode="lines+markers", line=dict(dash="dot"), secondary_y=True)
-    fig.update_yaxes(title_text="share (0–1)", range=[0, 1.05], secondary_y=False)
-    fig.update_yaxes(title_text="nats per token", secondary_y=True)
-    fig.update_layout(height=420, margin=dict(l=50, r=50, t=60, b=40), title=title or "The seed's temperature table, measured",
-                      legend=dict(orientation="h", y=-0.35))
-    return fig
+    r[0.0].verdict = (f"{'Supported' if same else 'Not supported'}: the {count(n, 'sample')} (different seeds) are "
+                      f"{'all the same text' if same else 'not all the same'}: T = 0 is the argmax.")
+    # conservative: less diverse than T=1, and not trapped in a loop (repeats no more than T=1 does)
+    r[0.3].verdict = _verdict([_call(r[1.0], r[0.3], "distinct-2", -1), _no_more_loops(r[1.0], r[0.3])],
+                              "“conservative” without loops", n) + " “Factual” is not measured: a likely sentence is not a true one."
+    # balanced: no more repetitive than T=1 and clearly more likely under the model than T=1.5's text
+    r[0.7].verdict = _verdict([_no_more_loops(r[1.0], r[0.7]), _call(r[1.5], r[0.7], "mean log p", +1)], "“balanced” (no loops, not incoherent)", n)
+    # moderate diversity: T=1.5 still adds diversity, so T=1 is not already the most diverse
+    r[1.0].verdict = _verdict([_call(r[1.0], r[1.5], "distinct-2", +1)], "“moderate diversity”", n) + \
+        " “Standard”: T=1 leaves the model's scores as they are (top-k/top-p still cut the tail)."
+    # less coherent: less likely under the model than T=1, and more diverse
+    r[1.5].verdict = _verdict([_call(r[1.0], r[1.5], "mean log p", -1), _call(r[1.0], r[1.5], "distinct-2", +1)],
+                              "“may lose coherence”", n) + " “Creative” itself is not measured."
 
 
 def main(argv=None) -> int:

@@ -4,6 +4,7 @@ Pure functions over llm_demo.tokenization; the Tokenizer tab and the tests call 
 """
 from dataclasses import dataclass
 
+from llm_demo.models import DEFAULT_CHAT_MODEL
 from llm_demo.tokenization import TextStats, get_tokenizer, text_stats
 from llm_demo import count
 
@@ -169,7 +170,7 @@ def parse_conversation(text: str) -> list[dict]:
     return messages
 
 
-def chat_overhead(messages: list[dict], name: str = "smollm2-135m-instruct") -> ChatOverhead:
+def chat_overhead(messages: list[dict], name: str = DEFAULT_CHAT_MODEL) -> ChatOverhead:
     """Token count of a conversation without and with the instruct model's chat template."""
     tk = get_tokenizer(name)
     if getattr(getattr(tk, "tok", None), "chat_template", None) is None:

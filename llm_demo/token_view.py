@@ -80,7 +80,10 @@ def render_tokens(tokens: list[Token], show_ids: bool = False, cap: int = DISPLA
 def render_counts(stats: TextStats, label: str = "", vocab_size: int = 0) -> str:
     items = [("tokens", f"{stats.tokens:,}"), ("characters", f"{stats.chars:,}"), ("words", f"{stats.words:,}"),
              ("tokens / word", f"{stats.tokens_per_word:.2f}"), ("characters / token", f"{stats.chars_per_token:.2f}")]
-    cells = "".join(f'<span data-count="{k}"><b>{v}</b> {k}</span>' for k, v in items)
+    # the noun follows its number: "1 word", "2 words" (the data-count key stays the plural)
+    one = {"tokens": "token", "characters": "character", "words": "word"}
+    cells = "".join(f'<span data-count="{k}"><b>{v}</b> {one[k] if v == "1" and k in one else k}</span>'
+                    for k, v in items)
     head = f'<span data-count="tokenizer"><b>{html.escape(label)}</b></span>' if label else ""
     head += f'<span data-count="vocabulary">{vocab_size:,}-token vocabulary</span>' if vocab_size else ""
     return f'<div class="tokcounts">{head}{cells}</div>'
@@ -97,17 +100,3 @@ def render_comparison(results: list[Analysis], show_ids: bool = False, cap: int 
     blocks = [f'<h4 style="margin:10px 0 0">{html.escape(a.tokenizer)}: {count(a.stats.tokens, "token")}</h4>'
               + render_tokens(a.tokens, show_ids, cap) for a in results]
     return CSS + "".join(blocks)
-
-
-def comparison_figure(results: list[Analysis]):
-    """Plotly bars of token count and tokens per word, one bar per tokenizer."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-    labels = [a.tokenizer for a in results]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens", "tokens per word"))
-    counts = [a.stats.tokens for a in results]
-    fig.add_trace(go.Bar(x=labels, y=counts, text=counts, marker_color="#5b6ee1", name="tokens"), row=1, col=1)
-    tpw = [round(a.stats.tokens_per_word, 2) for a in results]
-    fig.add_trace(go.Bar(x=labels, y=tpw, text=tpw, marker_color="#e1845b", name="tokens per word"), row=1, col=2)
-    fig.update_layout(showlegend=False, height=360, margin=dict(l=40, r=20, t=40, b=40))
-    return fig

@@ -11,7 +11,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from llm_demo import config
+from llm_demo import config, count
 from llm_demo.tiktoken_offline import RANKS_DIR, load_tiktoken_offline
 
 log = logging.getLogger("llm_demo")
@@ -254,12 +254,21 @@ def prepare_text(text: str | None, max_chars: int = config.MAX_TEXT_CHARS) -> tu
                      "passage to see the rest.")
         log.info("text cut at %d characters (LLM_DEMO_MAX_TEXT_CHARS)", max_chars)
         text = text[:max_chars]
-    n_bad = len(_SURROGATE.findall(text))
+    text, n_bad = replace_surrogates(text)
     if n_bad:
-        notes.append(f"{n_bad} lone surrogate code point(s) were replaced by U+FFFD: they are half of a UTF-16 "
-                     "pair, not characters, and cannot be written in UTF-8.")
-        text = _SURROGATE.sub("\ufffd", text)
+        notes.append(surrogate_note(n_bad))
     return text, notes
+
+
+def replace_surrogates(text: str) -> tuple[str, int]:
+    """(text with every lone surrogate replaced by U+FFFD, how many were): the one place text that cannot be
+    written in UTF-8 is made writable (prepare_text here, and every handler through ui/common.friendly)."""
+    return _SURROGATE.subn("\ufffd", text)
+
+
+def surrogate_note(n: int) -> str:
+    return (f"{count(n, 'lone surrogate code point')} replaced by U+FFFD: they are half of a UTF-16 pair, not "
+            "characters, and cannot be written in UTF-8.")
 
 
 def tokenize(text: str, name: str = "gpt2", allow_special: bool = False) -> list[Token]:
@@ -326,11 +335,12 @@ def analyse(text: str | None, name: str = "gpt2", allow_special: bool = False) -
                      "never sees those characters and decoding does not give them back.")
     typed = [s for s in tk.special_strings if s and s in text]
     if typed and not allow_special:
-        notes.append(f"{', '.join(typed)} is shown as plain text, as chat services treat what a user types (so "
+        notes.append(f"{', '.join(typed)} {'is' if len(typed) == 1 else 'are'} shown as plain text, as chat services treat what a user types (so "
                      "nobody can type a control token); tick 'treat special-token text as special' to encode it "
                      "as one control token.")
     elif typed:
-        notes.append(f"{', '.join(typed)} is encoded as a special control token (outlined).")
+        notes.append(f"{', '.join(typed)} is encoded as a special control token (outlined)." if len(typed) == 1 else
+                     f"{', '.join(typed)} are encoded as special control tokens (outlined).")
     return Analysis(tk.label, text, tokens, text_stats(text, len(tokens)), notes, tk.vocab_size)
 
 

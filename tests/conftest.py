@@ -1,4 +1,6 @@
-"""Shared fixtures: a running app on a free localhost port, and a headless Chromium page on it."""
+"""Shared fixtures (a running app on a free localhost port, a headless Chromium page on it, a tiny GPT-2) and the
+test tiers: each test gets its markers (pytest.ini) from the fixtures it uses and the file it is in, so
+`make test-fast` (-m "not browser and not app and not server and not training and not slow") needs no list."""
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,28 @@ SCREENSHOTS = ROOT / "assets" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# Tiers by fixture: a test that uses one of these gets the marker.
+FIXTURE_TIERS = {"page": "browser", "browser": "browser", "app_url": "app"}
+# Tiers by file, for what no fixture shows: files that start app.py or a server themselves, train models, or are slow
+# for other reasons (measured with --durations; each of these files takes more than ~10 s on a 2-core machine).
+FILE_TIERS = {
+    "browser": ("*_browser.py",),
+    "app": ("test_app.py", "test_launch.py", "test_faults.py", "test_arena_faults.py", "test_load.py", "test_api.py",
+            "test_inside_api.py", "test_vote_binding.py", "test_fuzz.py"),
+    "server": ("test_remote.py",),
+    "training": ("test_training.py", "test_arena_training.py", "test_training_shipped.py"),
+    "slow": ("test_engine_llamacpp.py", "test_engine_capacity.py", "test_models.py", "test_security.py"),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tiers = {FIXTURE_TIERS[f] for f in getattr(item, "fixturenames", ()) if f in FIXTURE_TIERS}
+        name = item.path.name
+        tiers |= {tier for tier, globs in FILE_TIERS.items() if any(Path(name).match(g) for g in globs)}
+        for tier in sorted(tiers):
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

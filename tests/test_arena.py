@@ -22,7 +22,13 @@ def test_one_vote_states_the_right_comparisons():
     full = {(c.winner, c.loser) for c in arena.comparisons(vote("B", "A"))}
     assert full == {("m-sft", "m-base"), ("m-sft", "m-dpo"), ("m-dpo", "m-base")}, "a ranking adds middle > worst"
     tie = arena.comparisons(vote("tie"))
-    assert len(tie) == 6 and all(c.weight == arena.TIE_WEIGHT for c in tie), "a tie is half a win each way"
+    win = arena.comparisons(vote("B"))[0].weight
+    each_pair = {}
+    for c in tie:
+        each_pair.setdefault(frozenset((c.winner, c.loser)), []).append(c.weight)
+    assert len(tie) == 6 and len(each_pair) == 3, f"a tie compares every pair both ways: {tie}"
+    assert all(len(w) == 2 and w[0] == w[1] and math.isclose(sum(w), win) for w in each_pair.values()), \
+        f"a tie is half a win each way (a win weighs {win}): {each_pair}"
     assert arena.comparisons(vote("all bad")) == [], "'all bad' prefers nothing"
     broken = {(c.winner, c.loser) for c in arena.comparisons(vote("A", errors=("sft",)))}
     assert broken == {("m-base", "m-dpo")}, "a greyed column takes no part"

@@ -31,8 +31,8 @@ def test_blind_vote_reveals_the_models_and_updates_the_class_leaderboard(browser
         panel.get_by_label("Prompt", exact=True).fill(prompt)
         panel.get_by_role("button", name="Run blind (A / B / C)").click()
         for label in "ABC":
-            expect(panel.get_by_label(f"Answer {label}")).not_to_have_value("", timeout=90_000)
-        expect(panel.get_by_text(re.compile(r"\d+ tokens? · finished"))).to_have_count(3, timeout=90_000)
+            expect(panel.get_by_label(f"Answer {label}")).not_to_have_value("", timeout=60_000)
+        expect(panel.get_by_text(re.compile(r"\d+ tokens? · finished"))).to_have_count(3, timeout=60_000)
         heads = panel.locator(".prose").all_inner_texts()
         assert not any("tinygpt-" in h for h in heads if h.strip()[:1] in "ABC"), "a model name shows before the vote"
         page.locator("#arena-best").get_by_role("radio", name=best, exact=True).check()

@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from llm_demo import arena, arena_runs, compare, config, models
+from llm_demo import arena, arena_runs, compare, config, models, teacher_guard
 from llm_demo.training.pairs import load_pairs_jsonl
 from llm_demo.ui import arena_panel
 
@@ -32,6 +32,8 @@ def tiny_family(monkeypatch, tiny_dir, other_tiny):
 def class_mode(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "CLASS_DB", str(tmp_path / "class.sqlite3"))
     monkeypatch.setattr(config, "TEACHER_TOKEN", "s3cret-token")
+    # many wrong tokens in a row here: a guard that neither waits nor locks (test_teacher_lockout checks those)
+    monkeypatch.setattr(arena_panel, "TEACHER_GUARD", teacher_guard.Guard(per_client=10**6, overall=10**6, delay_s=0))
     monkeypatch.setattr(arena_runs, "_store", {})
     monkeypatch.setattr(arena_panel, "_board_cache", {"at": 0.0, "key": None, "views": None})
     return arena_runs.class_store()
@@ -122,3 +124,43 @@ def test_teacher_view_refuses_without_the_token_and_exports_resets_with_it(tiny_
     monkeypatch.setattr(config, "TEACHER_TOKEN", "")
     with pytest.raises(Exception, match="no teacher view"):
         arena_panel.teacher_totals("")
+
+
+def test_a_picked_worst_can_be_cleared_with_none(tiny_family):
+    """Issue 27 item 12: a radio cannot be unselected, so after 'worst: B' a tie was refused for good."""
+    run = blind(tiny_family)["run"]
+    out = arena_panel.cast_vote(run, "A", "B", [], page())
+    again = arena_panel.cast_vote(run, "tie", arena_panel.NO_WORST, out["mine"], page())
+    assert again["mine"][-1].best == "tie" and again["mine"][-1].worst is None, again["mine"][-1]
+
+
+def test_wrong_teacher_tokens_wait_longer_then_lock_out_per_client_and_overall(class_mode, monkeypatch, caplog):
+    """Issue 27 item 19: 40 wrong tokens in 4 s went through /teacher_totals; now each waits longer, a client is
+    locked after 5 and everyone after 20 (even with the right token), and each miss is one log line."""
+    now, slept = [0.0], []
+    guard = teacher_guard.Guard(clock=lambda: now[0], sleep=slept.append)
+    monkeypatch.setattr(arena_panel, "TEACHER_GUARD", guard)
+    laptop = types.SimpleNamespace(client=types.SimpleNamespace(host="10.0.0.7"))
+    for _ in range(teacher_guard.PER_CLIENT):
+        with pytest.raises(Exception, match="Wrong or missing"):
+            arena_panel.teacher_totals("guess", laptop)
+    assert slept == sorted(slept) and slept[-1] > slept[0] > 0, f"wrong answers must wait longer each time: {slept}"
+    with pytest.raises(Exception, match="locked"):
+        arena_panel.teacher_totals("s3cret-token", laptop)
+    assert "counted vote" in arena_panel.teacher_totals("s3cret-token", page("other")), "others are not locked yet"
+    for i in range(teacher_guard.OVERALL):
+        try:
+            arena_panel.teacher_totals("guess", types.SimpleNamespace(client=types.SimpleNamespace(host=f"h{i}")))
+        except Exception:
+            pass
+    with pytest.raises(Exception, match="on this server"):
+        arena_panel.teacher_totals("s3cret-token", page("a-new-one"))
+    now[0] += teacher_guard.WINDOW_S + 1
+    assert "counted vote" in arena_panel.teacher_totals("s3cret-token", laptop), "the lock ends with its window"
+    misses = [r for r in caplog.records if "teacher token refused" in r.getMessage()]
+    assert misses and all("\n" not in r.getMessage() and not r.exc_info for r in misses), "one line per miss"
+
+
+def test_a_short_teacher_token_is_refused_at_start():
+    assert "at least 16" in teacher_guard.token_problem("teach123")
+    assert teacher_guard.token_problem("") == "" and teacher_guard.token_problem("x" * 16) == ""

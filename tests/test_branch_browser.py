@@ -15,11 +15,11 @@ def test_branch_an_answer_at_a_clicked_token(page):
     panel = page.locator('[role="tabpanel"]:visible')
     panel.get_by_label("Max new tokens").last.fill("16")
     panel.get_by_label("Temperature (0 = greedy)").last.fill("0")
-    panel.get_by_label("Message").fill("Which city is the capital of France?")   # greedy on llama.cpp: "…Paris."
+    panel.get_by_label("Message").fill("Which city is the capital of France?")   # any answer: CPUs differ (issue 23)
     panel.get_by_role("button", name="Send").click()
     bot = panel.locator(".bot").last
-    expect(bot).to_contain_text("Paris", timeout=300_000)   # first use loads the model
-    expect(panel.get_by_text("tokens/s")).to_be_visible(timeout=60_000)
+    expect(panel.get_by_text("tokens/s"), "the answer's stats line (answer finished)").to_be_visible(timeout=60_000)
+    assert bot.inner_text().strip(), "the answer is empty"
     original = bot.inner_text()
     tokens = panel.locator(".token-container .token")            # the sampler view's tokens (step mode's are empty)
     expect(tokens.first).to_be_visible(timeout=30_000)
@@ -30,8 +30,8 @@ def test_branch_an_answer_at_a_clicked_token(page):
     expect(radio.first).to_be_visible(timeout=30_000)
     radio.nth(1).click()                                              # the second most likely candidate
     panel.get_by_role("button", name="Branch: put this token here and continue").click()
-    expect(panel.get_by_text("▶ #1 token #3")).to_be_visible(timeout=120_000)
-    expect(panel.get_by_text("stopped by:").first).to_be_visible(timeout=120_000)
+    expect(panel.get_by_text("▶ #1 token #3")).to_be_visible(timeout=60_000)
+    expect(panel.get_by_text("stopped by:").first).to_be_visible(timeout=60_000)
     assert bot.inner_text() != original, "the answer shown should be the new branch"
     panel.get_by_text("Per token: entropy and surprise").first.scroll_into_view_if_needed()
     screenshot(page, "branch")

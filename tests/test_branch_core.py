@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from llm_demo import branching, chat, engine, models
+from llm_demo import branching, chat, chat_plots, engine, models
 from llm_demo.sampling import SamplingConfig
 
 GREEDY = SamplingConfig(temperature=0, max_new_tokens=12)
@@ -115,6 +115,6 @@ def test_measures_match_a_manual_forward_pass(tiny_chat):
     h = -(rows.exp() * rows).sum(-1)
     assert torch.allclose(torch.tensor(m["entropy"]), h, atol=1e-3), "per-step entropy differs from the model's"
     assert all(0 <= e <= math.log(lm.model.config.vocab_size) + 1e-4 for e in m["entropy"])
-    fig = branching.measures_figure(steps)
+    fig = chat_plots.measures_figure(steps)
     assert [len(d.x) for d in fig.data] == [len(steps)] * 3 and "Perplexity" in fig.layout.title.text
     assert "perplexity" in branching.measures_text(steps)

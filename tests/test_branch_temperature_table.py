@@ -1,7 +1,7 @@
 """The seed's temperature table, measured (llm_demo/temperature_study.py), on the tiny model."""
 import pytest
 
-from llm_demo import chat, temperature_study as ts
+from llm_demo import chat, chat_plots, temperature_study as ts
 
 
 def test_diversity_and_repetition_measures_on_hand_made_samples():
@@ -46,7 +46,7 @@ def test_bad_sizes_are_refused_with_a_sentence(tiny_chat, kw, words):
 
 def test_figure_has_the_three_measures_and_the_seeds_words(tiny_chat):
     rows = ts.run(tiny_chat, "Hello cat", samples=2, max_new_tokens=6)
-    fig = ts.figure(rows)
+    fig = chat_plots.temperature_figure(rows)
     assert [d.name for d in fig.data] == ["distinct-2 across samples", "repetition inside a sample (rep-4)",
                                          "mean log p per token (model, T=1)"]
     assert "conservative, factual" in fig.data[0].x[1] and len(fig.data[0].x) == 5

@@ -1,10 +1,11 @@
 """Compare tab core and handlers: three streams, scores with the right DPO sign, votes as DPO JSONL."""
+import dataclasses
 import math
 
 import pytest
 import torch
 
-from llm_demo import compare, models
+from llm_demo import compare, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import load_pairs_jsonl
 from llm_demo.ui import compare_tab
@@ -189,8 +190,13 @@ def test_a_length_normalised_family_scales_mean_log_probs_by_its_published_beta(
     monkeypatch.setitem(compare.PUBLISHED_BETA, tiny_family, (5.0, "test source", True))
     cols = run(tiny_family, temperature=0)[-1]
     s = compare.score_columns(tiny_family, PROMPT, cols)
-    for ans, per in s.mean_logprob.items():
-        assert math.isclose(s.dpo_reward[ans], 5.0 * (per["dpo"] - per["sft"])), (ans, s.dpo_reward[ans])
+    for col in cols:  # per-token means of the answer as a finished turn (its end-of-turn token included)
+        turn = {}
+        for st in ("sft", "dpo"):
+            lm = models.load(f"tiny-{st}")
+            p = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": PROMPT}])
+            turn[st] = engine.score(lm, p, col.text, append_eos=True).mean
+        assert math.isclose(s.dpo_reward[col.slot], 5.0 * (turn["dpo"] - turn["sft"])), (col.slot, s.dpo_reward)
     assert compare.family_beta("olmo2-1b")[0] == 5.0 and "length-normalised" in compare.family_beta("olmo2-1b")[1]
 
 
@@ -215,3 +221,31 @@ def test_one_compare_request_checks_its_sampling_settings_once_for_three_columns
     outs = list(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 1.0, 1.0, 8, 0))
     assert all(outs[-1][f"{slot}_answer"] is not None for slot in compare.SLOTS), outs[-1]
     assert len(checks) == 1, f"one request, one check at its boundary; checked {len(checks)} times"
+
+
+def test_stop_marks_the_run_stopped_its_columns_say_so_and_votes_are_refused(tiny_family):
+    """Issue 27 item 11: a stopped column stayed "generating…", the scores line kept waiting and Record vote wrote
+    the partial answer into the JSONL as "chosen"."""
+    g = compare_tab.run_compare(tiny_family, PROMPT, "", 1.0, 0, 1.0, 1.0, 200, 0)
+    run = [next(g) for _ in range(3)][-1]["run"]
+    g.close()                                                    # what Stop's cancel does to the generator
+    for c in run.cols:                                           # even if a column had finished meanwhile
+        c.done = c.done or c.slot != "base"
+    out = compare_tab.stop_run(run)
+    assert "generating" not in out["base_head"] and "Stop" in out["base_head"], out["base_head"]
+    assert out["busy"] is False and out["table"] is None and "not scored" in out["score_note"], out
+    assert compare_tab.score(run, False)["score_note"] == compare_tab.STOPPED, "the scores line must not keep waiting"
+    with pytest.raises(Exception, match="stopped"):
+        compare_tab.vote(run, False, "dpo", "sft", [])
+
+
+def test_vote_radios_offer_only_the_columns_that_answer(tiny_family, monkeypatch):
+    """Also noticed in issue 27: with SmolLM2 (no DPO stage) the radios offered columns that never answered."""
+    real = compare.plan_columns
+    monkeypatch.setattr(compare, "plan_columns",
+                        lambda f: [dataclasses.replace(c, error="no such stage", done=True) if c.slot == "dpo" else c
+                                   for c in real(f)])
+    first = next(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 1.0, 1.0, 4, 0))
+    assert first["better"]["choices"] == first["worse"]["choices"] == ["base", "sft"] or \
+        [c[0] if isinstance(c, tuple) else c for c in first["better"]["choices"]] == ["base", "sft"], first["better"]
+    assert first["better"]["value"] != first["worse"]["value"], "the two radios must start on different columns"

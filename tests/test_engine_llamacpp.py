@@ -39,14 +39,6 @@ def ids_of(m, prompt, cfg, **kw):
     return [p.token_id for p in engine.stream(m, prompt, cfg, **kw)]
 
 
-def test_greedy_answer_is_the_same_token_for_token_on_both_backends(lm, hf):
-    """Same GGUF, temperature 0, a prompt without near ties: llama.cpp (4-bit kernels) and transformers
-    (dequantised to fp32) pick the same tokens."""
-    cfg = SamplingConfig(temperature=0, max_new_tokens=12)
-    a, b = ids_of(lm, prompt_of(lm, SAME), cfg), ids_of(hf, prompt_of(hf, SAME), cfg)
-    assert a == b, f"llama.cpp {lm.tokenizer.decode(a)!r} vs transformers {hf.tokenizer.decode(b)!r}"
-
-
 def test_where_greedy_answers_differ_it_is_a_near_tie_flipped_by_quantization(lm, hf):
     """The documented reason the backends can differ: llama.cpp quantizes activations to 8 bits inside its Q4_1
     matrix products, which moves each logit a little. "What is the capital of France?" starts with a near tie
@@ -109,7 +101,7 @@ def test_concurrent_streams_share_decode_calls_and_each_gets_its_own_answer(lm):
         got[i] = [x.token_id for x in batching.stream(lm, prompts[i], cfgs[i])]
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
     [t.start() for t in threads]
-    [t.join(120) for t in threads]
+    [t.join(60) for t in threads]
     assert got == alone, "a stream's tokens changed when it shared llama.cpp batches with others"
     steps, rows = batch.stats.steps - steps0, batch.stats.row_steps - rows0
     assert rows == sum(map(len, alone)) and steps < rows, f"{steps} decode calls for {rows} tokens: nothing shared"

@@ -22,7 +22,7 @@ def test_warm_up_loads_in_the_background_and_says_so_until_ready(tiny_registry, 
     monkeypatch.setattr(warmup, "_warm", {})
     real = models._load
     gate = __import__("threading").Event()
-    monkeypatch.setattr(models, "_load", lambda spec, backend: gate.wait(10) and real(spec, backend))
+    monkeypatch.setattr(models, "_load", lambda spec, backend, dtype=None: gate.wait(10) and real(spec, backend, dtype))
     thread = warmup.warm_up(["tiny-a", "tiny-b"])
     assert warmup.warming() == ["tiny-a", "tiny-b"] and "Warming up" in warmup.warm_note(), warmup.warm_note()
     gate.set()
@@ -35,7 +35,7 @@ def test_warm_up_loads_in_the_background_and_says_so_until_ready(tiny_registry, 
 
 def test_a_failed_warm_up_is_not_stuck_warming(tiny_registry, monkeypatch):
     monkeypatch.setattr(warmup, "_warm", {})
-    monkeypatch.setattr(models, "_load", lambda spec, backend: 1 / 0)
+    monkeypatch.setattr(models, "_load", lambda spec, backend, dtype=None: 1 / 0)
     warmup.warm_up(["tiny-a"]).join(30)
     assert warmup.warming() == [] and "ZeroDivisionError" in warmup._warm["tiny-a"]
 
@@ -63,17 +63,17 @@ def test_bf16_only_where_the_cpu_has_it_and_never_for_the_tiny_trio(monkeypatch)
 
 def test_transformers_model_gives_float32_logits_to_the_sampler_in_bf16(tiny_lm):
     """engine.Decoder converts: a bf16 model's logits reach sampling.next_token as float32."""
-    from llm_demo import engine
+    from llm_demo import backend, engine
     from llm_demo.sampling import SamplingConfig
     seen = []
-    real = engine.next_token
-    engine.next_token = lambda logits, *a, **k: seen.append(logits.dtype) or real(logits, *a, **k)
+    real = backend.next_token
+    backend.next_token = lambda logits, *a, **k: seen.append(logits.dtype) or real(logits, *a, **k)
     try:
         bf = models.LoadedModel(tiny_lm.spec, tiny_lm.model.to(torch.bfloat16), tiny_lm.tokenizer, "cpu", 0, 0.0)
         prompt = models.build_prompt(bf.spec, bf.tokenizer, [{"role": "user", "content": "Hello cat"}])
         engine.generate(bf, prompt, SamplingConfig(temperature=0, max_new_tokens=3))
     finally:
-        engine.next_token = real
+        backend.next_token = real
         tiny_lm.model.to(torch.float32)
     assert seen and set(seen) == {torch.float32}, seen
 

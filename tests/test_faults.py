@@ -250,6 +250,6 @@ def test_a_busy_model_queues_with_a_position_a_full_queue_says_so_and_cheap_work
     assert " " in str(full.value) and "Traceback" not in str(full.value), full.value
     third.cancel()
     first.cancel()
-    assert second.result(timeout=120)[1][-1]["content"], "the queued chat never ran after the first was stopped"
+    assert second.result(timeout=60)[1][-1]["content"], "the queued chat never ran after the first was stopped"
     for c in clients:
         c.close()

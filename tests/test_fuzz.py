@@ -91,15 +91,16 @@ def strategy_for(block):
 
 
 def call(fn, args):
-    """Run a handler as Gradio would (exhausting a generator), filling gr.Request parameters."""
+    """Run a handler as Gradio would (exhausting a generator), filling gr.Request parameters: the updates it sent."""
     params = list(inspect.signature(fn).parameters.values())
     extra = [types.SimpleNamespace(session_hash="fuzz-session") for p in params[len(args):]
              if p.annotation is gr.Request]
     out = fn(*args, *extra)
-    if inspect.isgenerator(out):
-        for _ in zip(range(2000), out):
-            pass
-        out.close()
+    if not inspect.isgenerator(out):
+        return [out]
+    updates = [update for _, update in zip(range(2000), out)]
+    out.close()
+    return updates
 
 
 def build_offline():
@@ -147,9 +148,12 @@ def test_every_endpoint_answers_or_refuses_with_a_sentence(demo, api_name, data)
     args = [data.draw(strategy_for(block), label=getattr(block, "label", None) or type(block).__name__)
             for block in fn.inputs]
     try:
-        call(fn.fn, args)
+        updates = call(fn.fn, args)
     except gr.Error as err:
         assert_clear(err.message, f"/{api_name}")
+        return
+    assert not fn.outputs or any(u is not None for u in updates), \
+        f"/{api_name} neither answered nor refused: no update for its {len(fn.outputs)} outputs from {args!r:.200}"
 
 
 # ---------------------------------------------------------------- the real API, wrong types included

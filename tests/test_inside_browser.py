@@ -7,14 +7,14 @@ from conftest import open_tab, screenshot
 
 def test_open_the_tab_draw_the_heatmaps_and_screenshot(page):
     open_tab(page, "Inside the model")
-    expect(page.locator("#ins-note")).to_contain_text("tokens; the forward pass", timeout=90_000)
+    expect(page.locator("#ins-note")).to_contain_text("tokens; the forward pass", timeout=60_000)
     # Plotly draws each heatmap as a .hm group; the small multiples have one per head (TinyGPT has 6).
     expect(page.locator("#ins-attn .hm")).to_have_count(1, timeout=30_000)
     expect(page.locator("#ins-heads .hm")).to_have_count(6, timeout=30_000)
     expect(page.locator("#ins-lens .hm")).to_have_count(1, timeout=30_000)
     expect(page.locator("#ins-arch")).to_contain_text("× 4 blocks")
     expect(page.locator("#ins-arch")).to_contain_text("2,615,424")
-    expect(page.locator("#ins-modern")).to_contain_text("RoPE", timeout=120_000)
+    expect(page.locator("#ins-modern")).to_contain_text("RoPE", timeout=60_000)
 
     page.locator("#ins-layer input[type=number]").fill("3")
     page.locator("#ins-layer input[type=number]").press("Enter")

@@ -139,3 +139,27 @@ def test_build_refuses_keys_of_another_tab():
         links.build("tokenizer", {"temperature": 1})
     with pytest.raises(ValueError, match="Unknown tab"):
         links.build("nope", {})
+
+
+# Issue 27 items 10 and 17 ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["a" * 50_000, "नमस्ते दुनिया " * 600, "🍕" * 3_000])
+def test_a_long_text_link_is_cut_to_fit_and_says_so(text):
+    q, note = links.build_fitting("tokenizer", {"tokenizer": "gpt2", "text": text})
+    assert len(q) <= links.MAX_LINK_CHARS < links.SERVER_MAX_URL, f"a {len(q):,}-character link would not open"
+    back = links.parse(query(q)).values["text"]
+    assert text.startswith(back) and 0 < len(back) < len(text), "the link must carry a prefix of the text"
+    assert f"first {len(back):,} of {len(text):,} characters" in note and note.endswith("."), note
+    longer = links.build("tokenizer", {"tokenizer": "gpt2", "text": text[:len(back) + 1]})
+    assert len(longer) > links.MAX_LINK_CHARS, "the cut must keep as much text as fits"
+
+
+def test_a_short_link_is_not_cut():
+    assert links.build_fitting("tokenizer", {"text": "Hello"}) == (links.build("tokenizer", {"text": "Hello"}), "")
+
+
+def test_chat_and_scaling_links_carry_system_prompt_max_new_rep_mfu_and_price():
+    chat = {"model": "tinygpt-sft", "system": "Be brief.", "max_new": 300, "rep": 1.3, "prompt": "Hi"}
+    assert links.parse(query(links.build("chat", chat))).values == chat
+    plan = {"budget": "3.6e21", "mfu": 0.5, "price": 1.75}
+    assert links.parse(query(links.build("scaling", plan))).values == plan, "a 50% MFU plan reopened at 40%"
+    assert "max_new" in links.parse(query("?tab=chat&max_new=100000")).sentence(), "out of range is named"

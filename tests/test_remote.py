@@ -31,7 +31,7 @@ def start_server(tmp_path, name: str, ctx: int = 1024):
     cfg.write_text(json.dumps({"host": "127.0.0.1", "port": port, "api_key": SECRET, "models": models_cfg}))
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        proc = start([sys.executable, "-m", "llama_cpp.server", "--config_file", str(cfg)], tmp_path / f"{name}.log",
+        proc = start([sys.executable, "-m", "llm_demo.bench.llama_server", "--config_file", str(cfg)], tmp_path / f"{name}.log",
                      f"{url}/models", headers={"Authorization": f"Bearer {SECRET}"}, timeout_s=120)
     except AppDidNotStart as exc:
         pytest.fail(f"llama_cpp.server did not start: {exc}")

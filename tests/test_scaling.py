@@ -88,13 +88,18 @@ def test_predicted_loss_and_tokens_for_params():
 # ---------------------------------------------------------------- the planner
 def test_gpu_hours_become_flops_time_and_cost():
     hw = scaling.Hardware("A100", n_gpus=2, mfu=0.5, price_per_gpu_hour=3)
-    assert hw.budget(10) == 2 * 312e12 * 0.5 * 10 * 3600
+    one = scaling.Hardware("A100", n_gpus=1, mfu=0.5, price_per_gpu_hour=3)
+    assert math.isclose(hw.budget(10), 10 * hw.budget(1)) and math.isclose(hw.budget(1), 2 * one.budget(1)), \
+        "the budget grows in proportion to hours and to GPUs"
+    assert math.isclose(scaling.Hardware("A100", 1, 1.0).budget(1), 2 * one.budget(1)), "and to the MFU"
+    assert 1e17 < one.budget(1) < 1e18, f"an A100 hour at 50% MFU is ~5.6e17 FLOPs (312 TFLOP/s), got {one.budget(1):.3g}"
     rows = scaling.plan(hw, compute_flops=hw.budget(10))
     answering = {n: law for n, law in scaling.LAWS.items() if not scaling.refusal(law, hw.budget(10))}
     assert [r.law for r in rows] == list(answering), "every law but a measured one far from its budgets"
     assert all(math.isclose(r.hours, 10) and math.isclose(r.cost, 60) for r in rows), rows
     assert [r.loss is not None for r in rows] == [law.has_loss for law in answering.values()]
-    assert scaling.Hardware("custom", 1, 1.0, custom_tflops=100).budget(1) == 100e12 * 3600
+    same = scaling.Hardware("custom", 2, 0.5, price_per_gpu_hour=3, custom_tflops=scaling.GPU_PEAK_TFLOPS["A100"])
+    assert math.isclose(same.budget(10), hw.budget(10)), "a custom GPU with an A100's peak must budget as an A100"
 
 
 def test_model_size_mode_gives_each_laws_data():

@@ -1,4 +1,5 @@
 """Token view HTML, BPE merge traces, context budgets, seed claims and chat overhead (no Gradio)."""
+import math
 import re
 
 import pytest
@@ -9,7 +10,8 @@ from llm_demo import tokenization as T
 from llm_demo.bpe_trace import bpe_steps, render_trace, trace_word
 from llm_demo.token_facts import (CONTEXT_WINDOWS, DEFAULT_CONVERSATION, PRESETS, budget_summary, chat_overhead,
                                   context_budget, measure_presets, parse_conversation, seed_claims)
-from llm_demo.token_view import comparison_figure, render_comparison, render_tokens, render_view, token_colour
+from llm_demo.token_plots import comparison_figure
+from llm_demo.token_view import render_comparison, render_tokens, render_view, token_colour
 
 AVAILABLE = [o.name for o in T.tokenizer_options() if o.available]
 
@@ -118,9 +120,13 @@ def test_trace_steps_and_errors():
 
 
 def test_context_budget_windows_and_words():
-    assert [w.tokens for w in CONTEXT_WINDOWS][:1] == [1024] and all(w.source for w in CONTEXT_WINDOWS)
+    assert all(w.tokens > 0 and w.source.strip() for w in CONTEXT_WINDOWS), "every window needs a size and a source"
     stats = T.TextStats(tokens=512, chars=2000, words=400)
     rows = context_budget(stats)
+    assert [r["window (tokens)"] for r in rows] == [f"{w.tokens:,}" for w in CONTEXT_WINDOWS], "one row per window"
+    for r, w in zip(rows, CONTEXT_WINDOWS):
+        used = float(r["window used"].rstrip("%"))
+        assert math.isclose(used, 100 * 512 / w.tokens, rel_tol=5e-3), f"{w.model}: {r['window used']} of {w.tokens}"
     assert rows[0]["window used"] == "50%" and rows[3]["window used"] == "0.256%", "512 of 1,024 and of 200K"
     turbo = next(r for r in rows if r["model"] == "GPT-4 Turbo")
     assert turbo["words that fit, measured"] == f"{round(128_000 * 400 / 512):,}", "128K x measured words/token"
@@ -191,4 +197,9 @@ def test_closing_the_presets_dropdown_without_a_choice_keeps_the_text():
     import gradio as gr
     from llm_demo.ui import tokenizer_tab
     assert isinstance(tokenizer_tab.load_preset(None), type(gr.skip())), "an empty choice must leave the text alone"
-    assert tokenizer_tab.load_preset("Hello, world!") == tokenizer_tab.PRESETS["Hello, world!"]
+    for name in tokenizer_tab.PRESETS:
+        text = tokenizer_tab.load_preset(name)
+        assert isinstance(text, str) and text.strip(), f"preset {name!r} loads no text"
+    assert len({tokenizer_tab.load_preset(n) for n in tokenizer_tab.PRESETS}) == len(tokenizer_tab.PRESETS), \
+        "two presets load the same text"
+    assert isinstance(tokenizer_tab.load_preset("no such preset"), type(gr.skip())), "an unknown name must not clear it"

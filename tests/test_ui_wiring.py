@@ -38,7 +38,7 @@ def events(demo, name):
 
 def test_every_cheap_handler_returns_only_names_its_event_outputs(demo):
     """A name the build_*() function did not wire raises KeyError here, not in front of a class."""
-    calls = {"clear_chat": (), "stop_note": (), "show_sampler": ([],), "_mode_visibility": ("model size N",),
+    calls = {"clear_chat": (), "stop_run": (None,), "show_sampler": ([],), "_mode_visibility": ("model size N",),
              "send_to_planner": (50257, 768, 12, 12, 1024, True)}
     for name, args in calls.items():
         for fn in events(demo, name):

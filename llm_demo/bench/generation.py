@@ -6,7 +6,6 @@ generate_text (no KV cache: the whole sequence is recomputed every step), (b) tr
 Last line: engine_vs_hf_fp32=<c/b> tokens_per_s=<c> ttft_ms=<ms>; the line before it adds engine_vs_seed=<c/a>.
 """
 import argparse
-import copy
 import time
 
 import torch
@@ -65,16 +64,17 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-seed-loop", action="store_true", help="skip (a), the slow loop without a KV cache")
     args = ap.parse_args(argv)
     lm = models.load(args.model)
-    hf = models.load(args.model, backend="transformers")     # the same weights in transformers (GGUF: dequantised)
-    if next(hf.model.parameters()).dtype != torch.float32:
-        hf = models.LoadedModel(hf.spec, copy.deepcopy(hf.model).float(), hf.tokenizer, hf.device, 0, 0.0)
+    # The reference: generate() on a real float32 copy of the same weights (GGUF: dequantised), whatever LLM_DEMO_DTYPE
+    # the engine runs in (on a transformers engine lm is that dtype; on llama.cpp its own kernels).
+    hf = models.load(args.model, backend="transformers", dtype="float32")
     prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": PROMPT}])
     ids = engine.encode_prompt(lm, prompt)
     if len(ids) + args.tokens > lm.context_length + 1:
         raise SystemExit(f"{args.model} has {lm.context_length} positions: a {len(ids)}-token prompt leaves room for "
                          f"{lm.context_length + 1 - len(ids)} new tokens, not {args.tokens}. Lower --tokens.")
     cfg = SamplingConfig(temperature=0.7, top_k=50, top_p=0.9, max_new_tokens=args.tokens, seed=0)
-    print(f"model={args.model} backend={lm.backend} prompt_tokens={len(ids)} new_tokens={args.tokens} "
+    dtype = str(next(lm.model.parameters()).dtype).removeprefix("torch.") if lm.backend == "transformers" else "gguf"
+    print(f"model={args.model} backend={lm.backend} dtype={dtype} prompt_tokens={len(ids)} new_tokens={args.tokens} "
           f"threads={torch.get_num_threads()}")
 
     engine.generate(lm, prompt, SamplingConfig(max_new_tokens=8), ignore_eos=True)   # warm-up

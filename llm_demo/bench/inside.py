@@ -11,11 +11,11 @@ import os
 
 import torch
 
-from llm_demo import engine, inside
+from llm_demo import engine, inside, models
 from llm_demo import inside_plots as plots
 from llm_demo.bench.tokenizer import median_ms
 
-MODELS = {"tinygpt": "tinygpt-base", "smollm2": "smollm2-135m-instruct"}
+MODELS = {"tinygpt": "tinygpt-base", "smollm2": models.DEFAULT_CHAT_MODEL}
 GOALS_MS = {"tinygpt": 300, "smollm2": 1500}
 WORLD = ("One foggy morning, Tess the green rabbit walked to the Old Mill. Tess felt happy and sang a little song. "
          "Leo the yellow duck came to help, and Leo counted the leaves: there were seven of them. Leo and Tess "

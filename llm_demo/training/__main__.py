@@ -91,7 +91,7 @@ def check_extra_pairs(args) -> None:
         raise SystemExit("error: --extra-pairs only applies to the dpo stage (or all)")
     if not args.extra_pairs.is_file():
         raise SystemExit(f"error: --extra-pairs {args.extra_pairs}: no such file")
-    from llm_demo.training.pairs import load_pairs_jsonl
+    from llm_demo.pairs import load_pairs_jsonl
     try:
         print(f"extra pairs: {len(load_pairs_jsonl(args.extra_pairs))} valid lines in {args.extra_pairs}")
     except ValueError as exc:

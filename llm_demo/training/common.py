@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llm_demo import TINYGPT_DIR
+from llm_demo.pairs import DPO_BETA
 
 STAGES = ("data", "tokenizer", "pretrain", "sft", "dpo", "eval")
 MODEL_STAGES = {"pretrain": "base", "sft": "sft", "dpo": "dpo"}  # stage name -> checkpoint folder
@@ -37,9 +38,7 @@ class Preset:
     sft_lr: float = field(default=5e-4, metadata={"help": "peak learning rate, SFT"})
     dpo_epochs: float = field(default=1.0, metadata={"help": "passes over the DPO pairs"})
     dpo_lr: float = field(default=3e-5, metadata={"help": "peak learning rate, DPO"})
-    # beta scales the implicit reward beta * log(pi/pi_ref); 0.1 is the DPO paper's common setting
-    # (Rafailov et al. 2023, sec. 6) and TRL's default: small enough that the policy may move far from the SFT model.
-    dpo_beta: float = field(default=0.1, metadata={"help": "DPO beta (KL strength toward the SFT reference)"})
+    dpo_beta: float = field(default=DPO_BETA, metadata={"help": "DPO beta (KL strength toward the SFT reference)"})
     # RPO (Pang et al. 2024, "Iterative Reasoning Preference Optimization", eq. 1): adding the chosen answers' NLL
     # to the DPO loss keeps their likelihood from falling while the margin grows; 0 is plain DPO. Measured here:
     # plain DPO (lr 1e-4, beta 0.1; and lr 3e-5, beta 0.5) drove log p(chosen) from -13 to about -30 and the
@@ -67,6 +66,15 @@ def stage_dir(out: Path, stage: str) -> Path:
 def is_complete(path: Path) -> bool:
     """A model folder is complete once its summary is written: finish() writes it after the weights."""
     return (path / "model.safetensors").exists() and (path / "summary.json").exists()
+
+
+def run_stage_alone(stage: str) -> None:
+    """`python -m llm_demo.training.<stage> ARGS` does what `python -m llm_demo.training <stage> ARGS` does: the runner
+    runs as its own __main__ (runpy), so a stage module never imports the runner that imports the stages."""
+    import runpy
+    import sys
+    sys.argv = ["llm_demo.training", stage, *sys.argv[1:]]
+    runpy.run_module("llm_demo.training", run_name="__main__", alter_sys=True)
 
 
 DONE_MARKERS = {"data": "manifest.json", "tokenizer": "tokenizer.json"}  # the files that mark those stages done
@@ -116,7 +124,7 @@ def latest_checkpoint(out: Path, stage: str) -> str | None:
 
 def finish(trainer, tokenizer, out: Path, stage: str, data: str, extra: dict | None = None) -> dict:
     """Save the trained model like any hub model, plus its logs, its summary and a model card."""
-    from llm_demo.training.tokenizer import stop_token_ids
+    from llm_demo.training.chat_format import stop_token_ids
 
     path = stage_dir(out, stage)
     if not trainer.is_world_process_zero():  # under `accelerate launch`, one process writes

@@ -2,12 +2,11 @@
 
 Run alone: `.venv/bin/python -m llm_demo.training dpo --out runs/tinygpt [--extra-pairs votes.jsonl]` (needs sft).
 """
-import sys
 from pathlib import Path
 
 from llm_demo.training import common as C
 from llm_demo.training.data import read_jsonl
-from llm_demo.training.pairs import load_pairs_jsonl
+from llm_demo.pairs import load_pairs_jsonl
 
 STAGE, PREVIOUS = "dpo", "sft"
 
@@ -58,5 +57,4 @@ def train(sft_dir: Path, dataset, out: Path, stage: str, preset: C.Preset, seed:
 
 
 if __name__ == "__main__":
-    from llm_demo.training.__main__ import main
-    sys.exit(main([STAGE, *sys.argv[1:]]))
+    C.run_stage_alone(STAGE)

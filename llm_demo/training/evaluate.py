@@ -4,7 +4,6 @@ Run alone: `.venv/bin/python -m llm_demo.training eval --out runs/tinygpt` (writ
 """
 import json
 import math
-import sys
 from pathlib import Path
 
 from llm_demo.training import common as C
@@ -150,5 +149,4 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    from llm_demo.training.__main__ import main
-    sys.exit(main([STAGE, *sys.argv[1:]]))
+    C.run_stage_alone(STAGE)

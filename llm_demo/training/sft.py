@@ -3,7 +3,6 @@
 Run alone: `.venv/bin/python -m llm_demo.training sft --out runs/tinygpt` (needs the pretrain stage).
 """
 import json
-import sys
 from pathlib import Path
 
 from llm_demo.training import common as C
@@ -41,5 +40,4 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict | N
 
 
 if __name__ == "__main__":
-    from llm_demo.training.__main__ import main
-    sys.exit(main([STAGE, *sys.argv[1:]]))
+    C.run_stage_alone(STAGE)

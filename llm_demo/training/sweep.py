@@ -89,6 +89,20 @@ def prepare_data(out: Path, preset: SweepPreset, seed: int) -> tuple[np.ndarray,
     return train, held, info
 
 
+def bytes_per_bpe_token(corpus_mb: float = 1.0, seed: int = 0) -> float:
+    """UTF-8 bytes per token of the trio's 4,096-token BPE on the sweep's generator's prose (seed 0): what turns
+    the sweep's bytes per parameter into Chinchilla's unit, tokens. The 1 MB default gives 4.13; the full 15 MB the
+    shipped sweep read gives 4.12 (tests/test_corrections_stats.py checks they agree)."""
+    from transformers import AutoTokenizer
+
+    from llm_demo import TINYGPT_DIR
+    from llm_demo.training.data import DataConfig, pretraining
+
+    docs, _ = pretraining(DataConfig(seed=seed, corpus_mb=corpus_mb))
+    tok = AutoTokenizer.from_pretrained(TINYGPT_DIR / "base")
+    return sum(len(d.encode()) for d in docs) / sum(map(len, tok(docs, add_special_tokens=False)["input_ids"]))
+
+
 def to_tokens(docs: list[str]) -> np.ndarray:
     """Documents as one stream of UTF-8 bytes, each followed by END_OF_DOC (the prose never contains NUL)."""
     stream = np.frombuffer(("\0".join(docs) + "\0").encode(), dtype=np.uint8).astype(np.uint16)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from llm_demo import arena, arena_plots, arena_runs, config, models
+from llm_demo import arena, arena_plots, arena_runs, config, models, teacher_guard
 from llm_demo.arena_store import CHOICES, LABELS
-from llm_demo.training.pairs import pair_to_jsonl_line
+from llm_demo.pairs import write_pairs_jsonl
 from llm_demo.ui.common import by_name, friendly, sampling_config
 from llm_demo import count
 
@@ -66,11 +66,15 @@ def run_blind(lineup, prompt, system, temperature, top_k, top_p, rep, max_new, s
         yield {**blind_views(run), "reveal": "Vote once every answer has finished; then the models are revealed."}
 
 
+NO_WORST = "none"             # the worst radio's way back to "no worst answer" (needed with 'tie' or 'all bad')
+
+
 @friendly
 def cast_vote(run, best, worst, mine, request: gr.Request):
     """Unfinished runs are refused by arena_runs.vote (class mode: by the database, which knows the run's status)."""
     if best not in CHOICES:
         raise ValueError("Choose the best answer (A, B or C), 'tie' or 'all bad' first.")
+    worst = None if worst == NO_WORST else worst     # "none": a radio cannot be unselected, so it is a choice
     mine, replaced = arena_runs.vote(arena_runs.class_store(), _page(request), run, best, worst, mine)
     with _board_lock:                      # the voter's next leaderboard counts this vote (the cache is per process)
         _board_cache["key"] = None
@@ -105,11 +109,22 @@ def show_leaderboard(mine):
 # ---------------------------------------------------------------- teacher view (only with LLM_DEMO_TEACHER_TOKEN)
 
 
-def check_teacher(token) -> arena_runs.ArenaStore:
-    """The class store, once the token matches (compared in constant time); refused with a sentence otherwise."""
+TEACHER_GUARD = teacher_guard.Guard()     # wrong tokens slowed down, then locked out (llm_demo/teacher_guard.py)
+
+
+def _client(request) -> str:
+    return str(getattr(getattr(request, "client", None), "host", None) or getattr(request, "session_hash", None)
+               or "unknown")
+
+
+def check_teacher(token, request=None) -> arena_runs.ArenaStore:
+    """The class store, once the token matches (compared in constant time); refused with a sentence otherwise.
+    Repeated wrong tokens wait longer each time and then lock the view (per client and for everyone)."""
     if not config.TEACHER_TOKEN:
         raise ValueError("There is no teacher view on this deployment.")
+    TEACHER_GUARD.check(_client(request))
     if not isinstance(token, str) or not hmac.compare_digest(token.encode(), config.TEACHER_TOKEN.encode()):
+        TEACHER_GUARD.failed(_client(request))
         raise ValueError("Wrong or missing teacher token: nothing was shown or changed.")
     store = arena_runs.class_store()
     if store is None:
@@ -118,8 +133,8 @@ def check_teacher(token) -> arena_runs.ArenaStore:
 
 
 @friendly
-def teacher_totals(token):
-    store = check_teacher(token)
+def teacher_totals(token, request: gr.Request = None):
+    store = check_teacher(token, request)
     t, votes = store.totals(), store.votes()
     lines = [f"- {count(t['votes'], 'counted vote')} ({t['replaced_votes']} replaced by a later vote on the same run)",
              f"- {count(t['runs'], 'run')} ({t['finished_runs']} finished) from {count(t['pages'], 'page')}",
@@ -129,19 +144,16 @@ def teacher_totals(token):
 
 
 @friendly
-def teacher_export(token):
-    pairs = arena.dpo_pairs(check_teacher(token).votes())
+def teacher_export(token, request: gr.Request = None):
+    pairs = arena.dpo_pairs(check_teacher(token, request).votes())
     if not pairs:
         raise ValueError("No DPO pairs yet: ties and 'all bad' votes give none; a best answer gives two.")
-    path = Path(tempfile.mkdtemp(prefix="llm_lab_class_export_")) / "class_votes_dpo.jsonl"
-    path.write_text("".join(pair_to_jsonl_line(p["prompt"], p["chosen"], p["rejected"]) for p in pairs),
-                    encoding="utf-8")
-    return str(path)
+    return str(write_pairs_jsonl(pairs, Path(tempfile.mkdtemp(prefix="llm_lab_class_export_")) / "class_votes_dpo.jsonl"))
 
 
 @friendly
-def teacher_reset(token, confirmed):
-    store = check_teacher(token)
+def teacher_reset(token, confirmed, request: gr.Request = None):
+    store = check_teacher(token, request)
     if confirmed is not True:
         raise ValueError("Tick the confirmation box first: nothing was deleted.")
     gone = store.reset()
@@ -171,7 +183,7 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
                 c[f"answer_{label}"] = gr.Textbox(label=f"Answer {label}", lines=6, interactive=False)
     with gr.Row():
         best = gr.Radio(list(CHOICES), value=None, label="Best answer", elem_id="arena-best")
-        worst = gr.Radio(list(LABELS), value=None, label="Worst answer (optional: ranks all three)",
+        worst = gr.Radio([*LABELS, NO_WORST], value=None, label="Worst answer (optional: ranks all three)",
                          elem_id="arena-worst")
         vote_btn = gr.Button("Vote and reveal")
     c["reveal"] = gr.Markdown()

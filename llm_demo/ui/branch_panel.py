@@ -7,7 +7,7 @@ import math
 
 import gradio as gr
 
-from llm_demo import branching, chat, config, models, temperature_study
+from llm_demo import branching, chat, chat_plots, config, models, temperature_study
 from llm_demo.ui.common import by_name, friendly, sampling_config
 from llm_demo import count
 
@@ -28,7 +28,10 @@ may lose coherence"). Here they are measured: one prompt, N samples at each of i
 (seed … seed+N−1, using the top-k / top-p above), and per temperature **distinct-2** (distinct token pairs / all pairs
 across the samples: Li et al., NAACL 2016), **repetition** (repeated 4-grams inside a sample: Welleck et al., ICLR
 2020) and the **mean log-probability per token under the model at T=1** (a coherence proxy: how likely the model
-itself finds the text). The default size ({temperature_study.DEFAULT_SAMPLES} samples ×
+itself finds the text). Each verdict compares two temperatures on one of these measures with a 95% bootstrap
+interval over the samples (same seeds on both sides): **Supported** only when the difference clears that noise,
+**Not supported** when it goes the wrong way beyond it, **Not resolved** otherwise; low temperatures that fall into
+loops (rep-4) are not called "conservative". At least {temperature_study.MIN_SAMPLES} samples. The default size ({temperature_study.DEFAULT_SAMPLES} samples ×
 {temperature_study.DEFAULT_TOKENS} tokens) is about 20 s of one core's work for SmolLM2; longer while many people
 share the machine."""
 
@@ -65,7 +68,7 @@ def _answer_in(history, text: str) -> list[dict]:
 def measures_views(steps) -> dict:
     if not steps:
         return dict(measures="", measures_plot=None)
-    return dict(measures=branching.measures_text(steps), measures_plot=branching.measures_figure(steps))
+    return dict(measures=branching.measures_text(steps), measures_plot=chat_plots.measures_figure(steps))
 
 
 def tree_html(tree: dict) -> str:
@@ -90,7 +93,7 @@ def _tree_views(tree: dict, focus: int | None = None) -> dict:
     if steps:
         i = len(steps) if focus is None else min(focus + 1, len(steps))
         out.update(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=i),
-                   plot=chat.sampler_figure(steps[i - 1]),
+                   plot=chat_plots.sampler_figure(steps[i - 1]),
                    candidates=gr.update(choices=candidate_choices(steps[i - 1]), value=None))
     return out
 
@@ -142,8 +145,7 @@ def branch(history, steps, tree, index, candidate, model, system, temperature, t
     if candidate is None:
         raise ValueError("Choose one of the alternatives first.")
     i = _whole(index, "Token #") - 1
-    from llm_demo.ui.chat_tab import Live          # the tab's record of the answer streaming, which Stop marks
-    live = Live(chat.shown_history(history)[:-1])
+    live = chat.Live(chat.shown_history(history)[:-1])
     try:
         for tree in branching.grow_branch(tree, tree["current"], i, _whole(candidate, "Candidate"), cfg):
             if live.stopped:
@@ -192,11 +194,11 @@ def _step_views(s: dict) -> dict:
              else "your turn: pick the next token, or let the sampler draw")
     out = dict(session=s, chatbot=s["messages"] + [{"role": "assistant", "content": s["text"]}], steps=s["steps"],
                step_tokens=[(chat.shown_token(st["token"]), kind) for st, kind in zip(s["steps"], s["kinds"])],
-               step_plot=branching.next_token_figure(nxt) if nxt else None,
+               step_plot=chat_plots.next_token_figure(nxt) if nxt else None,
                step_choice=gr.update(choices=candidate_choices(nxt, show_drawn=False) if nxt else [], value=None),
                stats=f"Step mode · {count(len(s['steps']), 'token')} · {state}", last_model=s["model"], **measures_views(s["steps"]))
     if s["steps"]:
-        out.update(tokens=chat.prob_buckets(s["steps"]), plot=chat.sampler_figure(s["steps"][-1]),
+        out.update(tokens=chat.prob_buckets(s["steps"]), plot=chat_plots.sampler_figure(s["steps"][-1]),
                    step=gr.update(maximum=max(2, len(s["steps"])), value=len(s["steps"])))
     return out
 
@@ -235,8 +237,7 @@ def step_finish(session, history, model, temperature, top_k, top_p, rep, max_new
     """Let the sampler draw until the answer ends (Stop keeps what was drawn)."""
     knobs = (temperature, top_k, top_p, rep, max_new, seed)
     s = _step(session, None, history, model, knobs)
-    from llm_demo.ui.chat_tab import Live          # the tab's record of the answer streaming, which Stop marks
-    live = Live(chat.shown_history(history)[:-1])
+    live = chat.Live(chat.shown_history(history)[:-1])
     try:
         while not live.stopped:
             live.text, live.steps, live.stats = s["text"], list(s["steps"]), f"Step mode · {count(len(s['steps']), 'token')}"
@@ -273,7 +274,7 @@ def measure_table(prompt, samples, tokens, model, system, top_k, top_p, seed, pr
     rows = temperature_study.run(model, prompt, _whole(samples, "Samples"), cfg.max_new_tokens, cfg.top_k, cfg.top_p,
                                  cfg.seed, system or "", progress=lambda f, msg: progress(f, desc=msg))
     title = f"{models.get_spec(model).label}: {count(len(rows[0].samples), 'sample')} per temperature, top-k {cfg.top_k}, top-p {cfg.top_p:g}"
-    return dict(study_plot=temperature_study.figure(rows, title), study_table=study_html(rows))
+    return dict(study_plot=chat_plots.temperature_figure(rows, title), study_table=study_html(rows))
 
 
 # ---------------------------------------------------------------- layout and wiring
@@ -313,7 +314,7 @@ def build_table() -> dict:
         gr.Markdown(STUDY_HELP)
         with gr.Row():
             study_prompt = gr.Textbox(temperature_study.DEFAULT_PROMPT, label="Prompt", scale=3)
-            study_samples = gr.Slider(1, temperature_study.MAX_SAMPLES, temperature_study.DEFAULT_SAMPLES, step=1,
+            study_samples = gr.Slider(temperature_study.MIN_SAMPLES, temperature_study.MAX_SAMPLES, temperature_study.DEFAULT_SAMPLES, step=1,
                                       label="Samples per temperature")
             study_tokens = gr.Slider(4, temperature_study.MAX_TOKENS, temperature_study.DEFAULT_TOKENS, step=1,
                                      label="Max new tokens per sample")
@@ -326,7 +327,8 @@ def build_table() -> dict:
 
 def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
     """p: this module's components; c: the Chat tab's (msg, chatbot, model, system, knobs, steps, live, last_model,
-    tokens, step, plot, stats); answers: the Send/Enter/Regenerate events."""
+    tokens, step, plot, stats); answers: the Send/Enter/Regenerate events; clear: the triggers that clear the chat
+    (the Clear button and the chatbot's own 🗑 icon)."""
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     cheap = dict(api_name=False, concurrency_limit=None)
     every = {**c, **p}
@@ -365,7 +367,7 @@ def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
                **cheap)
     reset = outs("tree", "session", "tree_view", "branch_pick", "measures", "measures_plot", "step_plot",
                  "step_choice", "step_tokens")
-    clear.click(by_name(lambda: dict(tree=None, session=None, tree_view="", branch_pick=gr.update(choices=[], value=None),
+    gr.on(clear, by_name(lambda: dict(tree=None, session=None, tree_view="", branch_pick=gr.update(choices=[], value=None),
                                      measures="", measures_plot=None, step_plot=None,
                                      step_choice=gr.update(choices=_slots(STEP_SLOTS), value=None), step_tokens=[]),
                         reset), None, list(reset.values()), **cheap)

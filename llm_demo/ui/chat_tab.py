@@ -1,16 +1,18 @@
 """Chat tab: streaming chat with the sampling knobs, a look inside the sampler, and a temperature sweep."""
 import html
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import gradio as gr
 
-from llm_demo import chat, config, models
+from llm_demo import chat, chat_plots, config, models
+from llm_demo.sampling import SamplingConfig
 from llm_demo.ui import branch_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the sampling knobs (beside the chat on a wide screen, below it on a phone) change *how* the next token is
-picked from the model's probabilities, and the panel below the chat shows exactly what each knob did at every step."""
+picked from the model's probabilities, and the panel below the chat shows exactly what each knob did at every step.
+*Our TinyGPT models were trained on single questions: ask them one question at a time (Clear in between).*"""
 
 KNOBS = """**Temperature** divides the model's scores before the softmax: below 1 sharpens the distribution
 (safer, more repetitive), above 1 flattens it (more surprising). **0 means greedy**: always the most likely
@@ -45,15 +47,15 @@ def load_with_progress(name: str, progress: gr.Progress) -> None:
     models.load(name)
 
 
-@dataclass
-class Live:
-    """The answer being generated, as last shown (the tab's `live` gr.State, shared by reference with Stop)."""
-    shown: list = field(default_factory=list)   # the conversation up to the user message being answered
-    text: str = ""
-    steps: list = field(default_factory=list)
-    stats: str = ""
-    stopped: bool = False
-    done: bool = False
+SINGLE_TURN = ("TinyGPT was trained on single questions (one user turn, one answer), never on a conversation: "
+               "from the second question on it sees text unlike anything it learned from, so expect nonsense. "
+               "Press Clear to ask each question on its own. ")
+
+
+def single_turn_note(model: str, shown: list) -> str:
+    """The warning a TinyGPT chat gets once it has more than one user turn ('' otherwise)."""
+    turns = sum(m.get("role") == "user" for m in shown)
+    return SINGLE_TURN if models.get_spec(model).family == "tinygpt" and turns > 1 else ""
 
 
 def _answer(shown, model, system, cfg, last_model, progress, restore, notice=""):
@@ -61,13 +63,14 @@ def _answer(shown, model, system, cfg, last_model, progress, restore, notice="")
     displayed) into the chatbot. Yields {msg, chatbot, stats, steps, last_model, live} (the names
     `build_chat_tab` wires to components). The first update comes at once, so a Stop has an answer to mark;
     if the answer then fails, `restore` (an update) puts the message and conversation back as they were."""
-    live = Live(shown)
+    live = chat.Live(shown)
     chatbot = list(shown)              # the answer's message joins at its first text (an empty one shows as loading)
     loading = model not in models.CACHE.loaded_names()
     live.stats = notice + (f"Loading {models.get_spec(model).label} (first use only)…" if loading else "Thinking…")
     yield dict(msg="", chatbot=chatbot, stats=live.stats, steps=[], live=live)
     try:
         load_with_progress(model, progress)              # fails here (message kept) if the model can't load
+        notice += single_turn_note(model, shown)
         if last_model and last_model != model and any(m["role"] == "assistant" for m in shown):
             switched = f"Switched model: earlier answers came from {last_model}, the next from {model}. "
             gr.Info(switched)
@@ -149,7 +152,7 @@ def show_sampler(steps):
     if not steps:
         return dict(tokens=[], step=gr.update(maximum=2, value=1), plot=None)
     return dict(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=len(steps)),
-                plot=chat.sampler_figure(steps[-1]))
+                plot=chat_plots.sampler_figure(steps[-1]))
 
 
 @friendly
@@ -159,7 +162,7 @@ def show_step(steps, index):
     i = int(index) - 1
     if not 0 <= i < len(steps):
         raise ValueError(f"Token number must be between 1 and {len(steps)}.")
-    return chat.sampler_figure(steps[i])
+    return chat_plots.sampler_figure(steps[i])
 
 
 def pick_token(evt: gr.SelectData):
@@ -202,12 +205,13 @@ def build_chat_tab():
             stats = gr.Markdown()
         with gr.Column(scale=2):
             system = gr.Textbox(label="System prompt (empty: the model's default)", lines=2)
-            temperature = gr.Slider(0, 2, 0.7, step=0.05, label="Temperature (0 = greedy)")
-            top_k = gr.Slider(0, 200, 50, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.01, 1, 0.9, step=0.01, label="Top-p (1 = off)")
-            rep = gr.Slider(0.5, 2, 1.0, step=0.05, label="Repetition penalty (1 = off)")
-            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 128, step=1, label="Max new tokens")
-            seed = gr.Number(0, precision=0, label="Seed (same seed + settings = same answer)")
+            d = SamplingConfig()                                   # the defaults: sampling.py, the one place
+            temperature = gr.Slider(0, chat.MAX_TEMPERATURE, d.temperature, step=0.05, label="Temperature (0 = greedy)")
+            top_k = gr.Slider(0, 200, d.top_k, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.01, 1, d.top_p, step=0.01, label="Top-p (1 = off)")
+            rep = gr.Slider(0.5, 2, d.repetition_penalty, step=0.05, label="Repetition penalty (1 = off)")
+            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, d.max_new_tokens, step=1, label="Max new tokens")
+            seed = gr.Number(d.seed, precision=0, label="Seed (same seed + settings = same answer)")
             gr.Markdown(KNOBS)
             gr.Markdown(config.limits_markdown())
     with gr.Accordion("Look inside the sampler", open=True):
@@ -245,7 +249,10 @@ def build_chat_tab():
                api_name=False, concurrency_limit=None).then(
         by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
     cleared = dict(chatbot=chatbot, stats=stats, steps=steps, live=live, tokens=tokens, step=step, plot=plot)
-    clear.click(by_name(clear_chat, cleared), None, list(cleared.values()), api_name=False, concurrency_limit=None)
+    # The chatbot's own 🗑 icon clears as much as the Clear button: stats, sampler view and branches too.
+    cleared_by = [clear.click, chatbot.clear]
+    gr.on(cleared_by, by_name(clear_chat, cleared), None, list(cleared.values()), api_name=False,
+          concurrency_limit=None)
     step.input(show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
     tokens.select(pick_token, None, step, api_name=False, concurrency_limit=None).then(
         show_step, [steps, step], plot, api_name=False, concurrency_limit=None)
@@ -253,6 +260,7 @@ def build_chat_tab():
                     api_name="temperature_sweep", **run)
     branch_panel.wire(panels, dict(msg=msg, chatbot=chatbot, model=model, system=system, knobs=knobs, steps=steps,
                                    live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
-                      answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=clear)
+                      answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=cleared_by)
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the message, never sends it.
-    return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg}
+    return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg,
+            "system": system, "max_new": max_new, "rep": rep}

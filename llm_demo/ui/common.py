@@ -6,6 +6,7 @@ import logging
 import gradio as gr
 
 from llm_demo.sampling import SamplingConfig
+from llm_demo.tokenization import replace_surrogates, surrogate_note
 
 log = logging.getLogger("llm_demo")
 
@@ -27,12 +28,39 @@ def _to_gr_error(exc: Exception) -> gr.Error:
                     print_exception=False)
 
 
+def _writable(value, found: list):
+    """The value with lone surrogates replaced in every string, also inside lists and dicts (a chat history);
+    `found` collects how many. A browser never sends them, an API caller can: they crash tokenizers."""
+    if isinstance(value, str):
+        text, n = replace_surrogates(value)
+        found.append(n)
+        return text
+    if isinstance(value, list):
+        return [_writable(v, found) for v in value]
+    if isinstance(value, dict):
+        return {k: _writable(v, found) for k, v in value.items()}
+    return value
+
+
+def clean_inputs(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Every handler's text made writable in UTF-8, said in one warning (as the Tokenizer tab says it)."""
+    found = []
+    args = tuple(_writable(a, found) for a in args)
+    kwargs = {k: _writable(v, found) for k, v in kwargs.items()}
+    if sum(found):
+        log.info("input changed: %s", surrogate_note(sum(found)))
+        gr.Warning(surrogate_note(sum(found)))
+    return args, kwargs
+
+
 def friendly(fn):
-    """Wrap a handler (plain or generator) so any exception reaches the user as a gr.Error."""
+    """Wrap a handler (plain or generator) so any exception reaches the user as a gr.Error, and text with lone
+    surrogates reaches it with U+FFFD in their place (and a warning that says so)."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
             try:
+                args, kwargs = clean_inputs(args, kwargs)
                 yield from fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - the point is to catch everything
                 raise _to_gr_error(exc) from exc
@@ -41,6 +69,7 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            args, kwargs = clean_inputs(args, kwargs)
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001
             raise _to_gr_error(exc) from exc
@@ -98,3 +127,20 @@ def engine_status(with_backend_note: bool = False) -> gr.Markdown:
     timer.tick(lambda: (note(), gr.Timer(active=bool(warmup.warming()))), None, [line, timer], api_name=False,
                concurrency_limit=None, show_progress="hidden")
     return line
+
+
+def _quiet_bounds():
+    """Gradio checks a slider's or number's range itself (an API caller can send 99 to a 1-4 slider) and raises
+    gr.Error with print_exception on, so each such refusal printed a full traceback. As every other refusal: one
+    log line. (gradio/components/number.py raise_if_out_of_bounds, used by Number and Slider preprocess.)"""
+    original = gr.components.Number.raise_if_out_of_bounds
+
+    def quiet(num, minimum, maximum):
+        try:
+            original(num, minimum, maximum)
+        except gr.Error as exc:
+            raise _to_gr_error(exc) from None
+    gr.components.Number.raise_if_out_of_bounds = staticmethod(quiet)
+
+
+_quiet_bounds()

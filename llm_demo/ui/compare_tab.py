@@ -3,7 +3,7 @@ import dataclasses
 
 import gradio as gr
 
-from llm_demo import compare, compare_explainer, config, models
+from llm_demo import compare, compare_explainer, compare_plots, config, models
 from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 from llm_demo import count
@@ -19,8 +19,9 @@ the base model, identical in size and pretraining, continues the text.*"""
 
 SCORES = """**Mean log-prob per token** (higher = more likely): how natural each answer looks to each stage's
 model; a model usually rates its own answer highest. **DPO implicit reward** = β · (log π_DPO(y|x) −
-log π_SFT(y|x)): how much more the DPO model likes the answer than its SFT starting point did; positive means
-DPO training pushed toward answers like it."""
+log π_SFT(y|x)), the answer scored as a finished turn (its end-of-turn token included, as DPO trained on it). Only
+**differences between answers to the same prompt** mean something: DPO fits the gap between a chosen and a rejected
+answer, and a reward's own sign says little (the chosen answers' log-probability also fell during training)."""
 
 CURATED = {
     "tinygpt": ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?",
@@ -36,14 +37,16 @@ FAMILY_LABELS = {"tinygpt": "TinyGPT trio (ours, offline)", "smollm2-135m": "Smo
 VIEW_PARTS = ("head", "answer", "saw", "saw_n")   # per column: heading, answer, exact prompt, its token count
 
 
-def _column_views(cols) -> dict:
-    """{"<slot>_head": …, "<slot>_answer": …, "<slot>_saw": …, "<slot>_saw_n": …} for every column."""
+def _column_views(cols, stopped: bool = False) -> dict:
+    """{"<slot>_head": …, "<slot>_answer": …, "<slot>_saw": …, "<slot>_saw_n": …} for every column; `stopped`:
+    the run was stopped, so an unfinished column says so instead of "generating…"."""
     out = {}
     for c in cols:
         if c.error:
             head = f"### {c.title}\n⛔ *{c.error}*"
         else:
-            state = f"stopped by: {c.finish_reason}" if c.done else "generating…" if c.text else "waiting…"
+            state = (f"stopped by: {c.finish_reason}" if c.done else "stopped by: Stop (unfinished)" if stopped
+                     else "generating…" if c.text else "waiting…")
             head = f"### {c.title}\n`{c.model}` · {count(c.n_tokens, 'token')} · {state}"
         saw = f"{count(c.prompt_tokens, 'prompt token')}" if c.prompt else ""
         out.update({f"{c.slot}_head": head, f"{c.slot}_answer": c.text, f"{c.slot}_saw": c.prompt,
@@ -65,9 +68,20 @@ def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new,
             progress(0, desc=f"Loading {models.get_spec(col.model).label} (first use only)…")
             break
     run = compare.Run(family, prompt, system or "", dataclasses.asdict(cfg))   # what scores and votes will use
+    first = True
     for run.cols in compare.stream_columns(family, prompt, cfg, system or ""):
-        yield {**_column_views(run.cols), "run": run, "busy": True}
+        yield {**_column_views(run.cols), "run": run, "busy": True, **(_vote_choices(run.cols) if first else {})}
+        first = False
     yield {**_column_views(run.cols), "run": run, "busy": False}
+
+
+def _vote_choices(cols) -> dict:
+    """{better, worse}: the vote radios offer only the columns that answer (SmolLM2 has no DPO column, and a hub
+    base model that cannot load answers nothing)."""
+    slots = [c.slot for c in cols if not c.error]
+    better = "dpo" if "dpo" in slots else slots[-1] if slots else None
+    worse = "sft" if "sft" in slots and better != "sft" else next((s for s in slots if s != better), None)
+    return dict(better=gr.update(choices=slots, value=better), worse=gr.update(choices=slots, value=worse))
 
 
 @friendly
@@ -77,6 +91,8 @@ def score(run, busy):
     stopped)."""
     if not isinstance(run, compare.Run) or busy:
         return dict(table=None, score_note="Scores appear when all three columns have finished.")
+    if run.stopped:
+        return dict(table=None, score_note=STOPPED)
     if not run.finished:
         return dict(table=None)
     s = compare.score_columns(run.family, run.prompt, run.cols, run.system)
@@ -84,6 +100,9 @@ def score(run, busy):
         return dict(table=None, score_note="No answers to score.")
     per_token = "; rewards from per-token mean log-probs, as its DPO was length-normalised" if s.length_normalised else ""
     note = f"β = {s.beta} ({s.beta_source}{per_token})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
+    if s.dpo_reward and s.sft_weight:
+        note += (f" This DPO stage's loss adds an SFT term (weight {s.sft_weight:g}) to DPO's, so β·log-ratio is its "
+                 "implicit reward only approximately.")
     return dict(table=compare.scores_table(s), score_note=note)
 
 
@@ -108,8 +127,16 @@ def forget_session(request: gr.Request):
     compare.forget_votes(getattr(request, "session_hash", None))
 
 
-def stop_note():
-    return dict(busy=False, score_note="Stopped: unfinished columns can't be voted on.")
+STOPPED = "Stopped before every column finished: not scored, and votes on this run are refused (run it again)."
+
+
+def stop_run(run):
+    """Stop: the run is marked stopped (votes refuse it), its unfinished columns say so, and the scores line says
+    why there are no scores. {<column views>, busy, table, score_note} (a run that finished keeps its scores)."""
+    if not isinstance(run, compare.Run) or run.finished:
+        return dict(busy=False)
+    run.stopped = True
+    return {**_column_views(run.cols, stopped=True), "busy": False, "table": None, "score_note": STOPPED}
 
 
 def pick_family(family):
@@ -132,13 +159,14 @@ def build_compare_tab():
     gr.Markdown(config.limits_markdown())
     with gr.Accordion("Sampling settings (shared by the three columns)", open=False):
         with gr.Row():
-            temperature = gr.Slider(0, 2, 0, step=0.05, label="Temperature (0 = greedy)")
-            top_k = gr.Slider(0, 200, 50, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.01, 1, 1.0, step=0.01, label="Top-p (1 = off)")
+            d = compare.DEFAULT_SETTINGS
+            temperature = gr.Slider(0, 2, d.temperature, step=0.05, label="Temperature (0 = greedy)")
+            top_k = gr.Slider(0, 200, d.top_k, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.01, 1, d.top_p, step=0.01, label="Top-p (1 = off)")
         with gr.Row():
-            rep = gr.Slider(0.5, 2, 1.0, step=0.05, label="Repetition penalty (1 = off)")
-            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 64, step=1, label="Max new tokens")
-            seed = gr.Number(0, precision=0, label="Seed")
+            rep = gr.Slider(0.5, 2, d.repetition_penalty, step=0.05, label="Repetition penalty (1 = off)")
+            max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, d.max_new_tokens, step=1, label="Max new tokens")
+            seed = gr.Number(d.seed, precision=0, label="Seed")
         system = gr.Textbox(label="System prompt for the chat stages (empty: none / the model's default)")
     views = {}
     with gr.Row(equal_height=True):
@@ -171,11 +199,11 @@ def build_compare_tab():
         gr.Markdown(compare_explainer.pretraining_cost_note())
         gr.Markdown(compare_explainer.trio_facts())
         ev = compare_explainer.load_eval()
-        gr.Plot(compare_explainer.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
-        gr.Plot(compare_explainer.curves_figure(), label="TinyGPT training curves")
+        gr.Plot(compare_plots.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
+        gr.Plot(compare_plots.curves_figure(), label="TinyGPT training curves")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
-    streamed = dict(views, run=run_state, busy=busy)
+    streamed = dict(views, run=run_state, busy=busy, better=better, worse=worse)
     run_ev = run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs], list(streamed.values()),
                        api_name="compare", concurrency_id=config.MODEL_CONCURRENCY_ID,
                        concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
@@ -183,8 +211,8 @@ def build_compare_tab():
     run_ev.then(by_name(score, scored), [run_state, busy], list(scored.values()),
                 api_name="compare_scores", concurrency_id=config.MODEL_CONCURRENCY_ID,
                 concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    stopped = dict(busy=busy, score_note=score_note)
-    stop.click(by_name(stop_note, stopped), None, list(stopped.values()), cancels=[run_ev], api_name=False,
+    stopped = dict(views, busy=busy, table=table, score_note=score_note)
+    stop.click(by_name(stop_run, stopped), run_state, list(stopped.values()), cancels=[run_ev], api_name=False,
                concurrency_limit=None)
     family.change(pick_family, family, examples, api_name=False, concurrency_limit=None)
     examples.click(lambda x: x[0], examples, prompt, api_name=False, concurrency_limit=None)

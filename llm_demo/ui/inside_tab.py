@@ -34,7 +34,8 @@ row is the model's real output; lower rows show how the guess forms layer by lay
 KV = """To generate, a model predicts one token, appends it and runs again. The seed's `generate_text` runs the
 **whole** sequence through the model at every step. A **KV cache** keeps every layer's keys and values of the
 tokens already seen, so each step only runs the one new token: the cache grows by one token per step (its shape
-is layers × keys/values × KV heads × tokens × head size) and the step time stays flat instead of growing.
+is layers × keys/values × KV heads × tokens × head size) and the step time grows only slowly (each new token still
+attends over every cached one) instead of growing with a full rerun of the sequence.
 Greedy decoding on both sides, so both must pick the same tokens."""
 
 
@@ -92,7 +93,7 @@ def redraw(name, text, layer, head):
 def positions(name, drawn):
     """The position-embedding figure, redrawn only when the model changed (it does not depend on the text)."""
     if name == drawn:
-        return {}
+        return {"drawn": name}   # not {}: Gradio reads an empty dict as one positional value ("needed: 3")
     fig, why = plots.positions_view(name)
     return {"pos_md": why or POSITIONS, "pos_plot": fig, "drawn": name}
 
@@ -114,7 +115,8 @@ def causal(name, text, word):
           f"“…{plots.show(''.join(c.before.tokens[c.shared:]))}”. The first **{count(c.shared, 'token')}** are shared: "
           f"their attention rows in all {count(c.before.n_layers, 'layer')} × {count(c.before.n_heads, 'head')} are **{verdict}**, "
           f"and so are their logit-lens guesses ({'the same' if c.same_lens_guesses else 'NOT the same'}; "
-          f"probabilities differ by at most {c.max_lens_prob_diff:.2g}). Only the rows from the changed word on "
+          + ("probabilities identical" if c.max_lens_prob_diff == 0 else
+             f"probabilities differ by at most {c.max_lens_prob_diff:.2g}") + "). Only the rows from the changed word on "
           "(red) move.")
     return {"causal_md": md, "causal_plot": plots.causality_figure(c)}
 

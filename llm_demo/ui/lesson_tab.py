@@ -4,7 +4,7 @@ import html
 
 import gradio as gr
 
-from llm_demo import lesson
+from llm_demo import lesson, links
 
 INTRO = """The seed text this lab is built from, section by section: what it claims, what the lab measures about
 it (computed when this page was built, by the same code the other tabs run), and where it is wrong or simplified.
@@ -13,8 +13,7 @@ you press its button. Each section's **link** opens the same view from a slide."
 BADGES = {lesson.HOLDS: "✅ holds", lesson.SIMPLIFIED: "⚠️ simplified", lesson.WRONG: "❌ wrong as written"}
 # Where Show me scrolls to when the demonstration sits below the top of its tab (element ids in the tabs).
 SCROLL_TO = {"architecture": "scaling-params"}
-TAB_NAMES = {"tokenizer": "Tokenizer", "chat": "Chat", "compare": "Compare", "scaling": "Scaling laws",
-             "inside": "Inside the model"}
+TAB_NAMES = links.TAB_LABELS
 
 
 def section_markdown(s: lesson.Section) -> str:

@@ -25,13 +25,21 @@ COPY_JS = """(q) => {
 }"""
 
 
+# What a tab's link does not carry (README "Links"): said where the link is copied, so nothing is dropped silently.
+LEFT_OUT = {"chat": "the conversation, the branches and the temperature sweep",
+            "scaling": "the architecture calculator's sizes, the custom TFLOP/s, the loss law and inference tokens",
+            "compare": "the sampling settings, the answers and the votes",
+            "inside": "the layer, head and the sections' own inputs"}
+
+
 def copy_link_row(tab: str) -> tuple[gr.Button, gr.Textbox]:
     """A Copy link button and the box that shows the link (place it at the top of a tab)."""
     with gr.Row(elem_classes="copy-link-row"):
         button = gr.Button("🔗 Copy link", size="sm", scale=0, min_width=150, elem_id=f"{tab}-copy-link")
         box = gr.Textbox(show_label=False, container=False, interactive=False, scale=4, elem_id=f"{tab}-link",
                          placeholder="Copy link puts a link to this tab, with its current inputs, here and on "
-                                     "the clipboard", buttons=["copy"])
+                                     "the clipboard" + (f" (it leaves out {LEFT_OUT[tab]})" if tab in LEFT_OUT else ""),
+                         buttons=["copy"])
     return button, box
 
 
@@ -98,6 +106,35 @@ def apply(link: links.Link, targets: dict, current: dict, tabs, note, projector)
     return out
 
 
+TOO_LONG_PAGE = """<!doctype html><meta charset="utf-8"><title>LLM Lab: link too long</title>
+<p style="font-family:sans-serif;max-width:40em;margin:3em auto">This link is {n:,} characters long: the server
+reads at most {limit:,}. Links copied in the lab stay under {cap:,} characters (their text is cut to fit, and the
+Copy link button says so). <a href="{path}">Open the lab without the link's settings</a>.</p>"""
+
+
+class LongLinkGuard:
+    """ASGI middleware: a URL longer than the server parses (links.SERVER_MAX_URL) gets HTTP 414 and a page that
+    says why, instead of Gradio's 500 (httpx.InvalidURL: URL too long). Installed by app.py at launch."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or []).get(b"host", b"")
+            n = (len(scope.get("scheme", "http")) + 3 + len(host) + len(scope.get("root_path", "")) +
+                 len(scope.get("path", "")) + 1 + len(scope.get("query_string", b"")))
+            if n > links.SERVER_MAX_URL:
+                body = TOO_LONG_PAGE.format(n=n, limit=links.SERVER_MAX_URL, cap=links.MAX_LINK_CHARS,
+                                            path=scope.get("root_path", "") + "/").encode()
+                await send({"type": "http.response.start", "status": 414,
+                            "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def link_note() -> gr.Markdown:
     """Where a link's one sentence about what it ignored appears (place it above the tabs)."""
     return gr.Markdown(visible=False, elem_id="link-note")
@@ -130,5 +167,8 @@ def wire(demo: gr.Blocks, tabs: gr.Tabs, targets: dict, copies: dict, show_me: l
         comps = targets[tab]
 
         def build(current: dict, tab=tab, comps=comps):
-            return links.build(tab, read(tab, comps, current))
+            query, cut = links.build_fitting(tab, read(tab, comps, current))
+            if cut:
+                gr.Warning(cut)
+            return query
         button.click(build, set(_inputs(comps).values()), box, **cheap).then(None, box, box, js=COPY_JS, **cheap)

@@ -44,10 +44,18 @@ JS = """(on) => {
       const u = {'font.size': %(font)d, 'font.color': '#000', 'title.font.size': %(title)d,
                  'title.font.color': '#000', 'legend.font.size': %(ticks)d,
                  'height': Math.round((gd.layout.height || 450) * %(grow)s)};   // room for the bigger text
+      if (typeof gd.layout.title === 'string') {            // as for the axes below
+        delete u['title.font.size'];
+        u['title'] = {text: gd.layout.title, font: {size: %(title)d}};
+      }
       for (const ax of Object.keys(gd._fullLayout || {}).filter((k) => /^[xy]axis\\d*$/.test(k))) {
         Object.assign(u, {[ax + '.tickfont.size']: %(ticks)d, [ax + '.tickfont.color']: '#000',
-                          [ax + '.title.font.size']: %(font)d, [ax + '.gridcolor']: '#888',
-                          [ax + '.linecolor']: '#000'});
+                          [ax + '.gridcolor']: '#888', [ax + '.linecolor']: '#000'});
+        // A title written as a plain string (figures built as plain dicts, e.g. inside_plots.py) has no
+        // .font to set: Plotly throws "container is not an object". Replace the whole title instead.
+        const t = get(gd.layout, ax + '.title');
+        if (typeof t === 'string') u[ax + '.title'] = {text: t, font: {size: %(font)d}};
+        else u[ax + '.title.font.size'] = %(font)d;
       }
       (gd.layout.annotations || []).forEach((a, i) => { u['annotations[' + i + '].font.size'] = %(ticks)d; });
       return u;
@@ -59,11 +67,12 @@ JS = """(on) => {
         const u = big(gd), orig = {};
         for (const k of Object.keys(u)) { const v = get(gd.layout, k); orig[k] = v === undefined ? null : v; }
         gd.__llmOrig = orig;
-        window.Plotly.relayout(gd, u);
+        // one plot that cannot be restyled must not stop the others (forEach would end at the throw)
+        try { window.Plotly.relayout(gd, u); } catch (e) { console.warn('projector mode: plot left as is', e); }
       } else if (gd.__llmOrig) {
         const orig = gd.__llmOrig;
         gd.__llmOrig = null;
-        window.Plotly.relayout(gd, orig);
+        try { window.Plotly.relayout(gd, orig); } catch (e) { console.warn('projector mode: plot left as is', e); }
       }
     };
     const hook = (gd) => {

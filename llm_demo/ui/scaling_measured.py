@@ -4,7 +4,8 @@ UI only: the figures and text come from llm_demo/sweep_plots.py, the numbers fro
 """
 import gradio as gr
 
-from llm_demo import sweep_plots
+from llm_demo import scaling, sweep_plots
+from llm_demo.training.sweep import bytes_per_bpe_token
 
 INTRO = """### Measured on this laptop
 The laws above were fitted by others on hundreds of GPU runs. Here is the same experiment in miniature, run on
@@ -16,7 +17,7 @@ def build_measured_section():
     with gr.Column(elem_id="scaling-measured"):
         gr.Markdown(INTRO)
         try:
-            shown = sweep_plots.measured_section()
+            shown = sweep_plots.measured_section(bytes_per_bpe_token())
         except FileNotFoundError as exc:
             gr.Markdown(f"*No shipped sweep ({exc.filename}): run `python -m llm_demo.training sweep --ship`.*")
             return
@@ -26,5 +27,8 @@ def build_measured_section():
             gr.Plot(shown["optimum"], elem_id="scaling-measured-optimum")
         gr.Markdown(shown["fits_md"], elem_id="scaling-measured-fits")
         gr.Markdown(shown["honest_md"], elem_id="scaling-measured-honest")
-        gr.Markdown("The planner above lists this fit as `tinygpt-measured` for budgets within 10× of the measured "
-                    "ones, and says why it stays silent elsewhere.")
+        law = scaling.LAWS.get("tinygpt-measured")
+        where = (f"for budgets from {scaling.sci(law.c_lo / law.reach)} to {scaling.sci(law.c_hi * law.reach)} FLOPs "
+                 "(the measured ones: it shows no interval, so it does not extrapolate)" if law else "when shipped")
+        gr.Markdown(f"The planner above lists this fit as `tinygpt-measured` {where}, and says why it stays "
+                    "silent elsewhere.")

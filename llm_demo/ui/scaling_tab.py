@@ -198,8 +198,9 @@ def build_scaling_tab():
     tied_n, untied_n = (scaling.count_params(**GPT2_SMALL, tied_embeddings=t) for t in (True, False))
     gr.Markdown(MINIGPT.format(tied=tied_n, untied=untied_n, head=untied_n - tied_n, untied_m=untied_n / 1e6))
     calc_inputs = [vocab, d_model, n_layers, n_heads, context, tied]
-    gr.on([tied.input] + [box.submit for box in calc_inputs[:-1]], update_params, calc_inputs, params_md,
-          api_name="scaling_params")
+    # Enter or leaving a box (blur) recounts, so the total shown is always the N "Use this N" sends.
+    gr.on([tied.input] + [ev for box in calc_inputs[:-1] for ev in (box.submit, box.blur)], update_params,
+          calc_inputs, params_md, api_name="scaling_params", trigger_mode="always_last")
     to_planner = dict(mode=mode, **shown)
     send.click(by_name(send_to_planner, to_planner), calc_inputs, list(to_planner.values()),
                api_visibility="private").then(by_name(update_plan, planned), plan_inputs, plan_outputs,
@@ -218,7 +219,7 @@ def build_scaling_tab():
     k.change(update_emergence, k, emergence_plot, api_name="scaling_emergence")
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): inputs by link key, and the views to redraw.
     return {"mode": mode, "budget": budget, "gpus": n_gpus, "hours": hours, "gpu": gpu, "n": n_params, "tied": tied,
-            "k": k, "views": [(by_name(update_plan, planned), plan_inputs, plan_outputs),
+            "k": k, "mfu": mfu, "price": price, "views": [(by_name(update_plan, planned), plan_inputs, plan_outputs),
                               (update_params, calc_inputs, [params_md]), (update_emergence, [k], [emergence_plot]),
                               (by_name(_mode_visibility, shown), [mode], list(shown.values())),
                               (lambda g: gr.update(visible=g == "custom"), [gpu], [custom_tflops])]}

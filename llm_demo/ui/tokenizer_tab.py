@@ -2,11 +2,13 @@
 import gradio as gr
 import pandas as pd
 
+from llm_demo.models import DEFAULT_CHAT_MODEL
 from llm_demo import config
 from llm_demo.bpe_trace import render_trace, trace_word
 from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, budget_summary, chat_overhead,
                                   context_budget, measure_presets, parse_conversation, seed_claims)
-from llm_demo.token_view import comparison_figure, render_comparison, render_view
+from llm_demo.token_plots import comparison_figure
+from llm_demo.token_view import render_comparison, render_view
 from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, get_tokenizer, tokenizer_options
 from llm_demo.ui.common import by_name, friendly
 from llm_demo import count
@@ -134,7 +136,7 @@ def build_tokenizer_tab():
         with gr.Row():
             conversation = gr.Textbox(DEFAULT_CONVERSATION, lines=4, label="Conversation (role: text per line)",
                                       scale=3)
-            chat_tok = gr.Dropdown(chat_names, value="smollm2-135m-instruct", label="Instruct model's tokenizer",
+            chat_tok = gr.Dropdown(chat_names, value=DEFAULT_CHAT_MODEL, label="Instruct model's tokenizer",
                                    scale=1)
         overhead_btn = gr.Button("Count")
         overhead_md = gr.Markdown()

@@ -1,0 +1,47 @@
+"""Issue 27 bugs that live in the page (real Chromium): the Inside tab reopened shows no error popup (item 9),
+the architecture calculator recounts when a box loses focus (13), projector mode reaches the Inside tab's plots
+without page errors (14)."""
+from playwright.sync_api import expect
+
+from conftest import open_tab
+
+SLOW = 90_000
+
+
+def test_inside_reopened_gives_no_error_popup(page):
+    open_tab(page, "Inside the model")
+    expect(page.locator("#ins-note")).to_contain_text("tokens; the forward pass", timeout=SLOW)
+    expect(page.locator("#ins-attn .hm")).to_have_count(1, timeout=60_000)
+    open_tab(page, "Lesson")
+    open_tab(page, "Inside the model")
+    page.locator("#ins-go").click()                                  # the same model again
+    expect(page.locator("#ins-attn .hm")).to_have_count(1, timeout=60_000)
+    page.wait_for_timeout(3000)                                      # the positions event runs after the view
+    assert page.get_by_text("didn't return enough output values").count() == 0, "the positions popup is back"
+
+
+def test_the_calculator_recounts_on_blur_and_sends_the_number_shown(page):
+    open_tab(page, "Scaling laws")
+    params = page.locator("#scaling-params")
+    expect(params).to_contain_text("124,439,808", timeout=60_000)
+    box = page.get_by_label("d_model", exact=True)
+    box.fill("1152")
+    page.locator("#scaling-summary").click()                         # click elsewhere: no Enter
+    expect(params).not_to_contain_text("124,439,808", timeout=30_000)
+    shown = params.inner_text()
+    page.get_by_role("button", name="Use this N in the planner").click()
+    n_box = page.get_by_label("Model size N (parameters)")
+    expect(n_box).to_be_visible(timeout=30_000)
+    sent = n_box.input_value()
+    assert f"{int(sent):,}" in shown, f"the planner got {sent}, the calculator shows {shown[:200]}"
+
+
+def test_projector_mode_reaches_the_inside_plots_without_page_errors(page, app_url):
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_url + "?projector=1&tab=inside")
+    expect(page.locator("#ins-attn .hm")).to_have_count(1, timeout=SLOW)
+    for plot in ("#ins-attn", "#ins-lens"):
+        page.wait_for_function(f"() => document.querySelector('{plot} .js-plotly-plot')?._fullLayout.font.size >= 20",
+                               timeout=30_000)
+    assert not [e for e in errors if "container is not an object" in e], errors
