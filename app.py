@@ -32,7 +32,9 @@ def build_app() -> gr.Blocks:
         projector = projector_toggle()
         note = links_ui.link_note()
         targets, copies = {}, {}  # tab id -> {link key: input} and its Copy link row (llm_demo/ui/links_ui.py)
-        with gr.Tabs() as tabs:
+        # "wrap": on a phone (390 px) the six tab names wrap onto a second row instead of hiding behind "⋯"
+        # (Gradio's default "menu"); on wider screens they fit on one row, so nothing changes there (issue 27).
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             with gr.Tab(TAB_LABELS["lesson"], id="lesson"):
                 show_me = build_lesson_tab()
             with gr.Tab(TAB_LABELS["tokenizer"], id="tokenizer"):

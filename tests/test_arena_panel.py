@@ -164,3 +164,20 @@ def test_wrong_teacher_tokens_wait_longer_then_lock_out_per_client_and_overall(c
 def test_a_short_teacher_token_is_refused_at_start():
     assert "at least 16" in teacher_guard.token_problem("teach123")
     assert teacher_guard.token_problem("") == "" and teacher_guard.token_problem("x" * 16) == ""
+
+
+def test_teacher_downloads_the_database_and_restores_it_into_an_empty_one(class_mode, tmp_path, monkeypatch):
+    cols = {"base": {"text": "a"}, "sft": {"text": "b"}}
+    run = class_mode.start_run("p", "x", "q", "", {}, ["base", "sft"], cols)
+    class_mode.finish_run(run, cols)
+    class_mode.record_vote(run, "p", "A")
+    with pytest.raises(Exception, match="Wrong or missing teacher token"):
+        arena_panel.teacher_backup("wrong-token-here!")
+    path = arena_panel.teacher_backup("s3cret-token")
+    with pytest.raises(Exception, match="already holds 1 runs"):
+        arena_panel.teacher_restore("s3cret-token", path)
+    monkeypatch.setattr(config, "CLASS_DB", str(tmp_path / "restarted.sqlite3"))   # the Space restarted: new disk
+    monkeypatch.setattr(arena_runs, "_store", {})
+    said = arena_panel.teacher_restore("s3cret-token", path)
+    assert "Restored 1 vote on 1 run" in said, said
+    assert arena_runs.class_store().totals()["votes"] == 1, "the restored server does not count the vote"

@@ -126,3 +126,18 @@ def test_the_dtype_switch_is_one_setting_with_a_known_set_of_values():
     assert config.DTYPE in config.DTYPES, f"LLM_DEMO_DTYPE resolved to {config.DTYPE!r}"
     assert models.pick_device(models.get_spec("tinygpt-sft"), "bfloat16")[1] is torch.bfloat16
     assert models.pick_device(models.get_spec("tinygpt-sft"), "auto")[1] is torch.float32, "the trio runs fp32 in auto"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_kv_cache_bytes_per_token_is_what_the_loaded_model_keeps(dtype):
+    """The Inside tab's KV-cache figure is read from the loaded model's dtype (issue 23 / 27: it said fp32 while the
+    model ran bf16), and equals the bytes a real forward pass leaves in transformers' cache per token."""
+    from llm_demo import architecture
+    lm = models.load("tinygpt-sft", backend="transformers", dtype=dtype)
+    arch = architecture.describe(lm.model.config, lm.model, lm.spec.label)
+    ids = torch.tensor([lm.tokenizer("Hello there, how are you today?")["input_ids"]])
+    with torch.inference_mode():
+        cache = lm.model(input_ids=ids, use_cache=True).past_key_values
+    held = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers) // ids.shape[1]
+    assert arch.dtype == dtype and arch.kv_cache_bytes_per_token == held, \
+        f"{dtype}: the table says {arch.kv_cache_bytes_per_token:,} B/token ({arch.dtype}), the cache holds {held:,}"

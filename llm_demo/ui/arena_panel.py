@@ -152,6 +152,24 @@ def teacher_export(token, request: gr.Request = None):
 
 
 @friendly
+def teacher_backup(token, request: gr.Request = None):
+    """The whole class database, to keep across a restart (a Hugging Face Space's disk is not kept)."""
+    folder = Path(tempfile.mkdtemp(prefix="llm_lab_class_backup_"))
+    return str(check_teacher(token, request).backup(folder / "class_arena_backup.sqlite3"))
+
+
+@friendly
+def teacher_restore(token, backup, request: gr.Request = None):
+    store = check_teacher(token, request)
+    if not backup:
+        raise ValueError("Choose the backup file first (from 'Download the class database'): nothing was restored.")
+    t = store.restore_from(backup)
+    with _board_lock:
+        _board_cache["key"] = None
+    return f"Restored {count(t['votes'], 'vote')} on {count(t['runs'], 'run')} from the backup."
+
+
+@friendly
 def teacher_reset(token, confirmed, request: gr.Request = None):
     store = check_teacher(token, request)
     if confirmed is not True:
@@ -215,10 +233,19 @@ def _build_teacher_view() -> None:
         totals, export = gr.Markdown(), gr.File(label="chosen / rejected pairs from the votes", interactive=False)
         gr.Markdown("Train on them: `python -m llm_demo.training dpo --from-class-db <database>` (README, Class "
                     "arena), then compare with the lineup *SFT / DPO / DPO on the class's votes*.")
+        gr.Markdown("On a Hugging Face Space the disk is not kept: a restart loses the class's votes. Download the "
+                    "database before the Space restarts and restore it into the new server (into an empty database).")
+        with gr.Row():
+            backup_btn, restore_btn = gr.Button("Download the class database"), gr.Button("Restore from a backup")
+        with gr.Row():
+            backup = gr.File(label="class database backup (SQLite)", interactive=False)
+            upload = gr.File(label="backup to restore", file_types=[".sqlite3"], type="filepath")
         with gr.Row():
             confirm = gr.Checkbox(label="Yes, delete every run and vote of this class", value=False)
             reset_btn = gr.Button("Reset class data", variant="stop")
     totals_btn.click(teacher_totals, token, totals, api_name="teacher_totals", concurrency_limit=None)
     export_btn.click(teacher_export, token, export, api_name="teacher_export", concurrency_limit=None)
+    backup_btn.click(teacher_backup, token, backup, api_name="teacher_backup", concurrency_limit=None)
+    restore_btn.click(teacher_restore, [token, upload], totals, api_name="teacher_restore", concurrency_limit=None)
     reset_btn.click(teacher_reset, [token, confirm], [totals, confirm], api_name="teacher_reset",
                     concurrency_limit=None)

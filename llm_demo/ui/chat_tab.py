@@ -10,9 +10,9 @@ from llm_demo.ui import branch_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
-time: the knobs on the right change *how* the next token is picked from the model's probabilities, and the
-panel below the chat shows exactly what each knob did at every step. *Our TinyGPT models were trained on single
-questions: ask them one question at a time (Clear in between).*"""
+time: the sampling knobs (beside the chat on a wide screen, below it on a phone) change *how* the next token is
+picked from the model's probabilities, and the panel below the chat shows exactly what each knob did at every step.
+*Our TinyGPT models were trained on single questions: ask them one question at a time (Clear in between).*"""
 
 KNOBS = """**Temperature** divides the model's scores before the softmax: below 1 sharpens the distribution
 (safer, more repetitive), above 1 flattens it (more surprising). **0 means greedy**: always the most likely
