@@ -81,6 +81,31 @@ def screenshot(page, name: str):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+@pytest.fixture(scope="module")
+def demo():
+    """The app's Blocks, built in this process (no server): its event table and handlers."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    import app
+    yield app.build_app()
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    """A Gradio API client on the running app."""
+    from gradio_client import Client
+    c = Client(app_url, verbose=False)
+    yield c
+    c.close()
+
+
+def answer_text(message: dict) -> str:
+    """The text of a chat message as the API returns it (a string, or Gradio 6's list of {type, text} parts)."""
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(c.get("text", "") for c in content)
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory):
     from tiny import build_tiny

@@ -5,7 +5,7 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import expect
 
-from conftest import open_tab, screenshot
+from conftest import answer_text, open_tab, screenshot
 from llm_demo import models
 
 pytestmark = pytest.mark.skipif(not models.availability(models.DEFAULT_CHAT_MODEL)[0],
@@ -34,8 +34,7 @@ def test_chat_streams_an_answer_and_shows_the_sampler(page, app_url):
     expect(panel.get_by_text("tokens/s"), "the answer's stats line (answer finished)").to_be_visible(timeout=60_000)
     out = Client(app_url, verbose=False).predict(QUESTION, [], models.DEFAULT_CHAT_MODEL, "", 0, 50, 0.9, 1.0, 12, 0, "",
                                                  api_name="/chat")
-    content = out[1][-1]["content"]
-    answered = content if isinstance(content, str) else "".join(c.get("text", "") for c in content)
+    answered = answer_text(out[1][-1])
     deadline, shown = time.monotonic() + 60, ""
     while time.monotonic() < deadline and (not shown or _plain(shown) != _plain(answered)):
         shown = bot.inner_text().strip()          # the last pieces may still be rendering

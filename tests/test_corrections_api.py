@@ -6,7 +6,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-from gradio_client import Client
 
 from llm_demo import links
 
@@ -25,13 +24,6 @@ def test_a_link_of_the_copy_cap_opens_and_an_over_long_one_says_why(app_url):
     assert status == 200, f"a link Copy link makes ({len(q):,} characters) must open"
     status, body = get(app_url.rstrip("/") + "/?tab=tokenizer&text=" + "a" * 70_000)
     assert status == 414 and "too long" in body and "Internal Server Error" not in body, (status, body[:300])
-
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
 
 
 def test_positions_with_the_model_already_drawn_answers(client):

@@ -5,15 +5,6 @@ import pytest
 from llm_demo import chat
 
 
-@pytest.fixture(scope="module")
-def demo():
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HUB_OFFLINE", "1")
-    import app
-    yield app.build_app()
-    mp.undo()
-
-
 def triggered_by(demo, component, event: str) -> list:
     """The event functions a component's event runs."""
     return [f for f in demo.fns.values() if (component._id, event) in [(t[0], t[1]) for t in f.targets]]

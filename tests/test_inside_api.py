@@ -1,20 +1,12 @@
 """Inside the model through the running app's API (gradio_client): named endpoints that answer, and refusals
 that are one sentence."""
 import pytest
-from gradio_client import Client
 
 from llm_demo import inside
 
 ENDPOINTS = {"/inside_update", "/inside_attention", "/inside_causality", "/inside_positions", "/inside_modern",
              "/inside_neighbours", "/inside_minigpt", "/inside_kv"}
 TEXT = inside.DEFAULT_TEXT
-
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
 
 
 def test_inside_endpoints_are_listed(client):

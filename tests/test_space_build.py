@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+from conftest import answer_text
 from llm_demo import models
 from llm_demo.bench.launch import AppDidNotStart, start_app, stop_app
 
@@ -34,8 +35,7 @@ def test_a_space_built_from_requirements_alone_answers_with_the_default_chat_mod
     try:
         out = Client(url, verbose=False).predict("Say hello.", [], models.DEFAULT_CHAT_MODEL, "", 0, 50, 0.9, 1.0, 8, 0,
                                                  "", api_name="/chat")
-        content = out[1][-1]["content"]
-        text = content if isinstance(content, str) else "".join(c.get("text", "") for c in content)
+        text = answer_text(out[1][-1])
         assert out[1][-1]["role"] == "assistant" and text.strip(), f"the default chat model gave no answer: {out[1]}"
         assert "tokens/s" in out[2], f"no stats line: {out[2]!r}"
     finally:

@@ -21,15 +21,6 @@ def test_by_name_maps_names_to_components_and_refuses_unknown_names():
         by_name(lambda: {"c": 1}, {"a": a})()
 
 
-@pytest.fixture(scope="module")
-def demo():
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HUB_OFFLINE", "1")
-    import app
-    yield app.build_app()
-    mp.undo()
-
-
 def events(demo, name):
     found = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name]
     assert found, f"no event runs {name}"
