@@ -9,7 +9,7 @@ import numpy as np
 
 from llm_demo.arena_store import LABELS
 
-# A vote names a best answer (and maybe a worst one, which makes a full ranking of three), "tie" or "all bad".
+# A vote names a best answer (and maybe a worst one, which the others beat), "tie" or "all bad".
 # A plain tie counts half a win to each side, as LMSYS's Chatbot Arena does (Chiang et al. 2024, "Chatbot Arena",
 # sec. 5). LMSYS also counts its "tie (bothbad)" vote as such a tie (FastChat's elo_analysis.py pools "tie" and
 # "tie (bothbad)"); we do not: "all bad" says nothing about which is better, so it is counted but adds no comparison.
@@ -53,8 +53,8 @@ def comparisons(vote) -> list[Comparison]:
     ranked = [vote.best] + [x for x in ans if x not in (vote.best, vote.worst)] + ([vote.worst] if vote.worst else [])
     # best beats everyone; with a worst answer named, the middle one beats the worst too
     pairs = [(vote.best, x) for x in ans if x != vote.best]
-    if vote.worst and len(ranked) == 3:
-        pairs.append((ranked[1], ranked[2]))
+    if vote.worst:  # every answer between best and worst beats the worst
+        pairs += [(m, vote.worst) for m in ranked[1:-1]]
     for w, l in pairs:
         out.append(Comparison(ans[w][0], ans[l][0], 1.0, vote.prompt, ans[w][1], ans[l][1]))
     return out

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-LABELS = ("A", "B", "C")
+LABELS = ("A", "B", "C", "D")   # up to four columns (TinyGPT: base, SFT, RLHF, DPO)
 CHOICES = LABELS + ("tie", "all bad")   # what a vote may say is best
 APP_ID = 0x4C4C4D41   # "LLMA" in PRAGMA application_id: marks the file as ours, so a foreign database is refused
 

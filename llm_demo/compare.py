@@ -1,4 +1,4 @@
-"""Compare core (no Gradio): one prompt through a family's base, SFT and DPO stages, streamed side by side,
+"""Compare core (no Gradio): one prompt through a family's base, SFT, RLHF and DPO stages, streamed side by side,
 then cross-scored; votes exported as DPO pairs. The Compare tab is a thin layer over this.
 
 Run from Python: `list(compare.stream_columns("tinygpt", "What colour is Tom's cat?", SamplingConfig()))`.
@@ -19,8 +19,8 @@ from llm_demo.sampling import SamplingConfig
 from llm_demo.pairs import DPO_BETA, write_pairs_jsonl
 
 log = logging.getLogger("llm_demo")
-SLOTS = ("base", "sft", "dpo")     # the three columns, in pipeline order
-SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct",
+SLOTS = ("base", "sft", "rlhf", "dpo")     # the four columns, in pipeline order (RLHF and DPO both start from SFT)
+SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "rlhf": "RLHF (RLOO)", "dpo": "DPO", "instruct": "Instruct",
                "dpo-class": "DPO on the class's votes"}
 # Lineups that are not one family's base/SFT/DPO: (slot, model) per column. The class's own DPO stage answers next
 # to the shipped one (the stage exists once `python -m llm_demo.training dpo --from-class-db` has run).
@@ -216,6 +216,8 @@ class Scores:
     mean_logprob: dict = field(default_factory=dict)
     total_logprob: dict = field(default_factory=dict)
     dpo_reward: dict = field(default_factory=dict)
+    rm_score: dict = field(default_factory=dict)      # answer slot -> the trio's reward model's score
+    rm_note: str = ""                                 # what judged them, or why some answers have no score
     beta: float = DEFAULT_BETA
     beta_source: str = ""
     length_normalised: bool = False      # reward from per-token means (the family's DPO was length-normalised)
@@ -247,16 +249,38 @@ def score_columns(family: str, prompt: str, cols: list[Column], system: str = ""
             turn[slot] = s.mean if normalised else s.total
         if "dpo" in turn and "sft" in turn:
             out.dpo_reward[ans.slot] = beta * (turn["dpo"] - turn["sft"])
+    out.rm_score, out.rm_note = reward_scores(family, prompt, cols)
     return out
 
 
+def reward_scores(family: str, prompt: str, cols: list[Column]) -> tuple[dict, str]:
+    """The trio's reward model's score of every finished answer, and a note: for another family, that it is the
+    trio's reward model judging their text (tokenized with the trio's tokenizer); for a refused answer, why."""
+    from llm_demo import reward
+
+    if not reward.available():
+        return {}, "No reward-model scores: assets/models/tinygpt/reward is missing."
+    scores, refused = {}, []
+    for ans in cols:
+        if ans.error or not ans.text:
+            continue
+        try:
+            scores[ans.slot] = reward.score(prompt, ans.text)
+        except ValueError as exc:
+            refused.append(f"{SLOT_TITLES.get(ans.slot, ans.slot)}: {exc}")
+    note = ("Reward model: the TinyGPT trio's own (trained on its preference pairs)." if family.startswith("tinygpt")
+            else "Reward model: the TinyGPT trio's, judging this family's text through the trio's tokenizer "
+                 "(it never saw such text, so read its scores as a curiosity).")
+    return scores, " ".join([note] + refused)
+
+
 def scores_table(scores: Scores) -> list[list]:
-    """Rows for a table: answer, mean log-prob under each stage, DPO implicit reward."""
+    """Rows for a table: answer, mean log-prob under each stage, DPO implicit reward, reward-model score."""
     rows = []
     for ans, per in scores.mean_logprob.items():
         row = [SLOT_TITLES.get(ans, ans)] + [round(per[s], 3) if s in per else None for s in SLOTS]
-        reward = scores.dpo_reward.get(ans)
-        rows.append(row + [round(reward, 3) if reward is not None and math.isfinite(reward) else None])
+        rewards = (scores.dpo_reward.get(ans), scores.rm_score.get(ans))
+        rows.append(row + [round(r, 3) if r is not None and math.isfinite(r) else None for r in rewards])
     return rows
 
 

@@ -100,7 +100,7 @@ def tokenization() -> Section:
 
 def pipeline_section() -> Section:
     summaries = {}
-    for stage in ("base", "sft", "dpo"):
+    for stage in ("base", "sft", "rlhf", "dpo"):
         path = TINYGPT_DIR / stage / "summary.json"
         summaries[stage] = json.loads(path.read_text()) if path.exists() else None
     ev = compare_explainer.load_eval()
@@ -112,13 +112,22 @@ def pipeline_section() -> Section:
                      f"{st['base']['format_compliance']:.0%} → SFT {st['sft']['format_compliance']:.0%}; the preferred "
                      f"(polite) answer SFT {st['sft']['preferred_rate']:.0%} → DPO {st['dpo']['preferred_rate']:.0%}."
                      + (f" {sampled_sentence(sampled)}" if sampled else ""))
+    rl = compare_explainer.rlhf_numbers()
+    if rl:
+        shows.append(f"RLHF, live ({rl['algorithm']}; TRL 1.16 has no PPO): the reward model ranks "
+                     f"{rl['rm_accuracy']:.0%} of held-out pairs right (DPO's implicit reward "
+                     f"{rl['dpo_reward_accuracy']:.0%}); reward gain over SFT RLHF {rl['gain']['rlhf']:+.2f} at KL "
+                     f"{rl['kl']['rlhf']:.2f} nats vs DPO {rl['gain']['dpo']:+.2f} at KL {rl['kl']['dpo']:.2f}; "
+                     f"networks trained / in memory RLHF {rl['networks']['rlhf'][0]} / {rl['networks']['rlhf'][1]} "
+                     f"(PPO: 4 in memory) vs DPO {rl['networks']['dpo'][0]} / {rl['networks']['dpo'][1]}; "
+                     f"{rl['seconds']['rlhf']:.0f} s vs {rl['seconds']['dpo']:.0f} s of training on this lab's CPU.")
     return Section(
         "pipeline", "4 · Pretraining, SFT and RLHF / DPO",
         "Pretrain on raw text, fine-tune on instruction → answer pairs, then align with human preferences by RLHF "
         "(a reward model and PPO) or DPO (no reward model).",
         shows or [not_built("TinyGPT") + "."],
         SIMPLIFIED, "The order is right. RLHF and DPO teach what the preference data rewards (here: politeness), "
-                    "not “human values” in general; we run DPO, not PPO.",
+                    "not “human values” in general; we run both routes, with RLOO in place of PPO.",
         "compare", {"family": "tinygpt", "prompt": "What is your name?"},
         {"format": (st["base"]["format_compliance"], st["sft"]["format_compliance"]),
          "polite": (st["sft"]["preferred_rate"], st["dpo"]["preferred_rate"]),

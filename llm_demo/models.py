@@ -15,7 +15,7 @@ from pathlib import Path
 from llm_demo import TINYGPT_DIR, config, not_built
 
 log = logging.getLogger("llm_demo")
-STAGES = ("base", "sft", "dpo", "instruct")
+STAGES = ("base", "sft", "rlhf", "dpo", "instruct")
 OFFLINE_HINT = "not available offline: choose an embedded model"
 
 
@@ -47,6 +47,8 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in [
     # Our own trio, trained by `python -m llm_demo.training all` (see assets/models/tinygpt/*/README.md).
     _spec("tinygpt-base", "tinygpt", "base", "embedded", TINYGPT_DIR / "base", "TinyGPT base (ours, pretrained)"),
     _spec("tinygpt-sft", "tinygpt", "sft", "embedded", TINYGPT_DIR / "sft", "TinyGPT SFT (ours)"),
+    # RLHF: RLOO against the trio's reward model with a KL penalty to SFT (llm_demo/training/rlhf.py says why not PPO).
+    _spec("tinygpt-rlhf", "tinygpt", "rlhf", "embedded", TINYGPT_DIR / "rlhf", "TinyGPT RLHF (ours, RLOO)"),
     _spec("tinygpt-dpo", "tinygpt", "dpo", "embedded", TINYGPT_DIR / "dpo", "TinyGPT DPO (ours)"),
     # SmolLM2-135M-Instruct, Apache-2.0, shipped on PyPI as a 4-bit GGUF (SMOLLM2_PIN).
     _spec("smollm2-135m-instruct", "smollm2-135m", "instruct", "gguf", SMOLLM2_GGUF[0],

@@ -23,7 +23,7 @@ def other_tiny(tmp_path_factory):
 @pytest.fixture
 def tiny_family(monkeypatch, tiny_dir, other_tiny):
     specs = {f"tiny-{st}": models.ModelSpec(f"tiny-{st}", "tinyfam", st, "embedded", str(d), f"tiny {st}")
-             for st, d in (("base", tiny_dir), ("sft", tiny_dir), ("dpo", other_tiny))}
+             for st, d in (("base", tiny_dir), ("sft", tiny_dir), ("rlhf", tiny_dir), ("dpo", other_tiny))}
     monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, **specs})
     return "tinyfam"
 
@@ -52,10 +52,10 @@ def blind(family, who="page-a", seed=0):
 def test_private_blind_run_hides_the_models_until_the_vote_then_reveals_them(tiny_family):
     final = blind(tiny_family)
     run = final["run"]
-    assert sorted(run.order) == ["base", "dpo", "sft"], run.order
-    heads = " ".join(final[f"head_{x}"] for x in "ABC")
+    assert sorted(run.order) == ["base", "dpo", "rlhf", "sft"], run.order
+    heads = " ".join(final[f"head_{x}"] for x in "ABCD")
     assert "tiny-" not in heads and "SFT" not in heads, f"the heads give the models away: {heads}"
-    assert [final[f"answer_{x}"] for x in "ABC"] == [c.text for _, c in arena_runs.shown(run)]
+    assert [final[f"answer_{x}"] for x in "ABCD"] == [c.text for _, c in arena_runs.shown(run)]
     early = compare.Run(run.family, run.prompt, cols=[compare.Column(c.slot, c.model, text="x") for c in run.cols],
                         order=run.order, run_id=run.run_id)
     with pytest.raises(Exception, match="unfinished"):

@@ -41,7 +41,8 @@ def test_refused_votes_say_why_and_store_nothing(tmp_path):
     cases = [(("no-such-run", "page-1", "A"), "never recorded"),
              ((run, "page-2", "A"), "another page"),
              ((running, "page-1", "A"), "unfinished"),
-             ((run, "page-1", "D"), "Choose the best answer"),
+             ((run, "page-1", "E"), "Choose the best answer"),
+                 ((run, "page-1", "D"), "empty or missing"),  # a three-column run has no D
              ((run, "page-1", "A", "A"), "must be different"),
              ((run, "page-1", "tie", "B"), "leave it empty"),
              ((run, "page-1", "A", "<script>"), "not one of this run's answers")]

@@ -38,7 +38,7 @@ def dpo_dir(tiny_dir, tmp_path_factory):
 @pytest.fixture
 def tiny_family(monkeypatch, tiny_dir, dpo_dir):
     specs = {f"tiny-{st}": models.ModelSpec(f"tiny-{st}", "tinyfam", st, "embedded", str(d), f"tiny {st}")
-             for st, d in (("base", tiny_dir), ("sft", tiny_dir), ("dpo", dpo_dir))}
+             for st, d in (("base", tiny_dir), ("sft", tiny_dir), ("rlhf", tiny_dir), ("dpo", dpo_dir))}
     monkeypatch.setattr(models, "REGISTRY", {**models.REGISTRY, **specs})
     return "tinyfam"
 
@@ -48,12 +48,13 @@ def run(family, seed=0, temperature=1.0, n=10):
     return list(compare.stream_columns(family, PROMPT, cfg))
 
 
-def test_three_columns_stream_together_and_finish(tiny_family):
+def test_four_columns_stream_together_and_finish(tiny_family):
     updates = run(tiny_family)
-    first_full = next(i for i, cols in enumerate(updates) if all(c.n_tokens > 0 for c in cols))
-    assert first_full <= 1, "all three columns should have their first token after one round"
+    # the tiny family has no RLHF stage: that column is greyed (error set) and streams nothing
+    first_full = next(i for i, cols in enumerate(updates) if all(c.n_tokens > 0 for c in cols if not c.error))
+    assert first_full <= 1, "all four columns should have their first token after one round"
     final = updates[-1]
-    assert [c.slot for c in final] == ["base", "sft", "dpo"]
+    assert [c.slot for c in final] == ["base", "sft", "rlhf", "dpo"]
     assert all(c.done and c.n_tokens > 0 and not c.error for c in final), [(c.slot, c.error) for c in final]
     assert final[0].prompt == PROMPT and final[1].prompt.startswith("<|user|>"), "base gets plain text, SFT the template"
     assert all(c.prompt_tokens > 0 for c in final)

@@ -14,17 +14,18 @@ from pathlib import Path
 
 from llm_demo.training import common as C
 
-COMMANDS = ("all",) + C.STAGES + ("promote", "sweep")
-MODULES = {"data": "data", "tokenizer": "tokenizer", "pretrain": "pretrain", "sft": "sft", "dpo": "dpo",
-           "eval": "evaluate"}
-SHIP_LIMIT_MB = 40  # the issue's cap on assets/models/tinygpt
+COMMANDS = ("all",) + C.STAGES + ("ppo", "promote", "sweep")
+MODULES = {"data": "data", "tokenizer": "tokenizer", "pretrain": "pretrain", "sft": "sft", "reward": "reward",
+           "rlhf": "rlhf", "hack": "hack", "dpo": "dpo", "eval": "evaluate"}
+SHIP_LIMIT_MB = 60  # issue 25's cap on assets/models/tinygpt (tests import it)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m llm_demo.training", description=__doc__.splitlines()[0])
     p.add_argument("stage", choices=COMMANDS, metavar="STAGE",
-                   help=f"what to run: {', '.join(COMMANDS)} (all = data..eval in order; promote copies the "
-                        "trained trio into assets/models/tinygpt; sweep = the IsoFLOP sweep, see sweep.py)")
+                   help=f"what to run: {', '.join(COMMANDS)} (all = data..eval in order; rlhf = RLOO against the "
+                        "reward model, ppo an alias: TRL 1.16 has no PPO; hack = the KL-off run's curves; promote "
+                        "copies the trained family into assets/models/tinygpt; sweep = the IsoFLOP sweep, see sweep.py)")
     # ---- where things go ----
     io = p.add_argument_group("output")
     io.add_argument("--out", type=Path, default=None,
@@ -100,14 +101,16 @@ def check_extra_pairs(args) -> None:
 
 def promote(src: Path, dst: Path, force: bool) -> None:
     """Copy the model folders, eval files and data manifest (not the data or checkpoints) to the shipped folder."""
-    for stage in C.MODEL_STAGES:
+    for stage in (*C.MODEL_STAGES, "reward"):
         C.require(C.stage_dir(src, stage), stage, src)
+    if not (C.stage_dir(src, "hack") / "summary.json").exists():
+        raise SystemExit(f"error: {C.stage_dir(src, 'hack')} is missing; run the hack stage first")
     if not (src / "eval.json").exists():
         raise SystemExit(f"error: {src / 'eval.json'} is missing; run the eval stage first")
     if dst.exists() and any(dst.iterdir()) and not force:
         raise SystemExit(f"error: {dst} already holds a trio; pass --force to overwrite it")
     C.check_writable(dst)
-    for folder in C.MODEL_STAGES.values():
+    for folder in (*C.MODEL_STAGES.values(), *C.AUX_FOLDERS.values()):
         shutil.rmtree(dst / folder, ignore_errors=True)
         shutil.copytree(src / folder, dst / folder, ignore=shutil.ignore_patterns("checkpoints"))
     for name in ("eval.json", "eval_samples.jsonl"):
@@ -121,6 +124,9 @@ def promote(src: Path, dst: Path, force: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.stage == "ppo":
+        print("note: TRL 1.16.0 (pinned) has no PPO trainer; the rlhf stage trains with RLOO instead (see rlhf.py)")
+        args.stage = "rlhf"
     preset = resolve_preset(args)
     check_extra_pairs(args)
     check_class_round(args)

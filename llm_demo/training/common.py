@@ -14,8 +14,11 @@ from pathlib import Path
 from llm_demo import TINYGPT_DIR
 from llm_demo.pairs import DPO_BETA
 
-STAGES = ("data", "tokenizer", "pretrain", "sft", "dpo", "eval")
-MODEL_STAGES = {"pretrain": "base", "sft": "sft", "dpo": "dpo"}  # stage name -> checkpoint folder
+STAGES = ("data", "tokenizer", "pretrain", "sft", "reward", "rlhf", "hack", "dpo", "eval")
+# stage name -> folder of a model that writes answers (the family's stages, in pipeline order)
+MODEL_STAGES = {"pretrain": "base", "sft": "sft", "rlhf": "rlhf", "dpo": "dpo"}
+# Folders promote also ships: the reward model (a scorer, not a chat model) and the KL-off run's curves (no weights).
+AUX_FOLDERS = {"reward": "reward", "hack": "rlhf-hack"}
 SHIPPED = TINYGPT_DIR                  # where `promote` puts a finished run
 
 
@@ -45,6 +48,21 @@ class Preset:
     # model wrote word salad (task accuracy 0.63 -> 0.15 / 0.25); with this term it stays at 0.62.
     dpo_sft_weight: float = field(default=1.0, metadata={
         "help": "weight of an NLL term on chosen answers (0: plain DPO)"})
+    # ---- reward model and RLHF (RLOO: TRL 1.16 ships no PPO trainer, see rlhf.py) ----
+    rm_epochs: float = field(default=0.5, metadata={"help": "passes over the preference pairs, reward model"})
+    rm_lr: float = field(default=1e-4, metadata={"help": "peak learning rate, reward model"})
+    rlhf_steps: int = field(default=100, metadata={"help": "RLOO optimizer steps (KL-penalised run, shipped)"})
+    rlhf_lr: float = field(default=3e-5, metadata={"help": "learning rate, RLOO"})
+    # beta: the KL coefficient of the penalty reward - beta * KL(policy || SFT); 0.05 is TRL's RLOOConfig default.
+    rlhf_beta: float = field(default=0.05, metadata={"help": "KL penalty toward the SFT model, RLOO"})
+    rlhf_generations: int = field(default=4, metadata={"help": "sampled answers per prompt (RLOO's k)"})
+    rlhf_new_tokens: int = field(default=48, metadata={"help": "sampled tokens per answer at most, RLOO"})
+    hack_steps: int = field(default=400, metadata={"help": "steps of the KL-off run (curves only, no weights)"})
+    hack_lr: float = field(default=1e-4, metadata={"help": "learning rate of the KL-off run"})
+    # Measured (issue 25): at hack_lr 3e-5 for 200 steps the KL-off run stayed as accurate as SFT on the curve prompts
+    # (task accuracy 1.0 throughout, reward-model score 4.13); at 1e-4 for 400 steps its accuracy fell to 0.125.
+    curve_every: int = field(default=40, metadata={"help": "RLOO steps between two points of the curves"})
+    curve_prompts: int = field(default=16, metadata={"help": "held-out prompts judged at each curve point"})
     eval_prompts: int = field(default=0, metadata={"help": "held-out prompts to generate for (0: all)"})
     eval_new_tokens: int = field(default=96, metadata={"help": "greedy tokens per answer at most"})
     eval_ppl_tokens: int = field(default=30000, metadata={"help": "held-out pretraining tokens for perplexity"})
@@ -55,12 +73,14 @@ PRESETS = {
     # A pipeline that runs every stage in seconds; it learns little, which the tests do not ask it to.
     "micro": Preset(corpus_mb=0.03, sft_n=48, dpo_n=32, dpo_heldout_n=8, vocab_size=320, n_layer=1, n_embd=32,
                     n_head=2, context=64, batch_size=8, sft_epochs=1.0, pretrain_lr=3e-3, sft_lr=3e-3,
-                    dpo_lr=1e-3, eval_prompts=4, eval_new_tokens=8, eval_ppl_tokens=256),
+                    dpo_lr=1e-3, eval_prompts=4, eval_new_tokens=8, eval_ppl_tokens=256, rm_lr=1e-3,
+                    rlhf_steps=4, rlhf_lr=1e-4, rlhf_new_tokens=8, hack_steps=4, hack_lr=1e-4, curve_every=2,
+                    curve_prompts=3),
 }
 
 
 def stage_dir(out: Path, stage: str) -> Path:
-    return out / MODEL_STAGES.get(stage, stage)
+    return out / MODEL_STAGES.get(stage, AUX_FOLDERS.get(stage, stage))
 
 
 def is_complete(path: Path) -> bool:
@@ -130,8 +150,9 @@ def finish(trainer, tokenizer, out: Path, stage: str, data: str, extra: dict | N
     if not trainer.is_world_process_zero():  # under `accelerate launch`, one process writes
         return {}
     model = trainer.model
-    model.generation_config.eos_token_id = stop_token_ids(tokenizer)  # generate() stops at <|end|> (or a doc end)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if model.can_generate():  # the reward model is a scorer: no generation config
+        model.generation_config.eos_token_id = stop_token_ids(tokenizer)  # generate() stops at <|end|> or a doc end
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(path)  # model.safetensors + config.json + generation_config.json
     tokenizer.save_pretrained(path)
     logs = trainer.state.log_history
@@ -161,7 +182,7 @@ def write_model_card(path: Path, metrics: dict | None = None) -> None:
     s = json.loads((path / "summary.json").read_text())
     cfg = json.loads((path / "config.json").read_text())
     lines = [f"# tinygpt-{s['folder']}", "",
-             f"Stage `{s['stage']}` of LLM Lab's miniature pipeline (base -> SFT -> DPO), trained from scratch on",
+             f"Stage `{s['stage']}` of LLM Lab's miniature pipeline (base -> SFT -> reward model -> RLHF, and DPO), trained on",
              "a CPU by `python -m llm_demo.training` (see the repository README, section *Our tiny trio*).", "",
              "| | |", "|---|---|",
              f"| architecture | GPT-2 style decoder: {cfg['n_layer']} pre-norm blocks, width {cfg['n_embd']}, "
@@ -169,10 +190,13 @@ def write_model_card(path: Path, metrics: dict | None = None) -> None:
              f"| parameters | {s['parameters']:,} |", f"| vocabulary | {cfg['vocab_size']} (byte-level BPE) |",
              f"| data | {s['data']} |", f"| steps | {s['steps']:,} |", f"| tokens seen | {s['tokens_seen']:,} |",
              f"| training time | {s['train_runtime_s']} s ({s['tokens_per_s']} tokens/s) |"]
-    lines += [f"| {k} | {v} |" for k, v in s.items() if k in ("dpo_beta", "dpo_sft_weight", "reference_model")]
+    lines += [f"| {k} | {v} |" for k, v in s.items() if k in ("dpo_beta", "dpo_sft_weight", "reference_model", "algorithm", "kl_beta",
+                                                            "reward_model", "heldout_pair_accuracy")]
     if metrics:
         lines += ["", "## Evaluation (held-out, greedy, chat template)", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in metrics.items()]
     lines += ["", "Logs: `training_log.csv` / `training_log.json` (loss and learning rate per logged step"
-              + (", DPO's rewards/* metrics" if s["stage"] == "dpo" else "") + ").", ""]
+              + {"dpo": ", DPO's rewards/* metrics", "reward": ", pairwise accuracy and margin",
+                 "rlhf": ", RLOO's reward and kl; curves.csv: the held-out judge every few steps"}.get(s["stage"], "")
+              + ").", ""]
     (path / "README.md").write_text("\n".join(lines))

@@ -1,4 +1,5 @@
-"""Evaluation of the trio on held-out data: greedy answers to chat-template prompts, perplexity, DPO reward accuracy.
+"""Evaluation of the family on held-out data: greedy answers to chat-template prompts, perplexity, DPO reward accuracy,
+the reward model's pairwise accuracy, and each stage's mean reward-model score and sampled KL to SFT.
 
 Run alone: `.venv/bin/python -m llm_demo.training eval --out runs/tinygpt` (writes eval.json and eval_samples.jsonl).
 """
@@ -116,11 +117,31 @@ def evaluate_stage(model_dir: Path, ref_dir: Path, prompts: list[dict], pairs: l
     return {**rates(rows), "dpo_reward_accuracy": round(acc, 4)}, rows
 
 
+def reward_and_kl(model, sft, rm, tokenizer, rows: list[dict], new_tokens: int, seed: int) -> dict:
+    """Mean reward-model score of a stage's greedy answers, and its sampled KL to SFT (nats per answer; 0 for SFT)."""
+    import torch
+
+    from llm_demo import reward as R
+    from llm_demo.training.rlhf_curves import sampled_kl
+
+    with torch.no_grad():
+        scores = [rm(torch.tensor([R.chat_ids(tokenizer, r["prompt"], r["answer"])[:rm.config.n_positions]]))
+                  .logits[0, 0].item() for r in rows]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            kl = 0.0 if model is sft else sum(sampled_kl(model, sft, tokenizer, r["prompt"], new_tokens)
+                                              for r in rows) / len(rows)
+    return {"reward_model_score": round(sum(scores) / len(scores), 4), "kl_to_sft": round(kl, 4)}
+
+
 def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict:
     from tqdm import tqdm
 
-    for stage in C.MODEL_STAGES:
+    from llm_demo import reward as R
+
+    for stage in (*C.MODEL_STAGES, "reward"):
         C.require(C.stage_dir(out, stage), stage, out)
+    rm = R.load(C.stage_dir(out, "reward"))[0]
     prompts = read_jsonl(out / "data" / "eval_prompts.jsonl")
     prompts = prompts[:preset.eval_prompts] if preset.eval_prompts else prompts
     heldout_text = [r["text"] for r in read_jsonl(out / "data" / "pretrain_heldout.jsonl")]
@@ -133,10 +154,16 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict:
         ctx = model.config.n_positions
         stages[folder] = {**rates(rows), "heldout_perplexity": round(
             perplexity(model, tokenizer, heldout_text, ctx, preset.eval_ppl_tokens), 3)}
+    sft = models["sft"][0]
+    for folder in ("sft", "rlhf", "dpo"):  # the chat stages (base answers are not chat turns)
+        rows = [s for s in samples if s["stage"] == folder]
+        stages[folder].update(reward_and_kl(models[folder][0], sft, rm, models[folder][1], rows,
+                                            preset.rlhf_new_tokens, seed))
     beta = json.loads((C.stage_dir(out, "dpo") / "summary.json").read_text())["dpo_beta"]
     pairs = read_jsonl(out / "data" / "dpo_heldout.jsonl")
     acc = reward_accuracy(models["dpo"][0], models["sft"][0], models["dpo"][1], pairs, beta)
-    result = {"stages": stages, "dpo_reward_accuracy": round(acc, 4)}
+    rm_acc = R.pairwise_accuracy(rm, models["sft"][1], pairs)
+    result = {"stages": stages, "dpo_reward_accuracy": round(acc, 4), "reward_model_accuracy": round(rm_acc, 4)}
     (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     with open(out / "eval_samples.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
@@ -144,6 +171,7 @@ def run(out: Path, preset: C.Preset, seed: int, force: bool = False) -> dict:
         extra = {"dpo_reward_accuracy": result["dpo_reward_accuracy"]} if folder == "dpo" else {}
         metrics = dict(stages[folder], **extra)
         C.write_model_card(C.stage_dir(out, stage), metrics)
+    C.write_model_card(C.stage_dir(out, "reward"), {"heldout_pair_accuracy": result["reward_model_accuracy"]})
     print(json.dumps(result, indent=2))
     return result
 

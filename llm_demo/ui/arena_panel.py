@@ -18,7 +18,7 @@ from llm_demo.ui.common import by_name, friendly, sampling_config
 from llm_demo import count
 
 LEADERBOARD_MAX_AGE_S = 5      # the whole class shares one leaderboard, recomputed at most this often
-LINEUP_LABELS = {"tinygpt": "TinyGPT: base / SFT / DPO", "tinygpt-class": "TinyGPT: SFT / DPO / DPO on the class's votes"}
+LINEUP_LABELS = {"tinygpt": "TinyGPT: base / SFT / RLHF / DPO", "tinygpt-class": "TinyGPT: SFT / DPO / DPO on the class's votes"}
 
 
 def intro_markdown() -> str:
@@ -27,8 +27,8 @@ def intro_markdown() -> str:
              "address." if config.CLASS_DB else
              "Class mode is off: your blind votes and this leaderboard stay in this page.")
     return ("### Blind arena: vote first, then see who wrote what\nThe same prompt and settings as above, but the "
-            "answers are shown as **A / B / C** in a random order. Pick the best (and, if you like, the worst: that "
-            f"ranks all three), or call it a tie or all bad. The models are revealed after your vote. {where}")
+            "answers are shown as **A / B / C / D** in a random order. Pick the best (and, if you like, the worst: "
+            f"the others beat it), or call it a tie or all bad. The models are revealed after your vote. {where}")
 
 
 def lineups() -> list[tuple[str, str]]:
@@ -201,7 +201,7 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
                 c[f"answer_{label}"] = gr.Textbox(label=f"Answer {label}", lines=6, interactive=False)
     with gr.Row():
         best = gr.Radio(list(CHOICES), value=None, label="Best answer", elem_id="arena-best")
-        worst = gr.Radio([*LABELS, NO_WORST], value=None, label="Worst answer (optional: ranks all three)",
+        worst = gr.Radio([*LABELS, NO_WORST], value=None, label="Worst answer (optional: the others beat it)",
                          elem_id="arena-worst")
         vote_btn = gr.Button("Vote and reveal")
     c["reveal"] = gr.Markdown()

@@ -1,27 +1,29 @@
-"""Compare tab: one prompt through base, SFT and DPO side by side, scored, with arena-style votes."""
+"""Compare tab: one prompt through base, SFT, RLHF and DPO side by side, scored, with arena-style votes."""
 import dataclasses
 
 import gradio as gr
 
-from llm_demo import compare, compare_explainer, compare_plots, config, models
+from llm_demo import compare, compare_explainer, compare_plots, config, models, rlhf_plots
 from llm_demo.ui.arena_panel import build_arena_panel
 from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
 from llm_demo import count
 
-INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
-supervised fine-tuning (SFT) and after preference tuning (DPO). All three stream at once with the same
+INTRO = """The same prompt goes to four checkpoints of **one** model: after pretraining (base), after
+supervised fine-tuning (SFT), and after the two preference-tuning routes from SFT: RLHF (a reward model, then
+reinforcement learning against it: RLOO, as TRL 1.16 has no PPO) and DPO. All stream at once with the same
 sampling settings and seed. Open "What this model saw" under a column to see why base models "don't answer":
-they get plain text to continue, while SFT and DPO get the chat template they were trained on.
+they get plain text to continue, while the chat stages get the chat template they were trained on.
 
-*The seed says instruction following "arises at scale". Here it does not come from size: the three columns are the
-same small model, and only the stages trained on instruction → answer pairs (SFT, then DPO) answer the question;
+*The seed says instruction following "arises at scale". Here it does not come from size: the columns are the
+same small model, and only the stages trained on instruction → answer pairs (SFT, then RLHF or DPO) answer;
 the base model, identical in size and pretraining, continues the text.*"""
 
 SCORES = """**Mean log-prob per token** (higher = more likely): how natural each answer looks to each stage's
 model; a model usually rates its own answer highest. **DPO implicit reward** = β · (log π_DPO(y|x) −
 log π_SFT(y|x)), the answer scored as a finished turn (its end-of-turn token included, as DPO trained on it). Only
 **differences between answers to the same prompt** mean something: DPO fits the gap between a chosen and a rejected
-answer, and a reward's own sign says little (the chosen answers' log-probability also fell during training)."""
+answer, and a reward's own sign says little (the chosen answers' log-probability also fell during training). **Reward model**: the trio's
+reward model's score of the answer (the proxy that RLHF climbs; trained on the same preference pairs as DPO)."""
 
 CURATED = {
     "tinygpt": ["What is your name?", "What does Ivy like to eat?", "How much is 9 plus 5?",
@@ -90,7 +92,7 @@ def score(run, busy):
     answers are the run's own (recorded when it ran). A stopped run is not scored (the note keeps saying it was
     stopped)."""
     if not isinstance(run, compare.Run) or busy:
-        return dict(table=None, score_note="Scores appear when all three columns have finished.")
+        return dict(table=None, score_note="Scores appear when every column has finished.")
     if run.stopped:
         return dict(table=None, score_note=STOPPED)
     if not run.finished:
@@ -103,7 +105,9 @@ def score(run, busy):
     if s.dpo_reward and s.sft_weight:
         note += (f" This DPO stage's loss adds an SFT term (weight {s.sft_weight:g}) to DPO's, so β·log-ratio is its "
                  "implicit reward only approximately.")
-    return dict(table=compare.scores_table(s), score_note=note)
+    rm = {f"{slot}_rm": (f"**Reward model:** {s.rm_score[slot]:.3f}" if slot in s.rm_score else "")
+          for slot in compare.SLOTS}
+    return dict(table=compare.scores_table(s), score_note=f"{note} {s.rm_note}", **rm)
 
 
 @friendly
@@ -145,7 +149,7 @@ def pick_family(family):
 
 
 def build_compare_tab():
-    gr.Markdown("## Compare: base vs SFT vs DPO")
+    gr.Markdown("## Compare: base vs SFT vs RLHF vs DPO")
     gr.Markdown(INTRO)
     engine_status()
     run_state, busy, votes = gr.State(None), gr.State(False), gr.State([])
@@ -155,9 +159,9 @@ def build_compare_tab():
         prompt = gr.Textbox(label="Prompt", value=CURATED["tinygpt"][0], scale=3)
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in CURATED["tinygpt"]], label="Curated prompts")
     with gr.Row():
-        run, stop = gr.Button("Run all three", variant="primary"), gr.Button("Stop", variant="stop")
+        run, stop = gr.Button("Run all four", variant="primary"), gr.Button("Stop", variant="stop")
     gr.Markdown(config.limits_markdown())
-    with gr.Accordion("Sampling settings (shared by the three columns)", open=False):
+    with gr.Accordion("Sampling settings (shared by the columns)", open=False):
         with gr.Row():
             d = compare.DEFAULT_SETTINGS
             temperature = gr.Slider(0, 2, d.temperature, step=0.05, label="Temperature (0 = greedy)")
@@ -168,18 +172,20 @@ def build_compare_tab():
             max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, d.max_new_tokens, step=1, label="Max new tokens")
             seed = gr.Number(d.seed, precision=0, label="Seed")
         system = gr.Textbox(label="System prompt for the chat stages (empty: none / the model's default)")
-    views = {}
+    views, rms = {}, {}
     with gr.Row(equal_height=True):
         for slot in compare.SLOTS:
             with gr.Column():
                 head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
                 answer = gr.Textbox(label="Answer", lines=8, interactive=False)
+                rms[f"{slot}_rm"] = gr.Markdown(elem_classes=["reward-model-score"])
                 with gr.Accordion("What this model saw", open=False):
                     saw = gr.Code(label="Exact prompt string", language=None, interactive=False, wrap_lines=True)
                     saw_n = gr.Markdown()
                 views.update({f"{slot}_{part}": c for part, c in zip(VIEW_PARTS, (head, answer, saw, saw_n))})
     gr.Markdown(SCORES)
-    table = gr.Dataframe(headers=["answer from", "under base", "under SFT", "under DPO", "DPO reward"],
+    table = gr.Dataframe(headers=["answer from", "under base", "under SFT", "under RLHF", "under DPO", "DPO reward",
+                                  "reward model"],
                          label="Scores (mean log-prob per token under each stage)", interactive=False)
     score_note = gr.Markdown()
     with gr.Row():
@@ -201,13 +207,15 @@ def build_compare_tab():
         ev = compare_explainer.load_eval()
         gr.Plot(compare_plots.eval_figure(ev) if ev else None, label="TinyGPT eval (eval.json)")
         gr.Plot(compare_plots.curves_figure(), label="TinyGPT training curves")
+        gr.Markdown(compare_explainer.rlhf_markdown())
+        gr.Plot(rlhf_plots.hacking_figure(), label="RLHF curves: KL penalty on vs off (curves.csv)")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     streamed = dict(views, run=run_state, busy=busy, better=better, worse=worse)
     run_ev = run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs], list(streamed.values()),
                        api_name="compare", concurrency_id=config.MODEL_CONCURRENCY_ID,
                        concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    scored = dict(table=table, score_note=score_note)
+    scored = dict(table=table, score_note=score_note, **rms)
     run_ev.then(by_name(score, scored), [run_state, busy], list(scored.values()),
                 api_name="compare_scores", concurrency_id=config.MODEL_CONCURRENCY_ID,
                 concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
