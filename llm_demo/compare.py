@@ -22,6 +22,7 @@ log = logging.getLogger("llm_demo")
 SLOTS = ("base", "sft", "rlhf", "dpo")     # the four columns, in pipeline order (RLHF and DPO both start from SFT)
 SLOT_TITLES = {"base": "Base (pretrained)", "sft": "SFT", "rlhf": "RLHF (RLOO)", "dpo": "DPO", "instruct": "Instruct",
                "dpo-class": "DPO on the class's votes"}
+STAGE_NAMES = {"base": "base", "sft": "SFT", "rlhf": "RLHF", "dpo": "DPO"}   # a stage in a sentence
 # Lineups that are not one family's base/SFT/DPO: (slot, model) per column. The class's own DPO stage answers next
 # to the shipped one (the stage exists once `python -m llm_demo.training dpo --from-class-db` has run).
 LINEUPS = {"tinygpt-class": (("sft", "tinygpt-sft"), ("dpo", "tinygpt-dpo"), ("dpo-class", models.CLASS_STAGE))}
@@ -79,10 +80,11 @@ def plan_columns(family: str) -> list[Column]:
                  else SLOT_TITLES["instruct" if instruct else slot])
         col = Column(slot, name, title)
         if not name:
-            col.error = ("This family publishes no separate DPO checkpoint: its instruct model "
+            stage = STAGE_NAMES.get(slot, slot)
+            col.error = (f"This family publishes no separate {stage} checkpoint: its instruct model "
                          f"({INSTRUCT_RECIPES.get(family, 'all its post-training stages')}) is in the middle column."
                          if "instruct" in stages
-                         else f"This family has no {slot} stage.")
+                         else f"This family has no {stage} stage.")
             col.done = True
         else:
             ok, reason = models.availability(name)

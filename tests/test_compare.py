@@ -1,4 +1,5 @@
-"""Compare tab core and handlers: three streams, scores with the right DPO sign, votes as DPO JSONL."""
+"""Compare tab core and handlers: one stream per stage (four for a family with RLHF), scores with the right DPO
+sign, votes as DPO JSONL. Columns are addressed by slot (col(cols, "dpo")), never by position."""
 import dataclasses
 import math
 
@@ -43,6 +44,11 @@ def tiny_family(monkeypatch, tiny_dir, dpo_dir):
     return "tinyfam"
 
 
+def col(cols, slot):
+    """The column of one stage: tests name the stage, so a family with more or fewer stages keeps its meaning."""
+    return next(c for c in cols if c.slot == slot)
+
+
 def run(family, seed=0, temperature=1.0, n=10):
     cfg = SamplingConfig(temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=n, seed=seed)
     return list(compare.stream_columns(family, PROMPT, cfg))
@@ -50,13 +56,13 @@ def run(family, seed=0, temperature=1.0, n=10):
 
 def test_four_columns_stream_together_and_finish(tiny_family):
     updates = run(tiny_family)
-    # the tiny family has no RLHF stage: that column is greyed (error set) and streams nothing
-    first_full = next(i for i, cols in enumerate(updates) if all(c.n_tokens > 0 for c in cols if not c.error))
+    first_full = next(i for i, cols in enumerate(updates) if all(c.n_tokens > 0 for c in cols))
     assert first_full <= 1, "all four columns should have their first token after one round"
     final = updates[-1]
     assert [c.slot for c in final] == ["base", "sft", "rlhf", "dpo"]
     assert all(c.done and c.n_tokens > 0 and not c.error for c in final), [(c.slot, c.error) for c in final]
-    assert final[0].prompt == PROMPT and final[1].prompt.startswith("<|user|>"), "base gets plain text, SFT the template"
+    assert col(final, "base").prompt == PROMPT, "base gets plain text"
+    assert all(c.prompt.startswith("<|user|>") for c in final if c.slot != "base"), "the chat stages get the template"
     assert all(c.prompt_tokens > 0 for c in final)
 
 
@@ -70,7 +76,7 @@ def test_columns_take_timed_turns_after_a_first_token_each(tiny_family, monkeypa
 
     monkeypatch.setattr(compare, "TURN_S", 30.0)
     updates = counts()
-    assert [n for n, _ in updates[1]] == [1, 1, 1] and len(updates) == 3, updates
+    assert [n for n, _ in updates[1]] == [1] * len(compare.SLOTS) and len(updates) == 3, updates
     assert all(done for _, done in updates[2]), updates
     monkeypatch.setattr(compare, "TURN_S", 0.0)
     updates = counts()
@@ -79,25 +85,26 @@ def test_columns_take_timed_turns_after_a_first_token_each(tiny_family, monkeypa
         assert [a[0] - b[0] for a, b in zip(after, before)] == [0 if b[1] else 1 for b in before], (before, after)
 
 
-def test_same_seed_reproduces_all_three_columns(tiny_family):
+def test_same_seed_reproduces_every_column(tiny_family):
     a = [c.text for c in run(tiny_family, seed=3)[-1]]
     b = [c.text for c in run(tiny_family, seed=3)[-1]]
-    assert a == b, "same seed and settings must give the same three answers"
+    assert a == b, "same seed and settings must give the same answers"
 
 
 def test_a_missing_or_broken_stage_is_greyed_and_the_others_run(monkeypatch, tiny_family, tmp_path):
     broken = models.ModelSpec("tiny-dpo", "tinyfam", "dpo", "embedded", str(tmp_path), "tiny dpo")
     monkeypatch.setitem(models.REGISTRY, "tiny-dpo", broken)
     final = run(tiny_family)[-1]
-    assert final[2].error and "not built yet" in final[2].error
-    assert final[0].n_tokens > 0 and final[1].n_tokens > 0, "one failing column must not stop the others"
+    assert "not built yet" in col(final, "dpo").error, col(final, "dpo")
+    assert all(c.n_tokens > 0 and not c.error for c in final if c.slot != "dpo"), "one failing column must not stop the others"
     cols = compare.plan_columns("smollm2-135m")
-    assert cols[1].title.startswith("Instruct") and "no separate DPO" in cols[2].error
+    assert col(cols, "sft").title.startswith("Instruct") and "no separate DPO" in col(cols, "dpo").error
+    assert "no separate RLHF" in col(cols, "rlhf").error, "the greyed RLHF column names its own stage"
 
 
 def test_scores_are_finite_and_the_dpo_reward_sign_is_right(tiny_family):
     cols = run(tiny_family, temperature=0)[-1]
-    cols[1].text, cols[2].text = LIKED, OTHER       # score two known answers
+    col(cols, "sft").text, col(cols, "dpo").text = LIKED, OTHER       # score two known answers
     s = compare.score_columns(tiny_family, PROMPT, cols)
     for ans, per in s.mean_logprob.items():
         assert all(math.isfinite(v) and v < 0 for v in per.values()), (ans, per)
@@ -105,12 +112,13 @@ def test_scores_are_finite_and_the_dpo_reward_sign_is_right(tiny_family):
     assert s.dpo_reward["sft"] > s.dpo_reward["dpo"], "LIKED must out-score OTHER under the DPO reward"
     assert s.beta == compare.DEFAULT_BETA
     rows = compare.scores_table(s)
-    assert len(rows) == 3 and len(rows[0]) == 5
+    answered = [c for c in cols if c.text]
+    assert len(rows) == len(answered) and all(len(r) == 1 + len(compare.SLOTS) + 2 for r in rows), rows
 
 
 def test_votes_export_as_dpo_jsonl_that_training_accepts(tiny_family, tmp_path):
     cols = run(tiny_family)[-1]
-    cols[0].text, cols[2].text = "meh", "Lovely answer."
+    col(cols, "base").text, col(cols, "dpo").text = "meh", "Lovely answer."
     v = compare.make_vote(compare.Run(tiny_family, PROMPT, cols=cols), "dpo", "base")
     path = compare.write_votes_jsonl([v, v], tmp_path)
     assert load_pairs_jsonl(path) == [{"prompt": PROMPT, "chosen": "Lovely answer.", "rejected": "meh"}] * 2
@@ -153,12 +161,13 @@ def test_score_handler_waits_for_the_run_then_fills_the_table(tiny_family):
     waiting = compare_tab.score(ran, True)
     assert waiting["table"] is None and "finished" in waiting["score_note"], waiting
     done = compare_tab.score(ran, False)
-    assert len(done["table"]) == 3 and "β =" in done["score_note"], done
+    assert [r[0] for r in done["table"]] == [compare.SLOT_TITLES[c.slot] for c in final], done
+    assert "β =" in done["score_note"], done
 
 
 def test_vote_handler_counts_the_session_votes(tiny_family):
     final = run(tiny_family)[-1]
-    final[0].text, final[2].text = "meh", "Lovely answer."
+    col(final, "base").text, col(final, "dpo").text = "meh", "Lovely answer."
     out = compare_tab.vote(compare.Run(tiny_family, PROMPT, cols=final), False, "dpo", "base", [])
     assert len(out["votes"]) == 1 and out["vote_note"] == "1 vote this session.", out
 
@@ -174,9 +183,10 @@ def test_a_column_that_fails_with_a_bug_does_not_stop_the_others(tiny_family, mo
         yield from real(lm, prompt, cfg, **kw)
     monkeypatch.setattr(batching, "stream", stream)
     final = run(tiny_family)[-1]
-    assert "Something went wrong" in final[1].error and "TypeError" in final[1].error, final[1].error
-    assert final[0].done and final[2].done and not final[0].error and not final[2].error, \
-        "a fault in one column must not stop the other two"
+    sft = col(final, "sft")
+    assert "Something went wrong" in sft.error and "TypeError" in sft.error, sft.error
+    assert all(c.done and not c.error for c in final if c.slot != "sft"), \
+        "a fault in one column must not stop the others"
     assert any(r.exc_info for r in caplog.records), "the fault's traceback must reach the log"
 
 
@@ -215,7 +225,7 @@ def test_the_pretraining_cost_note_is_computed_with_the_planner():
         assert part in note, f"{part!r} missing from the cost note: {note}"
 
 
-def test_one_compare_request_checks_its_sampling_settings_once_for_three_columns(tiny_family, monkeypatch):
+def test_one_compare_request_checks_its_sampling_settings_once_for_every_column(tiny_family, monkeypatch):
     checks = []
     real = SamplingConfig.__post_init__
     monkeypatch.setattr(SamplingConfig, "__post_init__", lambda self: (checks.append(self), real(self))[1])
@@ -247,6 +257,7 @@ def test_vote_radios_offer_only_the_columns_that_answer(tiny_family, monkeypatch
                         lambda f: [dataclasses.replace(c, error="no such stage", done=True) if c.slot == "dpo" else c
                                    for c in real(f)])
     first = next(compare_tab.run_compare(tiny_family, PROMPT, "", 0.7, 50, 1.0, 1.0, 4, 0))
-    assert first["better"]["choices"] == first["worse"]["choices"] == ["base", "sft"] or \
-        [c[0] if isinstance(c, tuple) else c for c in first["better"]["choices"]] == ["base", "sft"], first["better"]
+    answering = [s for s in compare.SLOTS if s != "dpo"]          # every stage of the family but the greyed one
+    assert first["better"]["choices"] == first["worse"]["choices"] == answering or \
+        [c[0] if isinstance(c, tuple) else c for c in first["better"]["choices"]] == answering, first["better"]
     assert first["better"]["value"] != first["worse"]["value"], "the two radios must start on different columns"

@@ -58,7 +58,7 @@ def _column_views(cols, stopped: bool = False) -> dict:
 
 @friendly
 def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new, seed, progress=gr.Progress()):
-    """Stream the three columns: yields their views (see _column_views) plus {run, busy}; the run (prompt,
+    """Stream the family's columns (one per stage): yields their views (see _column_views) plus {run, busy}; the run (prompt,
     settings, answers) is what scores and votes use later."""
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
     if not isinstance(prompt, str) or not prompt.strip():
@@ -88,7 +88,7 @@ def _vote_choices(cols) -> dict:
 
 @friendly
 def score(run, busy):
-    """{table, score_note}: every finished answer under every stage, once all three are done; the prompt and the
+    """{table, score_note, <slot>_rm}: every finished answer under every stage, once every column is done; the prompt and the
     answers are the run's own (recorded when it ran). A stopped run is not scored (the note keeps saying it was
     stopped)."""
     if not isinstance(run, compare.Run) or busy:
