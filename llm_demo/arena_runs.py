@@ -1,4 +1,4 @@
-"""Blind arena runs for one page (no Gradio): the answers shown as A / B / C in a random order that the server
+"""Blind arena runs for one page (no Gradio): the answers shown as A, B, C (D) in a random order that the server
 records, a vote bound to that run, and the reveal. With class mode on, runs and votes go to the class database
 (arena_store); without it they stay in the page's own state.
 

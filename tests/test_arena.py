@@ -34,6 +34,15 @@ def test_one_vote_states_the_right_comparisons():
     assert broken == {("m-base", "m-dpo")}, "a greyed column takes no part"
 
 
+def test_a_four_answer_ranking_puts_best_over_all_and_every_middle_over_the_worst():
+    order = ["base", "sft", "rlhf", "dpo"]
+    cols = {s: {"model": f"m-{s}", "text": f"answer {s}", "error": ""} for s in order}
+    got = {(c.winner, c.loser) for c in arena.comparisons(VoteRow(0, "run", "p", order, cols, "D", "A"))}
+    assert got == {("m-dpo", "m-base"), ("m-dpo", "m-sft"), ("m-dpo", "m-rlhf"),
+                   ("m-sft", "m-base"), ("m-rlhf", "m-base")}, got
+    assert len(arena.comparisons(VoteRow(0, "run", "p", order, cols, "tie", None))) == 12, "a tie: 6 pairs, both ways"
+
+
 def simulated_pairwise_votes(true, n, seed):
     """Each vote sees two of the three models (the third column greyed) and the winner is drawn from BT."""
     rng, names = random.Random(seed), list(true)

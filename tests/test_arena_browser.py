@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from conftest import CHROMIUM_ARGS, CHROMIUM, open_tab, screenshot
 from llm_demo import models
+from llm_demo.arena_store import LABELS
 from llm_demo.bench.launch import start_app, stop_app
 
 
@@ -29,12 +30,12 @@ def test_blind_vote_reveals_the_models_and_updates_the_class_leaderboard(browser
     expect(panel.get_by_text("Class mode is on")).to_be_visible()
     for prompt, best, worst in (("What is your name?", "A", "C"), ("Where does Hugo live?", "B", None)):
         panel.get_by_label("Prompt", exact=True).fill(prompt)
-        panel.get_by_role("button", name="Run blind (A / B / C)").click()
-        for label in "ABC":
+        panel.get_by_role("button", name="Run blind").click()
+        for label in LABELS:          # the TinyGPT lineup: base, SFT, RLHF and DPO, one per label
             expect(panel.get_by_label(f"Answer {label}")).not_to_have_value("", timeout=60_000)
-        expect(panel.get_by_text(re.compile(r"\d+ tokens? · finished"))).to_have_count(3, timeout=60_000)
+        expect(panel.get_by_text(re.compile(r"\d+ tokens? · finished"))).to_have_count(len(LABELS), timeout=60_000)
         heads = panel.locator(".prose").all_inner_texts()
-        assert not any("tinygpt-" in h for h in heads if h.strip()[:1] in "ABC"), "a model name shows before the vote"
+        assert not any("tinygpt-" in h for h in heads if h.strip()[:1] in LABELS), "a model name shows before the vote"
         page.locator("#arena-best").get_by_role("radio", name=best, exact=True).check()
         if worst:
             page.locator("#arena-worst").get_by_role("radio", name=worst, exact=True).check()

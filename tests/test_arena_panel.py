@@ -126,6 +126,17 @@ def test_teacher_view_refuses_without_the_token_and_exports_resets_with_it(tiny_
         arena_panel.teacher_totals("")
 
 
+def test_a_three_answer_lineup_after_a_four_answer_run_leaves_no_stale_d(tiny_family, monkeypatch):
+    four = blind(tiny_family)
+    assert four["answer_D"], "the four-stage family fills D"
+    monkeypatch.setitem(compare.LINEUPS, tiny_family, (("base", "tiny-base"), ("sft", "tiny-sft"), ("dpo", "tiny-dpo")))
+    three = blind(tiny_family)
+    assert len(three["run"].order) == 3 and three["answer_D"] == "" and "Not used" in three["head_D"], three["head_D"]
+    with pytest.raises(Exception, match="empty or missing"):
+        arena_panel.cast_vote(three["run"], "D", None, [], page())
+    assert arena_panel.cast_vote(three["run"], "A", "C", [], page())["mine"][-1].best == "A"
+
+
 def test_a_picked_worst_can_be_cleared_with_none(tiny_family):
     """Issue 27 item 12: a radio cannot be unselected, so after 'worst: B' a tie was refused for good."""
     run = blind(tiny_family)["run"]

@@ -1,4 +1,5 @@
 """The class arena's SQLite store: schema and migrations, votes bound to recorded runs, refusals that lose nothing."""
+import json
 import sqlite3
 import threading
 
@@ -96,6 +97,40 @@ def test_an_older_schema_is_migrated_and_keeps_its_votes(tmp_path):
     assert store.schema_version() == arena_store.SCHEMA_VERSION
     [row] = store.votes()
     assert (row.run_id, row.best, row.worst) == ("r1", "A", None), "the old vote survives the migration"
+
+
+def test_a_three_answer_database_keeps_its_votes_next_to_four_answer_runs(tmp_path):
+    """A class database written before the RLHF column (schema 2, runs of three answers A-C, ranked votes) opens
+    unchanged: its votes count and export as before, and new four-answer runs (D included) join the same board."""
+    from llm_demo import arena
+    path = tmp_path / "three.sqlite3"
+    con = sqlite3.connect(path)
+    for step in arena_store.MIGRATIONS[:2]:                        # what the three-column app created
+        con.executescript(step)
+    con.execute(f"PRAGMA application_id = {arena_store.APP_ID}")
+    con.execute("PRAGMA user_version = 2")
+    con.execute("INSERT INTO runs VALUES ('old', 'p', 0, 'tinygpt', 'What is your name?', '', '{}', ?, ?, 'done')",
+                (json.dumps(ORDER), json.dumps(DONE)))
+    con.execute("INSERT INTO votes (run_id, created, best, worst) VALUES ('old', 0, 'A', 'B')")   # dpo best, base worst
+    con.commit()
+    con.close()
+    store = ArenaStore(path)
+    [old] = store.votes()
+    assert (old.order, old.best, old.worst) == (ORDER, "A", "B"), old
+    assert arena.dpo_pairs([old]) == [
+        {"prompt": "What is your name?", "chosen": DONE["dpo"]["text"], "rejected": DONE["base"]["text"]},
+        {"prompt": "What is your name?", "chosen": DONE["dpo"]["text"], "rejected": DONE["sft"]["text"]},
+        {"prompt": "What is your name?", "chosen": DONE["sft"]["text"], "rejected": DONE["base"]["text"]}], \
+        "the old vote exports the same three pairs as before"
+    with pytest.raises(ValueError, match="empty or missing"):
+        store.record_vote("old", "p", "D")                        # an old run has no D
+    four = ["rlhf", *ORDER]
+    cols = {**DONE, "rlhf": {"model": "m-rlhf", "text": "I am Tiny, thank you!", "error": ""}}
+    new = store.start_run("page-2", "tinygpt", "What is your name?", "", {}, four, cols)
+    store.finish_run(new, cols)
+    store.record_vote(new, "page-2", "A", "D")                    # rlhf best, sft worst
+    board = arena.leaderboard(store.votes())
+    assert sorted(board.models) == ["m-base", "m-dpo", "m-rlhf", "m-sft"] and board.votes == 2, board
 
 
 def test_foreign_newer_or_unwritable_databases_are_refused_untouched(tmp_path):

@@ -1,4 +1,4 @@
-"""Compare tab, blind arena panel: answers as A / B / C, a vote, the reveal, the leaderboard and the teacher view.
+"""Compare tab, blind arena panel: answers as A, B, C (and D for a four-stage lineup), a vote, the reveal, the leaderboard and the teacher view.
 
 Handlers return dicts keyed by output name (tests read them by name); common.by_name maps them to components.
 The work is in llm_demo/arena_runs.py (runs and votes), arena.py (leaderboard math) and arena_store.py (database).
@@ -27,8 +27,9 @@ def intro_markdown() -> str:
              "address." if config.CLASS_DB else
              "Class mode is off: your blind votes and this leaderboard stay in this page.")
     return ("### Blind arena: vote first, then see who wrote what\nThe same prompt and settings as above, but the "
-            "answers are shown as **A / B / C / D** in a random order. Pick the best (and, if you like, the worst: "
-            f"the others beat it), or call it a tie or all bad. The models are revealed after your vote. {where}")
+            "answers are shown as **A, B, C** (and **D** when the lineup has four stages) in a random order. Pick the "
+            "best (and, if you like, the worst: the others beat it), or call it a tie or all bad. The models are "
+            f"revealed after your vote. {where}")
 
 
 def lineups() -> list[tuple[str, str]]:
@@ -41,9 +42,14 @@ def _page(request) -> str:
 
 
 def blind_views(run) -> dict:
-    """Heads and answers in the shown order (no model names until the vote), and the run itself."""
+    """Heads and answers in the shown order (no model names until the vote), and the run itself. A lineup with fewer
+    answers than LABELS empties the labels it does not use (a three-stage run after a four-stage one shows no stale D)."""
     out = {"run": run}
-    for label, col in arena_runs.shown(run):
+    shown = arena_runs.shown(run)
+    for label in LABELS[len(shown):]:
+        out[f"head_{label}"] = f"### {label}\n*Not used: this lineup has {len(shown)} answers.*"
+        out[f"answer_{label}"] = ""
+    for label, col in shown:
         if col.error:
             head = f"### {label}\n⛔ *{col.error}*"
         else:
@@ -73,7 +79,7 @@ NO_WORST = "none"             # the worst radio's way back to "no worst answer" 
 def cast_vote(run, best, worst, mine, request: gr.Request):
     """Unfinished runs are refused by arena_runs.vote (class mode: by the database, which knows the run's status)."""
     if best not in CHOICES:
-        raise ValueError("Choose the best answer (A, B or C), 'tie' or 'all bad' first.")
+        raise ValueError(f"Choose the best answer ({', '.join(LABELS)}), 'tie' or 'all bad' first.")
     worst = None if worst == NO_WORST else worst     # "none": a radio cannot be unselected, so it is a choice
     mine, replaced = arena_runs.vote(arena_runs.class_store(), _page(request), run, best, worst, mine)
     with _board_lock:                      # the voter's next leaderboard counts this vote (the cache is per process)
@@ -193,7 +199,7 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
     gr.Markdown(intro_markdown())
     with gr.Row():
         lineup = gr.Dropdown(lineups(), value="tinygpt", label="Lineup", scale=2)
-        run_btn = gr.Button("Run blind (A / B / C)", variant="primary", scale=1)
+        run_btn = gr.Button("Run blind", variant="primary", scale=1)
     with gr.Row(equal_height=True):
         for label in LABELS:
             with gr.Column():
