@@ -151,3 +151,52 @@ def test_compare_api_answers_in_four_columns_with_reward_scores(app_url):
     table = out[0]["data"] if isinstance(out[0], dict) else out[0]
     assert any(row[0] == "RLHF (RLOO)" for row in table), f"the scores table lists the RLHF answer: {table}"
     client.close()
+
+
+# ---------------------------------------------------------------- the Lesson and the explainer read the runs
+
+
+def test_the_lessons_rlhf_section_quotes_the_shipped_runs():
+    from llm_demo import lesson
+    ev = json.loads((TINYGPT_DIR / "eval.json").read_text())
+    rm, rl, dpo = (json.loads((TINYGPT_DIR / f / "summary.json").read_text()) for f in ("reward", "rlhf", "dpo"))
+    [pipeline] = [s for s in lesson.sections() if s.key == "pipeline"]
+    text = " ".join(pipeline.shows)
+    st = ev["stages"]
+    for part in (f"reward model ranks {ev['reward_model_accuracy']:.0%}",
+                 f"RLHF {st['rlhf']['reward_model_score'] - st['sft']['reward_model_score']:+.2f} at KL "
+                 f"{st['rlhf']['kl_to_sft']:.2f}",
+                 f"DPO {st['dpo']['reward_model_score'] - st['sft']['reward_model_score']:+.2f} at KL "
+                 f"{st['dpo']['kl_to_sft']:.2f}",
+                 f"RLHF {rl['networks_trained']} / {rl['networks_in_memory']}", "vs DPO 1 / 2",
+                 f"{rm['train_runtime_s'] + rl['train_runtime_s']:.0f} s vs {dpo['train_runtime_s']:.0f} s"):
+        assert part in text, f"{part!r} missing from the Lesson's RLHF line: {text}"
+
+
+def _trio_with_curves(tmp_path, hack_rows):
+    import shutil
+    for folder in ("reward", "rlhf", "dpo"):
+        (tmp_path / folder).mkdir(parents=True)
+        shutil.copy2(TINYGPT_DIR / folder / "summary.json", tmp_path / folder / "summary.json")
+    shutil.copy2(TINYGPT_DIR / "eval.json", tmp_path / "eval.json")
+    shutil.copy2(TINYGPT_DIR / "rlhf" / "curves.csv", tmp_path / "rlhf" / "curves.csv")
+    (tmp_path / "rlhf-hack").mkdir()
+    base = {"preferred_rate": 0.0, "mean_answer_tokens": 10.0}
+    RC.write_csv([{**base, **r} for r in hack_rows], tmp_path / "rlhf-hack" / "curves.csv")
+    return tmp_path
+
+
+def test_the_explainer_says_hacking_only_when_the_unseen_judge_falls(tmp_path):
+    from llm_demo import compare_explainer as X, rlhf_plots
+    start = {"step": 0, "reward_model_score": -4.0, "kl_to_sft": 0.0, "task_accuracy": 1.0, "format_compliance": 1.0}
+    hacked = _trio_with_curves(tmp_path / "a", [start, {**start, "step": 40, "reward_model_score": 4.0,
+                                                        "kl_to_sft": 30.0, "task_accuracy": 0.25}])
+    honest = _trio_with_curves(tmp_path / "b", [start, {**start, "step": 40, "reward_model_score": 4.0,
+                                                        "kl_to_sft": 2.0}])
+    said = X.rlhf_markdown(hacked)
+    assert "reward hacking" in said and "-4.00 → 4.00" in said and "100% → 25%" in said, said
+    assert "did not hack" in X.rlhf_markdown(honest), X.rlhf_markdown(honest)
+    fig = rlhf_plots.hacking_figure(hacked)
+    assert {t.legendgroup for t in fig.data} == {"rlhf", "rlhf-hack"} and len(fig.data) == 8, \
+        "both runs, three panels each plus format compliance"
+    assert "not trained yet" in X.rlhf_markdown(tmp_path / "nothing") and rlhf_plots.hacking_figure(tmp_path) is None
