@@ -22,7 +22,7 @@ FILE_TIERS = {
     "app": ("test_app.py", "test_launch.py", "test_faults.py", "test_arena_faults.py", "test_load.py", "test_api.py",
             "test_inside_api.py", "test_vote_binding.py", "test_fuzz.py"),
     "server": ("test_remote.py",),
-    "training": ("test_training.py", "test_arena_training.py", "test_training_shipped.py"),
+    "training": ("test_training.py", "test_arena_training.py", "test_training_shipped.py", "test_rlhf_training.py"),
     "slow": ("test_engine_llamacpp.py", "test_engine_capacity.py", "test_models.py", "test_security.py"),
 }
 

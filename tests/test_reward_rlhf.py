@@ -1,77 +1,18 @@
-"""The reward model and the RLHF (RLOO) stage: the micro pipeline through both, their refusals, the shipped
-models' properties, and Compare with four columns through the core."""
+"""The shipped reward model and RLHF (RLOO) stage: their properties, the score API's refusals, Compare with four
+columns (core and API), and the Lesson and explainer that quote the runs. The micro pipeline through both stages is in
+tests/test_rlhf_training.py (training tier)."""
 import json
 import math
+import shutil
 
 import pytest
 
 from llm_demo import TINYGPT_DIR, compare, models
 from llm_demo import reward as R
 from llm_demo.sampling import SamplingConfig
-from llm_demo.training import common as C
 from llm_demo.training import evaluate as E
 from llm_demo.training import rlhf_curves as RC
 from llm_demo.training.__main__ import SHIP_LIMIT_MB, main
-
-MICRO = ["--preset", "micro", "--threads", "1"]
-
-
-@pytest.fixture(scope="module")
-def micro(tmp_path_factory):
-    out = tmp_path_factory.mktemp("micro")
-    assert main(["all", "--out", str(out), *MICRO]) == 0
-    return out
-
-
-def test_micro_pipeline_runs_reward_rlhf_and_hack(micro):
-    for folder in ("reward", "rlhf"):
-        assert C.is_complete(micro / folder), f"{folder} should hold weights and a summary"
-    rl = json.loads((micro / "rlhf" / "summary.json").read_text())
-    assert rl["algorithm"] == "RLOO" and rl["steps"] == C.PRESETS["micro"].rlhf_steps, rl
-    for run in ("rlhf", "rlhf-hack"):
-        rows = RC.read_csv(micro / run / "curves.csv")
-        assert [r["step"] for r in rows][0] == 0 and len(rows) >= 2, f"{run}: curves from step 0 on: {rows}"
-        assert all(math.isfinite(r["reward_model_score"]) for r in rows), rows
-    assert not (micro / "rlhf-hack" / "model.safetensors").exists(), "the KL-off run ships curves, not weights"
-    ev = json.loads((micro / "eval.json").read_text())
-    assert "rlhf" in ev["stages"] and 0 <= ev["reward_model_accuracy"] <= 1, ev
-    assert {"reward_model_score", "kl_to_sft"} <= set(ev["stages"]["rlhf"]), ev["stages"]["rlhf"]
-
-
-def test_rlhf_rerun_is_byte_identical(micro):
-    before = (micro / "rlhf" / "model.safetensors").read_bytes()
-    assert main(["rlhf", "--out", str(micro), "--force", *MICRO]) == 0
-    assert (micro / "rlhf" / "model.safetensors").read_bytes() == before, "same seed, one thread: same weights"
-
-
-def test_ppo_alias_names_rloo(micro, capsys):
-    main(["ppo", "--out", str(micro), *MICRO])  # complete: skipped, but the note says what runs
-    assert "RLOO" in capsys.readouterr().out, "asking for ppo must say that RLOO is what trains"
-
-
-def test_reward_and_rlhf_refuse_before_sft(tmp_path):
-    for stage in ("reward", "rlhf"):
-        with pytest.raises(SystemExit, match="sft"):
-            main([stage, "--out", str(tmp_path), *MICRO])
-    assert not (tmp_path / "reward").exists() and not (tmp_path / "rlhf").exists(), "nothing half-written"
-
-
-def test_bad_preference_line_is_one_sentence(micro, tmp_path):
-    out = tmp_path / "run"
-    (out / "data").mkdir(parents=True)
-    (out / "data" / "dpo_train.jsonl").write_text('{"prompt": "hi", "chosen": "a"}\n')
-    import shutil
-    shutil.copytree(micro / "sft", out / "sft")
-    with pytest.raises(SystemExit, match="line 1: missing key"):
-        main(["reward", "--out", str(out), *MICRO])
-    assert not C.is_complete(out / "reward"), "a bad pairs file must not leave a reward model behind"
-
-
-def test_nan_reward_stops_the_run():
-    cb = RC.make_callback(None, None, None, [], 1, 1, 1, 0)
-    with pytest.raises(RC.NonFinite, match="reward"):
-        cb.on_log(None, type("S", (), {"global_step": 3})(), None, logs={"reward": float("nan"), "kl": 0.1})
-
 
 # ---------------------------------------------------------------- the shipped models
 
@@ -174,7 +115,6 @@ def test_the_lessons_rlhf_section_quotes_the_shipped_runs():
 
 
 def _trio_with_curves(tmp_path, hack_rows):
-    import shutil
     for folder in ("reward", "rlhf", "dpo"):
         (tmp_path / folder).mkdir(parents=True)
         shutil.copy2(TINYGPT_DIR / folder / "summary.json", tmp_path / folder / "summary.json")
