@@ -48,22 +48,26 @@ def test_each_stage_changes_the_parameters(micro):
 
     set_seed(0)  # the pretrain stage seeds the same way before building the model: this is its initialization
     init = build_model(AutoTokenizer.from_pretrained(micro / "tokenizer"), C.PRESETS["micro"]).state_dict()
-    states = [init] + [AutoModelForCausalLM.from_pretrained(micro / f).state_dict() for f in ("base", "sft", "dpo")]
-    names = ["init", "base", "sft", "dpo"]
-    for (a, sa), (b, sb) in zip(zip(names, states), zip(names[1:], states[1:])):
-        changed = [k for k in sb if k in sa and not (sa[k] == sb[k]).all()]
+    states = {"init": init, **{f: AutoModelForCausalLM.from_pretrained(micro / f).state_dict()
+                               for f in ("base", "sft", "rlhf", "dpo")}}
+    # each stage against the checkpoint it starts from (RLHF and DPO both start from SFT)
+    for a, b in (("init", "base"), ("base", "sft"), ("sft", "rlhf"), ("sft", "dpo")):
+        changed = [k for k in states[b] if k in states[a] and not (states[a][k] == states[b][k]).all()]
         assert changed, f"{b} has exactly the parameters of {a}: that stage did not train"
 
 
 def test_eval_json_has_the_issue_shape(micro):
     result = json.loads((micro / "eval.json").read_text())
-    assert set(result) == {"stages", "dpo_reward_accuracy"}, f"unexpected top-level keys: {set(result)}"
-    assert set(result["stages"]) == {"base", "sft", "dpo"}, "eval.json must have exactly base, sft, dpo"
+    assert set(result) == {"stages", "dpo_reward_accuracy", "reward_model_accuracy"}, f"top-level keys: {set(result)}"
+    assert set(result["stages"]) == set(C.MODEL_STAGES.values()), "eval.json must have exactly the family's stages"
     for stage, m in result["stages"].items():
-        assert set(m) == {"format_compliance", "task_accuracy", "preferred_rate", "heldout_perplexity"}, stage
+        # the chat stages also carry the reward model's mean score and their KL to SFT (base answers are no chat turns)
+        extra = {"reward_model_score", "kl_to_sft"} if stage != "base" else set()
+        assert set(m) == {"format_compliance", "task_accuracy", "preferred_rate", "heldout_perplexity"} | extra, stage
         assert all(0 <= m[k] <= 1 for k in ("format_compliance", "task_accuracy", "preferred_rate")), (stage, m)
         assert m["heldout_perplexity"] > 1, f"{stage}: a perplexity below 1 is impossible"
-    assert 0 <= result["dpo_reward_accuracy"] <= 1
+    assert 0 <= result["dpo_reward_accuracy"] <= 1 and 0 <= result["reward_model_accuracy"] <= 1
+    assert result["stages"]["sft"]["kl_to_sft"] == 0, "SFT is its own reference"
     dpo_log = (micro / "dpo" / "training_log.csv").read_text().splitlines()[0]
     for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"):
         assert key in dpo_log, f"DPO log lacks {key}"
