@@ -63,7 +63,7 @@ def test_compare_tab_fits_820_px_and_the_prompt_it_saw_wraps(narrow):
     _page_fits(narrow, "Compare tab")
 
     panel.get_by_label("Prompt").fill(LONG_PROMPT)
-    panel.get_by_role("button", name="Run all four").click()
+    panel.get_by_role("button", name="Run all stages").click()
     expect(panel.get_by_text("stopped by:")).to_have_count(4, timeout=60_000)
     for accordion in panel.get_by_text("What this model saw").all():
         accordion.click()

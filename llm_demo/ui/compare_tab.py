@@ -159,7 +159,7 @@ def build_compare_tab():
         prompt = gr.Textbox(label="Prompt", value=CURATED["tinygpt"][0], scale=3)
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in CURATED["tinygpt"]], label="Curated prompts")
     with gr.Row():
-        run, stop = gr.Button("Run all four", variant="primary"), gr.Button("Stop", variant="stop")
+        run, stop = gr.Button("Run all stages", variant="primary"), gr.Button("Stop", variant="stop")
     gr.Markdown(config.limits_markdown())
     with gr.Accordion("Sampling settings (shared by the columns)", open=False):
         with gr.Row():
@@ -178,7 +178,7 @@ def build_compare_tab():
             with gr.Column():
                 head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
                 answer = gr.Textbox(label="Answer", lines=8, interactive=False)
-                rms[f"{slot}_rm"] = gr.Markdown(elem_classes=["reward-model-score"])
+                rms[f"{slot}_rm"] = gr.Markdown(elem_id=f"rm-{slot}", elem_classes=["reward-model-score"])
                 with gr.Accordion("What this model saw", open=False):
                     saw = gr.Code(label="Exact prompt string", language=None, interactive=False, wrap_lines=True)
                     saw_n = gr.Markdown()
