@@ -14,7 +14,7 @@ import gradio as gr
 from llm_demo import arena, arena_plots, arena_runs, config, models, teacher_guard
 from llm_demo.arena_store import CHOICES, LABELS
 from llm_demo.pairs import write_pairs_jsonl
-from llm_demo.ui.common import by_name, friendly, sampling_config
+from llm_demo.ui.common import ANSWER_MIN_WIDTH, by_name, friendly, sampling_config
 from llm_demo import count
 
 LEADERBOARD_MAX_AGE_S = 5      # the whole class shares one leaderboard, recomputed at most this often
@@ -202,7 +202,7 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
         run_btn = gr.Button("Run blind", variant="primary", scale=1)
     with gr.Row(equal_height=True):
         for label in LABELS:
-            with gr.Column():
+            with gr.Column(min_width=ANSWER_MIN_WIDTH):
                 c[f"head_{label}"] = gr.Markdown(f"### {label}")
                 c[f"answer_{label}"] = gr.Textbox(label=f"Answer {label}", lines=6, interactive=False)
     with gr.Row():

@@ -9,6 +9,9 @@ from llm_demo.sampling import SamplingConfig
 from llm_demo.tokenization import replace_surrogates, surrogate_note
 
 log = logging.getLogger("llm_demo")
+# Compare's and the arena's answer columns: four side by side at 1280 px (Gradio's default 320 px minimum put the
+# fourth on a second row); narrower screens still wrap them.
+ANSWER_MIN_WIDTH = 240
 
 
 def _to_gr_error(exc: Exception) -> gr.Error:

@@ -5,7 +5,7 @@ import gradio as gr
 
 from llm_demo import compare, compare_explainer, compare_plots, config, models, rlhf_plots
 from llm_demo.ui.arena_panel import build_arena_panel
-from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
+from llm_demo.ui.common import ANSWER_MIN_WIDTH, by_name, engine_status, friendly, sampling_config
 from llm_demo import count
 
 INTRO = """The same prompt goes to four checkpoints of **one** model: after pretraining (base), after
@@ -175,7 +175,7 @@ def build_compare_tab():
     views, rms = {}, {}
     with gr.Row(equal_height=True):
         for slot in compare.SLOTS:
-            with gr.Column():
+            with gr.Column(min_width=ANSWER_MIN_WIDTH):
                 head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
                 answer = gr.Textbox(label="Answer", lines=8, interactive=False)
                 rms[f"{slot}_rm"] = gr.Markdown(elem_id=f"rm-{slot}", elem_classes=["reward-model-score"])
