@@ -6,9 +6,6 @@ import json
 from pathlib import Path
 
 from llm_demo import TINYGPT_DIR, not_built, scaling
-from llm_demo.training.common import PRESETS
-
-RLOO_K = PRESETS["full"].rlhf_generations   # sampled answers per prompt in the shipped RLHF run (training/common.py)
 
 STAGE_PANELS = [
     ("1 · Pretraining", "Next-token prediction on a huge pile of text (trillions of tokens for real models; for "
@@ -21,7 +18,8 @@ STAGE_PANELS = [
      "to predict their rankings, then reinforcement learning pushes the LLM toward answers that model scores "
      "highly, with a KL penalty to stay near SFT. InstructGPT used PPO, which holds four networks (policy, frozen "
      "reference, reward model, value model). We run RLOO (TRL 1.16 ships no PPO): the same loop with a "
-     f"leave-one-out baseline over {RLOO_K} sampled answers instead of a value model, so three networks."),
+     "leave-one-out baseline (each sampled answer against the mean of the others to the same prompt) instead of "
+     "a value model, so three networks."),
     ("3′ · DPO", "Direct Preference Optimization learns straight from pairs (prompt, chosen, "
      "rejected), with no reward model: it widens the gap between the chosen and the rejected answer's likelihoods, "
      "each measured relative to the SFT reference model. Both may fall (our own run's chosen log-probability "

@@ -61,9 +61,10 @@ def server_models(max_age_s: float = LIST_TTL_S) -> tuple[list[str], str]:
 
 
 def stage_of(model_id: str) -> str:
-    """A served model's stage from its name: ...-dpo, ...-sft, ...-base; anything else is taken as a chat model."""
+    """A served model's stage from its name: ...-dpo, ...-rlhf, ...-sft, ...-base; anything else is taken as a chat
+    model."""
     low = model_id.lower()
-    return next((st for st in ("dpo", "sft", "base") if re.search(rf"(^|[-_.:/]){st}([-_.:/]|$)", low)), "instruct")
+    return next((st for st in ("dpo", "rlhf", "sft", "base") if re.search(rf"(^|[-_.:/]){st}([-_.:/]|$)", low)), "instruct")
 
 
 @dataclass(eq=False)

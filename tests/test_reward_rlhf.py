@@ -71,6 +71,10 @@ def test_compare_streams_four_columns_with_reward_scores():
     answered = {c.slot for c in cols if c.text}
     assert set(scores.rm_score) == answered, f"every answer gets a reward-model score: {scores.rm_score}"
     assert all(len(row) == 1 + len(compare.SLOTS) + 2 for row in compare.scores_table(scores))
+    by_slot = {c.slot: c for c in cols}
+    pair = compare.make_vote(compare.Run("tinygpt", "What does Ivy like to eat?", cols=cols), "rlhf", "base")
+    assert pair["chosen"] == by_slot["rlhf"].text and pair["rejected"] == by_slot["base"].text, \
+        "a vote for the RLHF column exports its own answer as chosen"
 
 
 def test_other_family_is_told_whose_reward_model_judges():
@@ -140,3 +144,9 @@ def test_the_explainer_says_hacking_only_when_the_unseen_judge_falls(tmp_path):
     assert {t.legendgroup for t in fig.data} == {"rlhf", "rlhf-hack"} and len(fig.data) == 8, \
         "both runs, three panels each plus format compliance"
     assert "not trained yet" in X.rlhf_markdown(tmp_path / "nothing") and rlhf_plots.hacking_figure(tmp_path) is None
+
+
+def test_a_served_rlhf_model_fills_the_rlhf_column():
+    from llm_demo import remote
+    assert [remote.stage_of(m) for m in ("tinygpt-rlhf", "org/model:rlhf", "rlhfish-chat", "m-dpo")] == \
+        ["rlhf", "rlhf", "instruct", "dpo"], "a remote model named ...-rlhf is the family's RLHF stage"

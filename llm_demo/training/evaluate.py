@@ -117,12 +117,28 @@ def evaluate_stage(model_dir: Path, ref_dir: Path, prompts: list[dict], pairs: l
     return {**rates(rows), "dpo_reward_accuracy": round(acc, 4)}, rows
 
 
+def sampled_kl(policy, sft, tokenizer, prompt: str, new_tokens: int) -> float:
+    """One-sample estimate of KL(policy || SFT) over a whole answer, in nats: sample y ~ policy (temperature 1, no
+    top-k/top-p, as RLOO samples), then sum over its tokens of log pi(y_t) - log pi_sft(y_t) (Schulman 2020,
+    "Approximating KL divergence", k1). Its mean over prompts is unbiased; single samples can be negative."""
+    import torch
+
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        return_dict=True, return_tensors="pt")["input_ids"]  # [1, p]
+    room = max(1, min(new_tokens, policy.config.n_positions - ids.shape[1]))
+    full = policy.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=room, do_sample=True,
+                           temperature=1.0, top_k=0, top_p=1.0)  # [1, p + n]
+    targets = full[0, ids.shape[1]:]  # [n]
+    logps = [torch.log_softmax(m(full).logits[0, ids.shape[1] - 1:-1].float(), -1)
+             .gather(1, targets[:, None]).sum().item() for m in (policy, sft)]
+    return logps[0] - logps[1]
+
+
 def reward_and_kl(model, sft, rm, tokenizer, rows: list[dict], new_tokens: int, seed: int) -> dict:
     """Mean reward-model score of a stage's greedy answers, and its sampled KL to SFT (nats per answer; 0 for SFT)."""
     import torch
 
     from llm_demo import reward as R
-    from llm_demo.training.rlhf_curves import sampled_kl
 
     with torch.no_grad():
         scores = [rm(torch.tensor([R.chat_ids(tokenizer, r["prompt"], r["answer"])[:rm.config.n_positions]]))

@@ -17,23 +17,6 @@ class NonFinite(RuntimeError):
     """The run's reward or KL became NaN or infinite: training stops and nothing is saved."""
 
 
-def sampled_kl(policy, sft, tokenizer, prompt: str, new_tokens: int) -> float:
-    """One-sample estimate of KL(policy || SFT) over a whole answer, in nats: sample y ~ policy (temperature 1, no
-    top-k/top-p, as RLOO samples), then sum over its tokens of log pi(y_t) - log pi_sft(y_t) (Schulman 2020,
-    "Approximating KL divergence", k1). Its mean over prompts is unbiased; single samples can be negative."""
-    import torch
-
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                        return_dict=True, return_tensors="pt")["input_ids"]  # [1, p]
-    room = max(1, min(new_tokens, policy.config.n_positions - ids.shape[1]))
-    full = policy.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=room, do_sample=True,
-                           temperature=1.0, top_k=0, top_p=1.0)  # [1, p + n]
-    targets = full[0, ids.shape[1]:]  # [n]
-    logps = [torch.log_softmax(m(full).logits[0, ids.shape[1] - 1:-1].float(), -1)
-             .gather(1, targets[:, None]).sum().item() for m in (policy, sft)]
-    return logps[0] - logps[1]
-
-
 def judge(policy, sft, rm, tokenizer, prompts: list[dict], greedy_tokens: int, sample_tokens: int,
           seed: int) -> tuple[dict, list[dict]]:
     """One point of the curves (means over the prompts) and the greedy samples it judged. The global RNG is forked,
@@ -50,7 +33,7 @@ def judge(policy, sft, rm, tokenizer, prompts: list[dict], greedy_tokens: int, s
             ids = R.chat_ids(tokenizer, r["prompt"], gen["answer"])[:rm.config.n_positions]
             rows.append({**E.score(r, gen), "new_tokens": gen["new_tokens"],
                          "reward_model_score": rm(torch.tensor([ids])).logits[0, 0].item(),
-                         "kl_to_sft": sampled_kl(policy, sft, tokenizer, r["prompt"], sample_tokens)})
+                         "kl_to_sft": E.sampled_kl(policy, sft, tokenizer, r["prompt"], sample_tokens)})
     policy.train(was_training)
     n = len(rows)
     point = {**E.rates(rows), "reward_model_score": sum(r["reward_model_score"] for r in rows) / n,
