@@ -6,10 +6,16 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from llm_demo import architecture, config, inside, kv_cache, minigpt, models
+from llm_demo import architecture, config, inside, kv_cache, minigpt, models, turns
 from llm_demo import inside_plots as plots
-from llm_demo.ui.common import by_name, friendly
+from llm_demo.ui.common import by_name, friendly, ordered
 from llm_demo import count
+
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+API_OUTPUTS = {"inside_update": ("note", "arch", "attention", "heads", "lens", "layer", "head", "token"),
+               "inside_positions": ("pos_md", "pos_plot", "drawn"), "inside_attention": ("attention", "heads"),
+               "inside_causality": ("causal_md", "causal_plot"), "inside_neighbours": ("nb_md", "nb_table"),
+               "inside_minigpt": ("mg_md",), "inside_modern": ("modern",), "inside_kv": ("kv_md", "kv_plot", "kv_table")}
 
 INTRO = """The Tokenizer tab shows what goes into a model and the Chat tab what comes out. This tab opens the model
 in between: a **decoder-only transformer**, the GPT design the seed text starts with. Token ids become vectors
@@ -56,8 +62,8 @@ def _sizes(name: str) -> tuple[int, int]:
 
 
 def _loading(name: str, progress) -> None:
-    if models.get_spec(name).name not in models.CACHE.loaded_names():
-        progress(0, desc=f"Loading {models.get_spec(name).label} (first use only)…")
+    if turns.needs_loading(name):
+        progress(0, desc=turns.loading_note(name))
 
 
 def _mapping_table() -> pd.DataFrame:
@@ -229,22 +235,23 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
              drawn=drawn_positions, token=token, nb_md=nb_md, nb_table=nb_table, mg_md=mg_md, kv_md=kv_md,
              kv_plot=kv_plot, kv_table=kv_table)
 
-    def wire(triggers, fn, inputs, names, api_name, **kw):
-        outs = {n: c[n] for n in names}
+    def wire(triggers, fn, inputs, api_name, **kw):
+        outs = ordered(c, API_OUTPUTS[api_name])
         return gr.on(triggers, by_name(fn, outs), inputs, list(outs.values()), api_name=api_name, **run, **kw)
 
     opened = [look.click, text.submit, model.input] + ([tab.select] if tab is not None else [])
-    drawn = {n: c[n] for n in ("note", "arch", "attention", "heads", "lens", "layer", "head", "token")}
-    ev = wire(opened, update, [model, text, layer, head], list(drawn), "inside_update", trigger_mode="always_last")
-    ev.then(by_name(positions, {n: c[n] for n in ("pos_md", "pos_plot", "drawn")}), [model, drawn_positions],
-            [pos_md, pos_plot, drawn_positions], api_name="inside_positions", **run)
-    ev.then(by_name(modern_table, {"modern": modern}), None, [modern], api_name="inside_modern", **run)
-    wire([layer.input, head.input], redraw, [model, text, layer, head], ["attention", "heads"], "inside_attention",
-         trigger_mode="always_last")
-    wire([causal_btn.click], causal, [model, text, new_word], ["causal_md", "causal_plot"], "inside_causality")
-    wire([nb_btn.click, token.input], near, [model, token], ["nb_md", "nb_table"], "inside_neighbours")
-    wire([mg_btn.click], run_minigpt, [model, text], ["mg_md"], "inside_minigpt")
-    wire([kv_btn.click], run_kv, [model, text, n_new], ["kv_md", "kv_plot", "kv_table"], "inside_kv")
+    drawn = ordered(c, API_OUTPUTS["inside_update"])
+    ev = wire(opened, update, [model, text, layer, head], "inside_update", trigger_mode="always_last")
+    placed = ordered(c, API_OUTPUTS["inside_positions"])
+    ev.then(by_name(positions, placed), [model, drawn_positions], list(placed.values()), api_name="inside_positions",
+            **run)
+    ev.then(by_name(modern_table, ordered(c, API_OUTPUTS["inside_modern"])), None, [modern], api_name="inside_modern",
+            **run)
+    wire([layer.input, head.input], redraw, [model, text, layer, head], "inside_attention", trigger_mode="always_last")
+    wire([causal_btn.click], causal, [model, text, new_word], "inside_causality")
+    wire([nb_btn.click, token.input], near, [model, token], "inside_neighbours")
+    wire([mg_btn.click], run_minigpt, [model, text], "inside_minigpt")
+    wire([kv_btn.click], run_kv, [model, text, n_new], "inside_kv")
     # links (llm_demo/ui/links_ui.py): the inputs a ?tab=inside link fills, and the view it redraws
     return {"model": model, "text": text,
             "views": [(by_name(update, drawn), [model, text, layer, head], list(drawn.values()))]}
