@@ -205,15 +205,17 @@ def build_chat_tab():
                  pending_msg=gr.Textbox(visible=False), pending_history=gr.Chatbot(visible=False))
     answer, regenerated = ordered(comps, API_OUTPUTS["chat"]), ordered(comps, API_OUTPUTS["chat_regenerate"])
     # Send in two events: the user's turn at once, outside the queue; then the answer, which waits for a model slot
-    # (its outputs show Gradio's place in line meanwhile) and reads the message from the pending pair.
+    # and reads the message from the pending pair. Meanwhile Gradio's status tracker shows the place in line
+    # ("queue: 2/3") on the conversation and the status line; the message box stays free for the next message.
     user = ordered(comps, ("msg", "chatbot", "pending_msg", "pending_history"))
     ev_user = gr.on([send.click, msg.submit], by_name(show_user_turn, user), [msg, chatbot], list(user.values()),
                     queue=False, api_name=False, show_progress="hidden")
     ev_send = ev_user.then(by_name(respond, answer), [comps["pending_msg"], comps["pending_history"], model, system,
                                                       *knobs, last_model], list(answer.values()), api_name="chat",
-                           show_progress="full", **run)
+                           show_progress_on=[chatbot, stats], **run)
     ev_regen = regen.click(by_name(regenerate, regenerated), [chatbot, model, system, *knobs, last_model],
-                           list(regenerated.values()), api_name="chat_regenerate", show_progress="full", **run)
+                           list(regenerated.values()), api_name="chat_regenerate", show_progress_on=[chatbot, stats],
+                           **run)
     sampler = dict(tokens=tokens, step=step, plot=plot)
     for ev in (ev_send, ev_regen):
         ev.then(by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
