@@ -43,7 +43,8 @@ def main(argv: list[str]) -> int:
         ttfts.append(first)
         n = len(out.steps)
         tps.append(n / hand[-1])
-        assert out.chatbot[-1]["content"] == text, "chat turn and engine disagree: the comparison would be unfair"
+        assert out.chatbot[-1]["content"] == text, \
+            f"chat turn and engine disagree: the comparison would be unfair ({out.chatbot[-1]['content']!r}, {text!r})"
     e, h = statistics.median(eng), statistics.median(hand)
     print(f"model={args.model} tokens={n} engine_s={e:.3f} handler_s={h:.3f} runs={args.runs}")
     print(f"ttft_ms={statistics.median(ttfts) * 1000:.0f} tokens_per_s={statistics.median(tps):.1f} "
