@@ -74,3 +74,24 @@ def test_a_queued_students_message_shows_at_once_with_the_place_in_line(browser,
     finally:
         busy_ctx.close()
         mine_ctx.close()
+
+
+def test_step_mode_shows_the_message_at_once_and_a_refusal_puts_it_back(browser, one_slot_url):
+    ctx, panel = chat_page(browser, one_slot_url)
+    try:
+        panel.get_by_text("Be the sampler: pick each token yourself").click()
+        box = panel.get_by_role("textbox", name="Message")
+        box.fill(QUESTION)
+        panel.get_by_role("button", name="Answer my message step by step").click()
+        expect(panel.locator(".user").last, "the message in the conversation at once").to_contain_text(
+            QUESTION, timeout=5_000)
+        expect(panel.get_by_text("your turn: pick the next token"), "step mode started").to_be_visible(
+            timeout=60_000)
+        box.fill("Another question?")
+        panel.get_by_label("Seed (same seed + settings = same answer)").fill("-1")   # refused: nothing starts
+        panel.get_by_role("button", name="Answer my message step by step").click()
+        expect(box, "a refused start puts the message back in its box").to_have_value("Another question?",
+                                                                                        timeout=30_000)
+        expect(panel.locator(".user"), "and takes it out of the conversation").to_have_count(1, timeout=10_000)
+    finally:
+        ctx.close()

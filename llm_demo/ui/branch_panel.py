@@ -285,10 +285,11 @@ def build_table() -> dict:
                 study_btn=study_btn, study_plot=study_plot, study_table=study_table)
 
 
-def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
+def wire(p: dict, c: dict, answers: list, stop, clear, begun) -> None:
     """p: this module's components; c: the Chat tab's (msg, chatbot, model, system, knobs, steps, live, last_model,
-    tokens, step, plot, stats); answers: the Send/Enter/Regenerate events; clear: the triggers that clear the chat
-    (the Clear button and the chatbot's own 🗑 icon)."""
+    tokens, step, plot, stats, pending_msg, pending_history); answers: the Send/Enter/Regenerate events; clear: the
+    triggers that clear the chat (the Clear button and the chatbot's own 🗑 icon); begun: the un-queued event that
+    shows the message of "Answer step by step" at once (chat_tab.show_user_turn), which step mode then answers."""
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     cheap = dict(api_name=False, concurrency_limit=None)
     every = {**c, **p}
@@ -305,9 +306,12 @@ def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
     p["branch_pick"].input(by_name(switch_branch, shown), [c["chatbot"], p["tree"], p["branch_pick"]],
                            list(shown.values()), api_name="chat_branch_switch", concurrency_limit=None)
     stepped = outs(*API_OUTPUTS["chat_step_start"])
-    ev_begin = p["begin"].click(by_name(step_begin, stepped), [c["msg"], c["chatbot"], c["model"], c["system"],
-                                                               *c["knobs"]], list(stepped.values()),
-                                api_name="chat_step_start", **run)
+    ev_begin = begun.then(by_name(step_begin, stepped), [c["pending_msg"], c["pending_history"], c["model"],
+                                                         c["system"], *c["knobs"]], list(stepped.values()),
+                          api_name="chat_step_start", show_progress_on=[c["chatbot"], c["stats"]], **run)
+    refused = outs("msg", "chatbot")          # a refused start puts the message back in its box, as it was
+    ev_begin.failure(by_name(lambda m, h: dict(msg=m, chatbot=h), refused), [c["pending_msg"], c["pending_history"]],
+                     list(refused.values()), queue=False, **cheap)
     ev_pick = p["pick"].click(by_name(step_pick, stepped), [p["session"], p["step_choice"], c["chatbot"], c["model"],
                                                            *c["knobs"]], list(stepped.values()),
                               api_name="chat_step_pick", **run)

@@ -234,8 +234,11 @@ def build_chat_tab():
     sweep_btn.click(sweep, [sweep_prompt, temps, model, system, top_k, top_p, rep, max_new, seed], sweep_out,
                     api_name="temperature_sweep", **run)
     branch_panel.wire(panels, dict(msg=msg, chatbot=chatbot, model=model, system=system, knobs=knobs, steps=steps,
-                                   live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
-                      answers=[ev_send, ev_regen], stop=stop, clear=cleared_by)
+                                   live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats,
+                                   pending_msg=comps["pending_msg"], pending_history=comps["pending_history"]),
+                      answers=[ev_send, ev_regen], stop=stop, clear=cleared_by,
+                      begun=panels["begin"].click(by_name(show_user_turn, user), [msg, chatbot], list(user.values()),
+                                                  queue=False, api_name=False, show_progress="hidden"))
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the message, never sends it.
     return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg,
             "system": system, "max_new": max_new, "rep": rep}
