@@ -197,7 +197,7 @@ def build_chat_tab():
     with gr.Row():
         with gr.Column(scale=3):
             model = gr.Dropdown(_model_choices(), value=models.DEFAULT_CHAT_MODEL, label="Model")
-            chatbot = gr.Chatbot(label="Conversation", height=420)
+            chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat-conversation")
             msg = gr.Textbox(label="Message", placeholder="Ask something, then press Enter")
             with gr.Row():
                 send, stop = gr.Button("Send", variant="primary"), gr.Button("Stop", variant="stop")
@@ -219,7 +219,7 @@ def build_chat_tab():
         tokens = gr.HighlightedText(label="Last answer, each token coloured by the probability it was drawn with",
                                     color_map=COLORS, combine_adjacent=False, show_legend=True)
         step = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 1, step=1, label="Token #")  # any token, for API callers
-        plot = gr.Plot(label="Sampler stages for this token")
+        plot = gr.Plot(label="Sampler stages for this token", elem_id="chat-sampler")
         panels = branch_panel.build_branch()
     panels |= branch_panel.build_step_mode()
     with gr.Accordion("Temperature sweep: one prompt, several temperatures, same seed", open=False):

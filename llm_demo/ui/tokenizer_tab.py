@@ -87,7 +87,8 @@ def build_tokenizer_tab():
     gr.Markdown(INTRO)
     choices = _choices()
     with gr.Row():
-        choice = gr.Dropdown(choices, value="gpt2", label="Tokenizer", elem_id="tok-choice", scale=2)
+        choice = gr.Dropdown(choices, value="gpt2", label="Tokenizer", elem_id="tok-choice", scale=2,
+                             min_width=260)
         hub_id = gr.Textbox(label="…or a Hugging Face tokenizer id (needs internet; press Enter)"
                             if config.ALLOW_HUB_TOKENIZERS else "Hugging Face tokenizer ids: off on this deployment",
                             placeholder="openai-community/gpt2", elem_id="tok-hub", scale=1,
