@@ -7,7 +7,7 @@ import gradio as gr
 from llm_demo import chat, chat_plots, config, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.ui import branch_panel
-from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
+from llm_demo.ui.common import by_name, closes_refusals, engine_status, friendly, sampling_config
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the sampling knobs (beside the chat on a wide screen, below it on a phone) change *how* the next token is
@@ -243,6 +243,7 @@ def build_chat_tab():
                            list(regenerated.values()), api_name="chat_regenerate", **run)
     sampler = dict(tokens=tokens, step=step, plot=plot)
     for ev in (ev_send, ev_enter, ev_regen):
+        closes_refusals(ev)
         ev.then(by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
     stopped = dict(chatbot=chatbot, stats=stats, steps=steps)
     stop.click(by_name(mark_stopped, stopped), live, list(stopped.values()), cancels=[ev_send, ev_enter, ev_regen],

@@ -10,7 +10,7 @@ from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, b
 from llm_demo.token_plots import comparison_figure
 from llm_demo.token_view import render_comparison, render_view
 from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, get_tokenizer, tokenizer_options
-from llm_demo.ui.common import by_name, friendly
+from llm_demo.ui.common import by_name, closes_refusals, friendly
 from llm_demo import count
 
 INTRO = """A language model never sees letters: a **tokenizer** first cuts the text into pieces from a fixed
@@ -144,9 +144,9 @@ def build_tokenizer_tab():
         overhead_view = gr.HTML()
 
     fast = dict(concurrency_limit=None, show_progress="minimal")
-    gr.on([text.change, show_ids.change, allow_special.change, hub_id.submit], inspect_text,
-          [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget], api_name="tokenize",
-          trigger_mode="always_last", **fast)
+    closes_refusals(gr.on([text.change, show_ids.change, allow_special.change, hub_id.submit], inspect_text,
+                          [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget], api_name="tokenize",
+                          trigger_mode="always_last", **fast))
     picked = dict(hub_id=hub_id, view=view, budget_md=budget_md, budget=budget)
     choice.change(by_name(from_dropdown, picked), [text, choice, show_ids, allow_special], list(picked.values()),
                   api_name=False, trigger_mode="always_last", **fast)
