@@ -81,7 +81,7 @@ def heads_figure(layer_attn: np.ndarray, tokens, layer: int) -> go.Figure:
         traces.append(_heatmap(np.where(mask, a, np.nan).astype(np.float32), xaxis=f"x{ax}", yaxis=f"y{ax}",
                                colorscale=BLUES, zmin=0, zmax=1, showscale=False, hoverongaps=False,
                                hovertemplate=f"head {k + 1}: row %{{y}} → column %{{x}}: %{{z:.3f}}<extra></extra>"))
-        notes.append(dict(text=f"head {k + 1} · prev {pat['previous']:.2f} · first {pat['first']:.2f}",
+        notes.append(dict(text=f"head {k + 1}<br>prev {pat['previous']:.2f} · first {pat['first']:.2f}",  # 2 lines: phones
                           x=x0 + w / 2, y=y1, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
                           font=dict(size=11)))
     return _fig(traces, dict(layout, annotations=notes, height=60 + 230 * rows, plot_bgcolor="white",

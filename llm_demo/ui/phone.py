@@ -42,7 +42,8 @@ JS = """() => {
       }
       if (typeof t === 'string') u['title'] = {text: lines.join('<br>')};
       else u['title.text'] = lines.join('<br>');
-      u['margin.t'] = Math.round(24 + lines.length * size * 1.3);
+      const margin = gd.layout.margin && gd.layout.margin.t != null ? gd.layout.margin.t : 100;   // Plotly's default
+      u['margin.t'] = Math.round(margin + (lines.length - 1) * size * 1.3);     // room for the added lines
     }
     const legend = gd.layout.legend || {};
     if (gd.layout.showlegend !== false && legend.orientation !== 'h' && gd.data.length > 1) {
