@@ -17,6 +17,7 @@ from llm_demo.ui.compare_tab import build_compare_tab, forget_session
 from llm_demo.ui import links_ui
 from llm_demo.ui.inside_tab import build_inside_tab
 from llm_demo.ui.lesson_tab import build_lesson_tab
+from llm_demo.ui import phone
 from llm_demo.ui.projector import projector_toggle
 from llm_demo.ui.scaling_tab import build_scaling_tab
 from llm_demo.ui.tokenizer_tab import build_tokenizer_tab
@@ -98,6 +99,6 @@ if __name__ == "__main__":
     warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
     demo = build_app()
     from starlette.middleware import Middleware
-    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True,
+    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True, css=phone.CSS, js=phone.JS,
                 app_kwargs={"middleware": [Middleware(links_ui.LongLinkGuard)]})   # 414 + a sentence, not a 500
     demo.block_thread()
