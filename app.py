@@ -17,6 +17,7 @@ from llm_demo.ui.compare_tab import build_compare_tab, forget_session
 from llm_demo.ui import links_ui
 from llm_demo.ui.inside_tab import build_inside_tab
 from llm_demo.ui.lesson_tab import build_lesson_tab
+from llm_demo.ui import phone
 from llm_demo.ui.projector import projector_toggle
 from llm_demo.ui.scaling_tab import build_scaling_tab
 from llm_demo.ui.tokenizer_tab import build_tokenizer_tab
@@ -81,6 +82,25 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def patient_localhost_check(wait_s: float = 60.0) -> None:
+    """Gradio's launch() asks its own page for a response (5 tries, 3 s each) and exits with "When localhost is not
+    accessible, a shareable link must be created" when they all time out. On a 2-core machine loading the warm-up
+    models, or shared with other work, the first answer can take longer than that (seen with load 12-17 on 2 cores):
+    keep asking for up to wait_s before giving that verdict."""
+    import time
+    from gradio import networking
+    quick = networking.url_ok
+
+    def url_ok(url: str) -> bool:
+        deadline = time.monotonic() + wait_s
+        while not quick(url):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        return True
+    networking.url_ok = url_ok
+
+
 if __name__ == "__main__":
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
@@ -98,6 +118,7 @@ if __name__ == "__main__":
     warmup.warm_up([models.DEFAULT_CHAT_MODEL, *models.family_stages(models.DEFAULT_FAMILY).values()])
     demo = build_app()
     from starlette.middleware import Middleware
-    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True,
+    patient_localhost_check()
+    demo.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=True, css=phone.CSS, js=phone.JS,
                 app_kwargs={"middleware": [Middleware(links_ui.LongLinkGuard)]})   # 414 + a sentence, not a 500
     demo.block_thread()

@@ -15,9 +15,10 @@ def sampler_figure(step: dict) -> go.Figure:
     fig = go.Figure()
     for stage in step["stages"]:
         fig.add_bar(name=f"{stage['name']} ({stage['kept']} kept)", x=labels, y=stage["probs"])
-    title = (f"You put {step['token']!r} here (a branch); the sampler gave it probability {step['prob']:.3f}"
-             if step.get("forced") else f"Sampled {step['token']!r} with probability {step['prob']:.3f}")
-    fig.update_layout(barmode="group", height=380, margin=dict(l=40, r=10, t=50, b=40), title=title,
+    # two short lines: a title does not wrap by itself, and one long line is cut on a phone (390 px)
+    title = (f"You put {step['token']!r} here (a branch);<br>the sampler gave it probability {step['prob']:.3f}"
+             if step.get("forced") else f"Sampled {step['token']!r}<br>with probability {step['prob']:.3f}")
+    fig.update_layout(barmode="group", height=380, margin=dict(l=40, r=10, t=60, b=40), title=title,
                       yaxis_title="probability", legend=dict(orientation="h", y=-0.25))
     return fig
 

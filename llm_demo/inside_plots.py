@@ -54,10 +54,12 @@ def attention_figure(mat: np.ndarray, tokens, title: str) -> go.Figure:
                      colorbar=dict(title=dict(text="weight"), thickness=12))
     size = max(360, min(720, 110 + 16 * T))
     return _fig([trace], dict(
-        title=dict(text=title, x=0.02, font=dict(size=14)), height=size, width=size + 90, plot_bgcolor="white",
+        title=dict(text=title, x=0.02, font=dict(size=14)), height=size, plot_bgcolor="white",
         margin=dict(l=90, r=10, t=40, b=90), font=_FONT,
-        xaxis=dict(_ticks(tokens), title="attends to (key)", tickangle=-60, showgrid=False),
-        yaxis=dict(_ticks(tokens), title="token (query)", autorange="reversed", showgrid=False)))
+        # no fixed width: the plot takes its box's width (a phone's 370 px too) and square cells keep it a square
+        xaxis=dict(_ticks(tokens), title="attends to (key)", tickangle=-60, showgrid=False, constrain="domain"),
+        yaxis=dict(_ticks(tokens), title="token (query)", autorange="reversed", showgrid=False,
+                   scaleanchor="x", constrain="domain")))
 
 
 def heads_figure(layer_attn: np.ndarray, tokens, layer: int) -> go.Figure:
@@ -79,7 +81,7 @@ def heads_figure(layer_attn: np.ndarray, tokens, layer: int) -> go.Figure:
         traces.append(_heatmap(np.where(mask, a, np.nan).astype(np.float32), xaxis=f"x{ax}", yaxis=f"y{ax}",
                                colorscale=BLUES, zmin=0, zmax=1, showscale=False, hoverongaps=False,
                                hovertemplate=f"head {k + 1}: row %{{y}} → column %{{x}}: %{{z:.3f}}<extra></extra>"))
-        notes.append(dict(text=f"head {k + 1} · prev {pat['previous']:.2f} · first {pat['first']:.2f}",
+        notes.append(dict(text=f"head {k + 1}<br>prev {pat['previous']:.2f} · first {pat['first']:.2f}",  # 2 lines: phones
                           x=x0 + w / 2, y=y1, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
                           font=dict(size=11)))
     return _fig(traces, dict(layout, annotations=notes, height=60 + 230 * rows, plot_bgcolor="white",
@@ -112,8 +114,9 @@ def position_figure(sim: np.ndarray) -> go.Figure:
                      colorbar=dict(title=dict(text="cos"), thickness=12))
     return _fig([trace], dict(
         title=dict(text=f"Cosine similarity of the {P} learned position embeddings", x=0.02, font=dict(size=14)),
-        height=460, width=520, margin=dict(l=60, r=10, t=40, b=50), font=_FONT,
-        xaxis=dict(title="position"), yaxis=dict(title="position", autorange="reversed")))
+        height=460, margin=dict(l=60, r=10, t=40, b=50), font=_FONT,      # square cells, any width (as above)
+        xaxis=dict(title="position", constrain="domain"),
+        yaxis=dict(title="position", autorange="reversed", scaleanchor="x", constrain="domain")))
 
 
 def causality_figure(c: inside.Causality) -> go.Figure:

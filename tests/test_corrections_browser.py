@@ -45,3 +45,39 @@ def test_projector_mode_reaches_the_inside_plots_without_page_errors(page, app_u
         page.wait_for_function(f"() => document.querySelector('{plot} .js-plotly-plot')?._fullLayout.font.size >= 20",
                                timeout=30_000)
     assert not [e for e in errors if "container is not an object" in e], errors
+
+
+def _refusals(page) -> list[str]:
+    """The texts of the error popups on screen, one per message (a stacked popup lists each of its messages)."""
+    return page.locator('[data-testid="toast-body"].error .toast-message-text, '
+                        '[data-testid="toast-body"].error .toast-text').all_inner_texts()
+
+
+def test_a_refusal_shows_once_and_goes_when_the_next_input_is_accepted(page):
+    """Item 20: Enter and then a click elsewhere refused the same d_model twice ("Error (2)" listing it twice), and
+    a refusal's popup stayed over the good result that followed for its 10 s."""
+    open_tab(page, "Scaling laws")
+    params = page.locator("#scaling-params")
+    expect(params).to_contain_text("124,439,808", timeout=60_000)
+    box = page.get_by_label("d_model", exact=True)
+    box.fill("-3")
+    box.press("Enter")
+    expect(page.locator('[data-testid="toast-body"].error')).to_be_visible(timeout=30_000)
+    page.locator("#scaling-summary").click()                         # leave the box: no second refusal
+    page.wait_for_timeout(2000)
+    shown = [t for t in _refusals(page) if "d_model" in t]
+    assert len(shown) == 1, f"the same refusal is shown {len(shown)} times: {shown}"
+    box.fill("768")
+    page.locator("#scaling-summary").click()
+    expect(page.locator('[data-testid="toast-body"].error')).to_have_count(0, timeout=30_000)
+    expect(params).to_contain_text("124,439,808")
+
+    budget = page.locator("#scaling-budget textarea, #scaling-budget input").first
+    budget.fill("not a number")
+    budget.press("Enter")
+    expect(page.locator('[data-testid="toast-body"].error')).to_be_visible(timeout=30_000)
+    budget.fill("2e22")
+    budget.press("Enter")
+    expect(page.locator("#scaling-summary")).to_contain_text("2e22", timeout=30_000)
+    expect(page.locator('[data-testid="toast-body"].error')).to_have_count(0, timeout=10_000)
+    expect(page.locator("#scaling-summary .error, #scaling-table .error")).to_have_count(0)

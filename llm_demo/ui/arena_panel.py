@@ -203,7 +203,7 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
     c = {"run": gr.State(None), "mine": gr.State([])}
     gr.Markdown(intro_markdown())
     with gr.Row():
-        lineup = gr.Dropdown(lineups(), value="tinygpt", label="Lineup", scale=2)
+        lineup = gr.Dropdown(lineups(), value="tinygpt", label="Lineup", scale=2, min_width=260)
         run_btn = gr.Button("Run blind", variant="primary", scale=1)
     with gr.Row(equal_height=True):
         for label in LABELS:

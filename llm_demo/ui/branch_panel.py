@@ -243,7 +243,8 @@ def build_branch() -> dict:
     """Inside the sampler accordion: alternatives of the selected token, Branch, the tree and the measures."""
     gr.Markdown(BRANCH_HELP)
     with gr.Row():
-        candidates = gr.Radio(_slots(BRANCH_SLOTS), label="Alternatives for this token", scale=3)
+        candidates = gr.Radio(_slots(BRANCH_SLOTS), label="Alternatives for this token", scale=3,
+                              min_width=280)   # the button below it on a phone, not a 90 px column
         branch_btn = gr.Button("Branch: put this token here and continue", variant="primary", scale=1)
     with gr.Row():
         tree_view = gr.HTML(label="Branches of this answer")

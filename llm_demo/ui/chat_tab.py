@@ -5,8 +5,8 @@ import gradio as gr
 from llm_demo import chat, chat_plots, config, models, turns
 from llm_demo.sampling import SamplingConfig
 from llm_demo.ui import branch_panel
-from llm_demo.ui.common import (by_name, engine_status, friendly, load_with_progress, ordered, sampler_view,
-                                sampling_config)
+from llm_demo.ui.common import (by_name, closes_refusals, engine_status, friendly, load_with_progress, ordered,
+                                sampler_view, sampling_config)
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the sampling knobs (beside the chat on a wide screen, below it on a phone) change *how* the next token is
@@ -166,7 +166,7 @@ def build_chat_tab():
     with gr.Row():
         with gr.Column(scale=3):
             model = gr.Dropdown(_model_choices(), value=models.DEFAULT_CHAT_MODEL, label="Model")
-            chatbot = gr.Chatbot(label="Conversation", height=420)
+            chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat-conversation")
             msg = gr.Textbox(label="Message", placeholder="Ask something, then press Enter")
             with gr.Row():
                 send, stop = gr.Button("Send", variant="primary"), gr.Button("Stop", variant="stop")
@@ -188,7 +188,7 @@ def build_chat_tab():
         tokens = gr.HighlightedText(label="Last answer, each token coloured by the probability it was drawn with",
                                     color_map=COLORS, combine_adjacent=False, show_legend=True)
         step = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, 1, step=1, label="Token #")  # any token, for API callers
-        plot = gr.Plot(label="Sampler stages for this token")
+        plot = gr.Plot(label="Sampler stages for this token", elem_id="chat-sampler")
         panels = branch_panel.build_branch()
     panels |= branch_panel.build_step_mode()
     with gr.Accordion("Temperature sweep: one prompt, several temperatures, same seed", open=False):
@@ -218,6 +218,7 @@ def build_chat_tab():
                            **run)
     sampler = dict(tokens=tokens, step=step, plot=plot)
     for ev in (ev_send, ev_regen):
+        closes_refusals(ev)
         ev.then(by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
     stopped = dict(chatbot=chatbot, stats=stats, steps=steps)
     stop.click(by_name(mark_stopped, stopped), live, list(stopped.values()), cancels=[ev_send, ev_regen],

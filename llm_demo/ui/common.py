@@ -151,6 +151,19 @@ def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingCo
                           whole(num(seed, "Seed")))
 
 
+# gr.Error's popup stays up for its duration (10 s), and popups of one kind stack ("Error (2)" listing the old one
+# again): the next accepted input closes them, so an old refusal never sits over a good result (issue 27, item 20).
+CLOSE_REFUSALS = ("() => document.querySelectorAll('[data-testid=\"toast-body\"].error [data-testid=\"toast-close\"]')"
+                  ".forEach((b) => b.click())")
+BLUR = "() => document.activeElement?.blur()"
+
+
+def closes_refusals(event):
+    """After `event` succeeds, close the refusal popups still shown (browser only, nothing runs on the server)."""
+    event.success(None, None, None, js=CLOSE_REFUSALS, api_visibility="private", queue=False)
+    return event
+
+
 def engine_status(with_backend_note: bool = False) -> gr.Markdown:
     """A line that says "warming up" while the default models load in the background (re-read every second until
     they are ready) and, for the Chat tab, one line when GGUF models run on transformers instead of llama.cpp."""

@@ -148,6 +148,11 @@ def stop_run(run):
     return {**_column_views(run.cols, stopped=True), "busy": False, "table": None, "score_note": STOPPED}
 
 
+def _score_widths(n: int) -> list[str]:
+    """The first column (the answer's stage name) gets 28% (room for "(pretrained)"), the n-1 numbers share the rest."""
+    return ["28%"] + [f"{72 / (n - 1):.1f}%"] * (n - 1)
+
+
 def pick_family(family):
     prompts = CURATED.get(family, CURATED["default"])
     return gr.update(samples=[[p] for p in prompts])
@@ -163,9 +168,6 @@ def build_compare_tab():
                              label="Model family", scale=1, min_width=300)
         prompt = gr.Textbox(label="Prompt", value=CURATED["tinygpt"][0], scale=3)
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in CURATED["tinygpt"]], label="Curated prompts")
-    with gr.Row():
-        run, stop = gr.Button("Run all stages", variant="primary"), gr.Button("Stop", variant="stop")
-    gr.Markdown(config.limits_markdown())
     with gr.Accordion("Sampling settings (shared by the columns)", open=False):
         with gr.Row():
             d = compare.DEFAULT_SETTINGS
@@ -177,22 +179,27 @@ def build_compare_tab():
             max_new = gr.Slider(1, config.MAX_NEW_TOKENS_CAP, d.max_new_tokens, step=1, label="Max new tokens")
             seed = gr.Number(d.seed, precision=0, label="Seed")
         system = gr.Textbox(label="System prompt for the chat stages (empty: none / the model's default)")
+    gr.Markdown(config.limits_markdown())
+    # Run, then the answers right below it (on a phone the columns stack: tests/test_phone_browser.py)
+    with gr.Row():
+        run, stop = gr.Button("Run all stages", variant="primary"), gr.Button("Stop", variant="stop")
     views, rms = {}, {}
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, elem_id="compare-columns"):
         for slot in compare.SLOTS:
             with gr.Column(min_width=ANSWER_MIN_WIDTH):
                 head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
-                answer = gr.Textbox(label="Answer", lines=8, interactive=False)
+                answer = gr.Textbox(label="Answer", lines=7, interactive=False)  # 7: four stacked columns and the scores within two phone screens
                 rms[f"{slot}_rm"] = gr.Markdown(elem_id=f"rm-{slot}", elem_classes=["reward-model-score"])
                 with gr.Accordion("What this model saw", open=False):
                     saw = gr.Code(label="Exact prompt string", language=None, interactive=False, wrap_lines=True)
                     saw_n = gr.Markdown()
                 views.update({f"{slot}_{part}": c for part, c in zip(VIEW_PARTS, (head, answer, saw, saw_n))})
-    gr.Markdown(SCORES)
-    table = gr.Dataframe(headers=["answer from", "under base", "under SFT", "under RLHF", "under DPO", "DPO reward",
-                                  "reward model"],
-                         label="Scores (mean log-prob per token under each stage)", interactive=False)
+    headers = ["answer from", "under base", "under SFT", "under RLHF", "under DPO", "DPO reward", "reward model"]
+    # widths as shares of the table, not of the widest cell: every column fits a phone's 370 px (wrapped headers)
+    table = gr.Dataframe(headers=headers, label="Scores (mean log-prob per token under each stage)", interactive=False,
+                         wrap=True, elem_id="compare-scores", column_widths=_score_widths(len(headers)))
     score_note = gr.Markdown()
+    gr.Markdown(SCORES)
     with gr.Row():
         better = gr.Radio(list(compare.SLOTS), value="dpo", label="Better answer")
         worse = gr.Radio(list(compare.SLOTS), value="sft", label="Worse answer")
@@ -205,8 +212,9 @@ def build_compare_tab():
     build_arena_panel(prompt, system, [temperature, top_k, top_p, rep, max_new, seed])
     with gr.Accordion("The pipeline explained: pretraining → SFT → RLHF / DPO", open=True):
         with gr.Row():
-            for title, text in compare_explainer.STAGE_PANELS:
-                gr.Markdown(f"**{title}**\n\n{text}")
+            for title, text in compare_explainer.STAGE_PANELS:    # two a row on a phone, not four 80 px slivers
+                with gr.Column(min_width=160):                       # (a Markdown's own min_width is not used)
+                    gr.Markdown(f"**{title}**\n\n{text}")
         gr.Markdown(compare_explainer.pretraining_cost_note())
         gr.Markdown(compare_explainer.trio_facts())
         ev = compare_explainer.load_eval()

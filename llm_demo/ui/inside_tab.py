@@ -145,7 +145,8 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
     gr.Markdown("## Inside the model")
     gr.Markdown(INTRO)
     with gr.Row():
-        model = gr.Dropdown(_model_choices(), value=inside.DEFAULT_MODEL, label="Model", elem_id="ins-model", scale=1)
+        model = gr.Dropdown(_model_choices(), value=inside.DEFAULT_MODEL, label="Model", elem_id="ins-model", scale=1,
+                            min_width=260)
         text = gr.Textbox(inside.DEFAULT_TEXT, label=f"Text (the first {inside.MAX_TOKENS} tokens are drawn; "
                           "press Enter)", elem_id="ins-text", scale=3, max_length=config.MAX_TEXT_CHARS)
         look = gr.Button("Look inside", variant="primary", elem_id="ins-go", scale=0)

@@ -23,8 +23,8 @@ def build_measured_section():
             return
         gr.Markdown(shown["run_md"], elem_id="scaling-measured-run")
         with gr.Row():
-            gr.Plot(shown["isoflop"], elem_id="scaling-measured-isoflop")
-            gr.Plot(shown["optimum"], elem_id="scaling-measured-optimum")
+            gr.Plot(shown["isoflop"], elem_id="scaling-measured-isoflop", min_width=300)   # stacked on a phone
+            gr.Plot(shown["optimum"], elem_id="scaling-measured-optimum", min_width=300)
         gr.Markdown(shown["fits_md"], elem_id="scaling-measured-fits")
         gr.Markdown(shown["honest_md"], elem_id="scaling-measured-honest")
         law = scaling.LAWS.get("tinygpt-measured")

@@ -6,7 +6,7 @@ import gradio as gr
 
 from llm_demo import scaling, scaling_planner
 from llm_demo import scaling_plots as plots
-from llm_demo.ui.common import by_name, friendly, one, ordered
+from llm_demo.ui.common import BLUR, by_name, closes_refusals, friendly, one, ordered
 from llm_demo.ui.scaling_measured import build_measured_section
 
 MODE_FLOPS, MODE_GPU, MODE_N = "compute budget (FLOPs)", "GPUs × hours", "model size N"
@@ -177,9 +177,9 @@ def build_scaling_tab():
     shown = dict(budget=budget, hours=hours, n_params=n_params)
     mode.input(by_name(_mode_visibility, shown), mode, list(shown.values()), api_visibility="private")
     gpu.input(_custom_visibility, gpu, custom_tflops, api_visibility="private")
-    gr.on([plan_button.click, mode.input, gpu.input, law.input] +
+    closes_refusals(gr.on([plan_button.click, mode.input, gpu.input, law.input] +
           [box.submit for box in (budget, hours, n_params, custom_tflops, n_gpus, mfu, price, inference_tokens)],
-          by_name(update_plan, planned), plan_inputs, plan_outputs, api_name="scaling_plan")
+          by_name(update_plan, planned), plan_inputs, plan_outputs, api_name="scaling_plan"))
 
     gr.Markdown("### Architecture calculator\nParameters of a GPT-2-style model (pre-norm, learned positions, "
                 "4× MLP), counted part by part; the count matches `GPT2LMHeadModel` built from the same config.")
@@ -195,9 +195,12 @@ def build_scaling_tab():
     tied_n, untied_n = (scaling.count_params(**GPT2_SMALL, tied_embeddings=t) for t in (True, False))
     gr.Markdown(MINIGPT.format(tied=tied_n, untied=untied_n, head=untied_n - tied_n, untied_m=untied_n / 1e6))
     calc_inputs = [vocab, d_model, n_layers, n_heads, context, tied]
-    # Enter or leaving a box (blur) recounts, so the total shown is always the N "Use this N" sends.
-    gr.on([tied.input] + [ev for box in calc_inputs[:-1] for ev in (box.submit, box.blur)], update_params,
-          calc_inputs, params_md, api_name="scaling_params", trigger_mode="always_last")
+    # Leaving a box (blur) recounts, so the total shown is always the N "Use this N" sends; Enter leaves the box
+    # (in the browser), so Enter and then a click elsewhere count once and a refusal shows once.
+    for box in calc_inputs[:-1]:
+        box.submit(None, js=BLUR, api_visibility="private", queue=False)
+    closes_refusals(gr.on([tied.input] + [box.blur for box in calc_inputs[:-1]], update_params, calc_inputs,
+                          params_md, api_name="scaling_params", trigger_mode="always_last"))
     to_planner = dict(mode=mode, **shown)
     send.click(by_name(send_to_planner, to_planner), calc_inputs, list(to_planner.values()),
                api_visibility="private").then(by_name(update_plan, planned), plan_inputs, plan_outputs,

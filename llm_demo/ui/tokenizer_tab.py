@@ -10,7 +10,7 @@ from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, b
 from llm_demo.token_plots import comparison_figure
 from llm_demo.token_view import render_comparison, render_view
 from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, get_tokenizer, tokenizer_options
-from llm_demo.ui.common import by_name, friendly, ordered
+from llm_demo.ui.common import by_name, closes_refusals, friendly, ordered
 from llm_demo import count
 
 INTRO = """A language model never sees letters: a **tokenizer** first cuts the text into pieces from a fixed
@@ -91,7 +91,8 @@ def build_tokenizer_tab():
     gr.Markdown(INTRO)
     choices = _choices()
     with gr.Row():
-        choice = gr.Dropdown(choices, value="gpt2", label="Tokenizer", elem_id="tok-choice", scale=2)
+        choice = gr.Dropdown(choices, value="gpt2", label="Tokenizer", elem_id="tok-choice", scale=2,
+                             min_width=260)
         hub_id = gr.Textbox(label="…or a Hugging Face tokenizer id (needs internet; press Enter)"
                             if config.ALLOW_HUB_TOKENIZERS else "Hugging Face tokenizer ids: off on this deployment",
                             placeholder="openai-community/gpt2", elem_id="tok-hub", scale=1,
@@ -153,8 +154,8 @@ def build_tokenizer_tab():
     out = {name: ordered(comps, names) for name, names in API_OUTPUTS.items()}
     inspected = by_name(inspect_text, out["tokenize"])
     inspect_in = [text, choice, hub_id, show_ids, allow_special]
-    gr.on([text.change, show_ids.change, allow_special.change, hub_id.submit], inspected, inspect_in,
-          list(out["tokenize"].values()), api_name="tokenize", trigger_mode="always_last", **fast)
+    closes_refusals(gr.on([text.change, show_ids.change, allow_special.change, hub_id.submit], inspected, inspect_in,
+          list(out["tokenize"].values()), api_name="tokenize", trigger_mode="always_last", **fast))
     picked = ordered(comps, ("hub_id", "view", "budget_md", "budget"))
     choice.change(by_name(from_dropdown, picked), [text, choice, show_ids, allow_special], list(picked.values()),
                   api_name=False, trigger_mode="always_last", **fast)
