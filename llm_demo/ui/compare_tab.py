@@ -188,7 +188,8 @@ def build_compare_tab():
         for slot in compare.SLOTS:
             with gr.Column(min_width=ANSWER_MIN_WIDTH):
                 head = gr.Markdown(f"### {compare.SLOT_TITLES[slot]}")
-                answer = gr.Textbox(label="Answer", lines=7, interactive=False)  # 7: four stacked columns and the scores within two phone screens
+                # 7 lines: four stacked columns and the scores stay within two phone screens (test_phone_browser.py)
+                answer = gr.Textbox(label="Answer", lines=7, interactive=False)
                 rms[f"{slot}_rm"] = gr.Markdown(elem_id=f"rm-{slot}", elem_classes=["reward-model-score"])
                 with gr.Accordion("What this model saw", open=False):
                     saw = gr.Code(label="Exact prompt string", language=None, interactive=False, wrap_lines=True)
