@@ -162,6 +162,14 @@ class Decoder:
         return piece
 
 
+def advance_all(decs: list[Decoder], logits: torch.Tensor) -> list[Piece]:
+    """Sample the next token of every stream in one batch: logits [len(decs), vocab] (any float dtype, CPU), row i
+    for decs[i]; each decoder's stop conditions are applied and one Piece per decoder returned, in order."""
+    if logits.shape[0] != len(decs):
+        raise ValueError(f"advance_all got {logits.shape[0]} logits rows for {len(decs)} streams.")
+    return [dec.advance(logits[i]) for i, dec in enumerate(decs)]
+
+
 def _check_prefix(lm: "Backend", prefix_ids) -> list[int]:
     """prefix_ids as a list of ints, each a token of this model's vocabulary (else a sentence saying which)."""
     if isinstance(prefix_ids, (str, bytes)) or not hasattr(prefix_ids, "__iter__"):
