@@ -1,17 +1,21 @@
-"""Sampling, small and inspectable: the one function that picks each next token, and reports how it did.
+"""Sampling, small and inspectable: the one function that picks the next token of every stream of a batch in one
+pass of tensor operations, and reports how it did (the Chat tab's sampler view).
 
-Order (the same as transformers' generate()): repetition penalty -> temperature -> top-k -> top-p -> draw.
-The same code that samples computes the distributions the Chat tab plots, so the plot cannot disagree
-with what was drawn.
+Order and rules as transformers' logits processors (RepetitionPenalty, Temperature, TopK, TopP; tests/
+test_sampler_batch.py checks them against those): repetition penalty -> temperature -> top-k -> top-p -> draw.
+The draw is an inverse CDF: u = draw_uniform(seed, step) picks the token where the cumulative probability of the
+final distribution, in a fixed order (score descending, then id ascending), first exceeds u. A row's token is a
+pure function of its scores, settings, seed and position: the same alone or in any batch.
+The same numbers that sample fill the view, so the plot cannot disagree with what was drawn.
 """
 import math
 from dataclasses import dataclass, field
 
 import torch
-from transformers import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper,
-                          TopPLogitsWarper)
 
 from llm_demo import config
+
+ALIGN = 16   # compact rows are padded to a multiple of this, so exp() takes the same (vector) path in any batch
 
 
 @dataclass(frozen=True)
@@ -74,81 +78,264 @@ class StepInfo:
     entropy_final: float = 0.0   # entropy of the distribution the draw used (after every filter), in nats
 
 
-def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfig,
-               generator: torch.Generator | None, inspect: int = 0) -> tuple[int, StepInfo]:
-    """Pick the next token from one row of logits (shape [vocab]); input_ids [1, seq] feed the repetition penalty.
+def step_seed(seed: int, step: int) -> int:
+    """The random number for answer token number `step` (0-based) of a stream seeded with `seed` (splitmix64).
 
-    inspect=N also returns the top-N candidates' probabilities after each stage.
+    Each draw depends on (seed, step) alone instead of consuming one long random sequence, so the draw for token
+    k+1 does not depend on how tokens 1..k were obtained: a stream continued after k given tokens (a branch, a
+    step-mode session, a prefix replayed on another engine, another batch) draws exactly as the stream that
+    generated them.
     """
-    logits = logits.float().unsqueeze(0)                  # [1, vocab]
-    stages = [("raw softmax (T=1)", logits)]
-    if cfg.repetition_penalty != 1.0:
-        logits = RepetitionPenaltyLogitsProcessor(cfg.repetition_penalty)(input_ids, logits)
-        stages.append(("after repetition penalty", logits))
-    if cfg.greedy:
-        # Temperature -> 0 is the limit where all probability moves to the argmax: greedy decoding.
-        chosen = int(logits.argmax(-1))
-        final = logits
-        if inspect:
-            final = torch.full_like(logits, -math.inf)
-            final[0, chosen] = 0.0
-        stages += [("after temperature", final), ("after top-k", final), ("after top-p", final)]
-    else:
-        # Shift so the max logit is 0 (softmax is shift-invariant): a tiny temperature then gives -inf, never NaN.
-        logits = TemperatureLogitsWarper(cfg.temperature)(input_ids, logits - logits.max())
-        stages.append(("after temperature", logits))
-        if cfg.top_k > 0:
-            logits = TopKLogitsWarper(int(cfg.top_k))(input_ids, logits)
-        stages.append(("after top-k", logits))
-        # From here only the tokens still in play matter: top-p and the draw work on them alone. Same result as
-        # on the whole vocabulary (the others have probability 0), but sorting and sampling 50 scores instead of
-        # 50,000 saves milliseconds per token.
-        keep = torch.isfinite(logits[0]).nonzero()[:, 0]               # [n_kept] vocabulary ids
-        vals = logits[:, keep]                                         # [1, n_kept]
-        if cfg.top_p < 1.0:
-            vals = TopPLogitsWarper(cfg.top_p)(input_ids, vals)
-        final = torch.full_like(logits, -math.inf).index_copy_(1, keep, vals) if inspect else logits
-        stages.append(("after top-p", final))
-        live = torch.isfinite(vals[0]).nonzero()[:, 0]
-        pick = torch.multinomial(torch.softmax(vals[:, live], dim=-1), 1, generator=generator)
-        chosen = int(keep[live[pick]])
-    info = StepInfo(chosen, 0.0)
-    if inspect:
-        _inspect(info, stages, final, inspect)
-    return chosen, info
+    z = (int(seed) * 0x9E3779B97F4A7C15 + (int(step) + 1) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return (z ^ (z >> 31)) >> 1                  # 63 bits (it seeded a torch.Generator, whose seeds are < 2^63)
 
 
-def _inspect(info: StepInfo, stages: list, final: torch.Tensor, inspect: int) -> None:
-    """Fill the sampler view: the top-`inspect` candidates by raw probability (and the chosen token), each one's
-    probability after every stage and under the model, how many tokens each stage kept, and both entropies.
-
-    Each distinct stage tensor is reduced once to its log-normaliser and finite mask (the greedy stages share one
-    tensor; the raw one's normaliser comes from its log-softmax) and only the candidates' probabilities are formed.
-    The view costs about 1.5 ms per token on 2 cores for a 49,152-token vocabulary."""
-    raw = stages[0][1]
-    raw_logp = torch.log_softmax(raw[0], -1)                                     # [vocab]
-    cand = raw_logp.topk(min(inspect, raw_logp.numel())).indices.tolist()
-    if info.token_id not in cand:
-        cand.append(info.token_id)
-    info.candidates = cand
-    idx, top = torch.tensor(cand), cand[0]
-    reduced = {id(raw): (raw[0, top] - raw_logp[top], torch.isfinite(raw[0]))}   # id(tensor) -> (log Z, finite)
-    for _, lg in stages + [("final", final)]:
-        if id(lg) not in reduced:
-            reduced[id(lg)] = (torch.logsumexp(lg[0], -1), torch.isfinite(lg[0]))
-    for name, lg in stages:
-        log_z, finite = reduced[id(lg)]
-        info.stages.append(StageView(name, (lg[0, idx] - log_z).exp().tolist(), int(finite.sum())))
-    log_z, finite = reduced[id(final)]
-    info.prob = float((final[0, info.token_id] - log_z).exp())
-    info.logprobs = raw_logp[idx].tolist()
-    info.entropy = _entropy(raw_logp, all_finite=bool(reduced[id(raw)][1].all()))
-    info.entropy_final = _entropy(torch.log_softmax(final[0][finite], -1))    # the -inf entries add 0
+def draw_uniform(seed: int, step: int) -> float:
+    """The draw's u in [0, 1): the top 53 bits of step_seed, exactly a float64."""
+    return (step_seed(seed, step) >> 10) * 2.0**-53
 
 
-def _entropy(logp: torch.Tensor, all_finite: bool = False) -> float:
-    """-sum p log p in nats over one distribution's log-probabilities (-inf entries contribute 0)."""
-    p = logp.exp()
-    if all_finite:
-        return float(-torch.dot(p, logp))
-    return float(-(p * torch.where(p > 0, logp, torch.zeros_like(logp))).sum())
+class NonFiniteLogits(ValueError):
+    """Some rows' scores have no usable maximum (NaN, +inf, or every score -inf); `rows` says which."""
+    def __init__(self, rows: list[int]):
+        self.rows = rows
+        super().__init__(f"The model's scores for row(s) {rows} hold NaN or infinity (or no finite score): "
+                         "no token can be drawn from them.")
+
+
+def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfig, step: int = 0,
+               inspect: int = 0) -> tuple[int, StepInfo]:
+    """Pick the next token from one row of logits (shape [vocab]); input_ids [1, seq] feed the repetition penalty;
+    `step` is the answer position the draw is seeded with (with cfg.seed). inspect=N also returns the top-N
+    candidates' probabilities after each stage. The one-row case of sample_rows."""
+    return sample_rows(logits.unsqueeze(0), [input_ids], [cfg], [step], [inspect])[0]
+
+
+def sample_rows(logits: torch.Tensor, histories: list[torch.Tensor], cfgs: list[SamplingConfig],
+                steps: list[int], inspect: list[int]) -> list[tuple[int, StepInfo]]:
+    """The next token of every row of logits [B, vocab] (any float dtype, CPU), in one batched pass.
+
+    Row i uses histories[i] ([1, seq] ids, for the repetition penalty), cfgs[i], the draw of (cfgs[i].seed,
+    steps[i]), and inspect[i] > 0 fills its StepInfo with the sampler view of its top-inspect[i] candidates
+    (rows with 0 compute no view: StepInfo(token, 0.0)). Raises NonFiniteLogits naming rows with no usable scores.
+    """
+    n_rows, vocab = logits.shape
+    if not len(histories) == len(cfgs) == len(steps) == len(inspect) == n_rows:
+        raise ValueError(f"sample_rows got {n_rows} rows of logits but {len(histories)} histories, {len(cfgs)} "
+                         f"settings, {len(steps)} steps and {len(inspect)} inspect counts.")
+    x = logits.float()                                            # [B, V] the model's own scores (T = 1)
+    xp = _penalise(x, histories, cfgs)                            # [B, V] after the repetition penalty
+    top = xp.amax(-1)                                             # [B]; NaN propagates
+    bad = (~torch.isfinite(top)).nonzero()[:, 0].tolist()
+    if bad:
+        raise NonFiniteLogits(bad)
+    chosen = [0] * n_rows
+    greedy = [i for i, c in enumerate(cfgs) if c.greedy]
+    if greedy:   # temperature -> 0 moves all probability to the argmax (the first one on ties)
+        for i, t in zip(greedy, _sel(xp, greedy, n_rows).argmax(-1).tolist()):
+            chosen[i] = t
+    drawn = {}                                                    # row -> (group Draw, its row in the group)
+    rows = [i for i, c in enumerate(cfgs) if not c.greedy]
+    if rows:
+        temp = torch.tensor([cfgs[i].temperature for i in rows], dtype=torch.float32)[:, None]
+        # Shift so the max is 0 (softmax is shift-invariant): a tiny temperature then gives -inf, never NaN.
+        y = (_sel(xp, rows, n_rows) - top[rows, None]) / temp     # [S, V] after temperature
+        narrow = [r for r, i in enumerate(rows) if 0 < cfgs[i].top_k < vocab]
+        wide = [r for r, i in enumerate(rows) if not 0 < cfgs[i].top_k < vocab]
+        for group in (narrow, wide):
+            if not group:
+                continue
+            g_rows = [rows[r] for r in group]
+            yg = _sel(y, group, len(rows))
+            if group is narrow:
+                vals, ids, n_keep = _top(yg, [int(cfgs[i].top_k) for i in g_rows])
+            else:                                                 # top-k off: every finite score is kept
+                vals, ids = yg.sort(dim=-1, descending=True, stable=True)
+                n_keep = torch.isfinite(vals).sum(-1)
+            d = _draw(vals, ids, n_keep, [cfgs[i].top_p for i in g_rows],
+                      [draw_uniform(cfgs[i].seed, steps[i]) for i in g_rows])
+            d.y = yg
+            for k, i in enumerate(g_rows):
+                chosen[i] = int(d.chosen[k])
+                drawn[i] = (d, k)
+    out = [(chosen[i], StepInfo(chosen[i], 0.0)) for i in range(n_rows)]
+    looked = [i for i in range(n_rows) if inspect[i] > 0]
+    if looked:
+        _views([out[i][1] for i in looked], looked, x, xp, cfgs, drawn, inspect)
+    return out
+
+
+def _sel(t: torch.Tensor, rows: list[int], n: int) -> torch.Tensor:
+    """t's rows `rows` (t itself when that is all n rows in order: no copy)."""
+    return t if rows == list(range(n)) else t[torch.tensor(rows)]
+
+
+def _penalise(x: torch.Tensor, histories: list[torch.Tensor], cfgs: list[SamplingConfig]) -> torch.Tensor:
+    """The CTRL repetition penalty (transformers' RepetitionPenaltyLogitsProcessor): each token of the row's
+    history has its score divided by the penalty if positive, multiplied if negative. x itself when no row has one."""
+    vocab = x.shape[1]
+    rows, hist = [], []
+    for i, c in enumerate(cfgs):
+        h = histories[i].reshape(-1)
+        h = h[(h >= 0) & (h < vocab)]               # ids past the output layer cannot be generated: no penalty
+        if c.repetition_penalty != 1.0 and len(h):
+            rows.append(i)
+            hist.append(h)
+    if not rows:
+        return x
+    width = max(len(h) for h in hist)                # pad with the row's own first id: it is penalised once anyway
+    idx = torch.stack([torch.cat([h, h[:1].expand(width - len(h))]) for h in hist])          # [P, L]
+    flat = (torch.tensor(rows)[:, None] * vocab + idx).reshape(-1)
+    pen = torch.tensor([cfgs[i].repetition_penalty for i in rows], dtype=torch.float32)[:, None]
+    score = x.reshape(-1)[flat].view(len(rows), width)
+    score = torch.where(score < 0, score * pen, score / pen)
+    xp = x.clone()
+    xp.view(-1)[flat] = score.reshape(-1)
+    return xp
+
+
+def _top(t: torch.Tensor, ks: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each row's ks[r] highest scores with every tie of the ks[r]-th one (transformers' top-k rule), in the fixed
+    order (score descending, id ascending): vals, ids [R, W] (W >= every row's count; entries past a row's count
+    follow in the same order) and n [R], how many finite scores are >= the ks[r]-th."""
+    width = max(ks)
+    vals = t.topk(width, -1).values
+    thr = vals.gather(1, torch.tensor(ks)[:, None] - 1)                                  # [R, 1]
+    n = torch.where(torch.isfinite(thr[:, 0]), (t >= thr).sum(-1), torch.isfinite(vals).sum(-1))
+    width = max(width, int(n.max()))               # a tie across the cut: take them all
+    vals, ids = t.topk(width, -1)
+    ids, order = ids.sort(dim=-1, stable=True)         # topk orders ties as it likes: fix the order
+    vals, order = vals.gather(1, order).sort(dim=-1, descending=True, stable=True)
+    return vals, ids.gather(1, order), n
+
+
+@dataclass
+class _Draw:
+    """One group's compact record: the kept scores in the fixed order and what the draw made of them."""
+    vals: torch.Tensor      # [R, W] float32 scores after temperature (max 0), -inf past the kept ones
+    ids: torch.Tensor       # [R, W] their vocabulary ids
+    n_keep: torch.Tensor    # [R] kept by top-k
+    n_final: torch.Tensor   # [R] kept by top-p too (a prefix of the fixed order)
+    e: torch.Tensor         # [R, W] float64 exp(vals): unnormalised probabilities
+    cum: torch.Tensor       # [R, W] float64 their running sums
+    chosen: list[int]
+    pos: torch.Tensor       # [R] the chosen token's place in the order
+    y: torch.Tensor | None = None   # [R, V] the group's scores after temperature (for the view)
+
+
+def _draw(vals: torch.Tensor, ids: torch.Tensor, n_keep: torch.Tensor, top_p: list[float], u: list[float]) -> _Draw:
+    """Top-p and the inverse-CDF draw on compact rows (the kept scores, descending). Running sums are sequential,
+    so a row's numbers do not depend on the other rows or on its padding."""
+    n, width = vals.shape
+    pad = -width % ALIGN
+    if pad:
+        vals = torch.cat([vals, vals.new_full((n, pad), -math.inf)], 1)
+        ids = torch.cat([ids, ids.new_zeros((n, pad))], 1)
+    e = vals.double().exp()                                       # the first is exp(0) = 1; -inf gives 0
+    cum = e.cumsum(-1)
+    at = torch.arange(vals.shape[1])
+    z_keep = cum.gather(1, n_keep[:, None] - 1)                   # [R, 1]
+    before = torch.cat([cum.new_zeros((n, 1)), cum[:, :-1]], 1)   # mass strictly before each token
+    p = torch.tensor(top_p, dtype=torch.float64)[:, None]
+    # top-p keeps the smallest prefix reaching p (a token stays while the mass before it is < p); p = 1 is off
+    keep = (at < n_keep[:, None]) & ((before < p * z_keep) | (p >= 1))
+    n_final = keep.sum(-1)
+    z_final = cum.gather(1, n_final[:, None] - 1)                 # [R, 1]
+    target = torch.tensor(u, dtype=torch.float64)[:, None] * z_final
+    pos = torch.minimum(torch.searchsorted(cum, target, right=True)[:, 0], n_final - 1)
+    chosen = ids.gather(1, pos[:, None])[:, 0].tolist()
+    return _Draw(vals, ids, n_keep, n_final, e, cum, chosen, pos)
+
+
+def _views(infos: list[StepInfo], looked: list[int], x: torch.Tensor, xp: torch.Tensor, cfgs: list[SamplingConfig],
+           drawn: dict, inspect: list[int]) -> None:
+    """Fill the sampler view of rows `looked`: the top-inspect candidates by raw probability (and the chosen token),
+    each one's probability after every stage and under the model, how many tokens each stage kept, both entropies.
+
+    Whole-vocabulary work is one pass per stage for the looked rows together (its log-normaliser, its finite
+    count, the raw entropy); the filtered stages and the final entropy come from the draw's compact record."""
+    n = x.shape[0]
+    raw = _sel(x, looked, n)                                          # [L, V]
+    log_z, finite, entropy = _normaliser(raw, with_entropy=True)
+    top, top_ids, _ = _top(raw, [inspect[i] for i in looked])
+    cands = []
+    for r, (info, i) in enumerate(zip(infos, looked)):
+        c = top_ids[r, :inspect[i]].tolist()
+        cands.append(c + ([info.token_id] if info.token_id not in c else []))
+        info.candidates = cands[-1]
+    width = max(map(len, cands))
+    idx = torch.tensor([c + c[:1] * (width - len(c)) for c in cands])                      # [L, C]
+    raw_c = raw.gather(1, idx).double()
+    logp = (raw_c - log_z[:, None]).tolist()
+    stages = {i: [StageView("raw softmax (T=1)", [math.exp(v) for v in lp[:len(c)]], k)]
+              for i, lp, c, k in zip(looked, logp, cands, finite.tolist())}
+    for r, (info, i) in enumerate(zip(infos, looked)):
+        info.logprobs = logp[r][:len(cands[r])]
+        info.entropy = float(entropy[r])
+    pen = [r for r, i in enumerate(looked) if cfgs[i].repetition_penalty != 1.0]
+    if pen:
+        xr = _sel(xp, [looked[r] for r in pen], n)
+        lz, fin, _ = _normaliser(xr)
+        probs = (xr.gather(1, idx[pen]).double() - lz[:, None]).exp().tolist()
+        for r, pr, k in zip(pen, probs, fin.tolist()):
+            stages[looked[r]].append(StageView("after repetition penalty", pr[:len(cands[r])], k))
+    for r, (info, i) in enumerate(zip(infos, looked)):
+        if cfgs[i].greedy:      # all the probability on the chosen token from the temperature stage on
+            one = [float(t == info.token_id) for t in cands[r]]
+            stages[i] += [StageView(name, one, 1) for name in ("after temperature", "after top-k", "after top-p")]
+            info.prob, info.entropy_final = 1.0, 0.0
+    groups = {}
+    for r, i in enumerate(looked):
+        if i in drawn:
+            groups.setdefault(id(drawn[i][0]), (drawn[i][0], []))[1].append(r)
+    for d, rs in groups.values():
+        _compact_view(d, [drawn[looked[r]][1] for r in rs], idx[rs], [infos[r] for r in rs],
+                      [stages[looked[r]] for r in rs])
+    for info, i in zip(infos, looked):
+        info.stages = stages[i]
+
+
+def _compact_view(d: _Draw, ks: list[int], idx: torch.Tensor, infos: list[StepInfo], stages: list[list]) -> None:
+    """The temperature, top-k and top-p stages of drawn rows ks of group d, for candidates idx [R, C]."""
+    kt = torch.tensor(ks)
+    y = d.y[kt]                                                        # [R, V]
+    lz_t, fin_t, _ = _normaliser(y)
+    y_c = y.gather(1, idx).double()                                    # [R, C]
+    vals, ids, cum = d.vals[kt].double(), d.ids[kt], d.cum[kt]
+    n_keep, n_final = d.n_keep[kt], d.n_final[kt]
+    at_k, at_f = (n_keep - 1)[:, None], (n_final - 1)[:, None]
+    z_k, z_f = cum.gather(1, at_k), cum.gather(1, at_f)                # [R, 1]
+    in_k = torch.isfinite(y_c) & (y_c >= vals.gather(1, at_k))         # top-k keeps every score >= its last
+    v_f, id_f = vals.gather(1, at_f), ids.gather(1, at_f)
+    in_f = (y_c > v_f) | ((y_c == v_f) & (idx <= id_f))                # top-p keeps a prefix of the fixed order
+    p_t = (y_c - lz_t[:, None]).exp()
+    p_k = torch.where(in_k, (y_c - z_k.log()).exp(), 0.0)
+    p_f = torch.where(in_f, (y_c - z_f.log()).exp(), 0.0)
+    e = d.e[kt]
+    keep = torch.arange(e.shape[1]) < n_final[:, None]
+    s_f = torch.where(keep & (e > 0), e * vals, 0.0).sum(-1, keepdim=True)
+    h_f = (z_f.log() - s_f / z_f)[:, 0].tolist()
+    prob = (e.gather(1, d.pos[kt][:, None]) / z_f)[:, 0].tolist()
+    for r, info in enumerate(infos):
+        c = len(info.candidates)
+        stages[r] += [StageView("after temperature", p_t[r, :c].tolist(), int(fin_t[r])),
+                      StageView("after top-k", p_k[r, :c].tolist(), int(n_keep[r])),
+                      StageView("after top-p", p_f[r, :c].tolist(), int(n_final[r]))]
+        info.prob, info.entropy_final = prob[r], h_f[r]
+
+
+def _normaliser(t: torch.Tensor, with_entropy: bool = False):
+    """Per row of t [R, V]: log-sum-exp (float64), the number of finite scores, and (with_entropy) the entropy of
+    softmax(t) in nats (-inf scores contribute 0)."""
+    top = t.amax(-1, keepdim=True)
+    shifted = t - top
+    e = shifted.exp()
+    z = e.sum(-1, dtype=torch.float64)
+    log_z = top[:, 0].double() + z.log()
+    entropy = None
+    if with_entropy:
+        s = torch.where(e > 0, e * shifted, 0.0).sum(-1, dtype=torch.float64)
+        entropy = (z.log() - s / z).tolist()
+    return log_z, torch.isfinite(t).sum(-1), entropy
