@@ -125,46 +125,94 @@ def sample_rows(logits: torch.Tensor, histories: list[torch.Tensor], cfgs: list[
     if not len(histories) == len(cfgs) == len(steps) == len(inspect) == n_rows:
         raise ValueError(f"sample_rows got {n_rows} rows of logits but {len(histories)} histories, {len(cfgs)} "
                          f"settings, {len(steps)} steps and {len(inspect)} inspect counts.")
-    x = logits.float()                                            # [B, V] the model's own scores (T = 1)
-    xp = _penalise(x, histories, cfgs)                            # [B, V] after the repetition penalty
-    top = xp.amax(-1)                                             # [B]; NaN propagates
+    x = logits.float().contiguous()                               # [B, V] the model's own scores (T = 1)
+    xp = _Chunked(_penalise(x, histories, cfgs))                  # [B, V] after the repetition penalty
+    top = xp.max()                                                # [B]; NaN propagates
     bad = (~torch.isfinite(top)).nonzero()[:, 0].tolist()
     if bad:
         raise NonFiniteLogits(bad)
     chosen = [0] * n_rows
     greedy = [i for i, c in enumerate(cfgs) if c.greedy]
     if greedy:   # temperature -> 0 moves all probability to the argmax (the first one on ties)
-        for i, t in zip(greedy, _sel(xp, greedy, n_rows).argmax(-1).tolist()):
+        for i, t in zip(greedy, xp.argmax(greedy).tolist()):
             chosen[i] = t
-    drawn = {}                                                    # row -> (group Draw, its row in the group)
-    rows = [i for i, c in enumerate(cfgs) if not c.greedy]
-    if rows:
-        temp = torch.tensor([cfgs[i].temperature for i in rows], dtype=torch.float32)[:, None]
-        # Shift so the max is 0 (softmax is shift-invariant): a tiny temperature then gives -inf, never NaN.
-        y = (_sel(xp, rows, n_rows) - top[rows, None]) / temp     # [S, V] after temperature
-        narrow = [r for r, i in enumerate(rows) if 0 < cfgs[i].top_k < vocab]
-        wide = [r for r, i in enumerate(rows) if not 0 < cfgs[i].top_k < vocab]
-        for group in (narrow, wide):
-            if not group:
-                continue
-            g_rows = [rows[r] for r in group]
-            yg = _sel(y, group, len(rows))
-            if group is narrow:
-                vals, ids, n_keep = _top(yg, [int(cfgs[i].top_k) for i in g_rows])
-            else:                                                 # top-k off: every finite score is kept
-                vals, ids = yg.sort(dim=-1, descending=True, stable=True)
-                n_keep = torch.isfinite(vals).sum(-1)
-            d = _draw(vals, ids, n_keep, [cfgs[i].top_p for i in g_rows],
-                      [draw_uniform(cfgs[i].seed, steps[i]) for i in g_rows])
-            d.y = yg
-            for k, i in enumerate(g_rows):
-                chosen[i] = int(d.chosen[k])
-                drawn[i] = (d, k)
+    drawn = {}                                                    # row -> (its group's _Draw, its row in it)
+    narrow = [i for i, c in enumerate(cfgs) if not c.greedy and 0 < c.top_k < vocab]
+    wide = [i for i, c in enumerate(cfgs) if not c.greedy and not 0 < c.top_k < vocab]
+    for group in (narrow, wide):
+        if not group:
+            continue
+        scale = _Scale(top[group], torch.tensor([cfgs[i].temperature for i in group], dtype=torch.float32))
+        if group is narrow:   # temperature keeps the order: top-k on the scores, the temperature on the window
+            vals, ids, n_keep = _top(xp, group, [int(cfgs[i].top_k) for i in group], scale, finite=True)
+        else:                                                     # top-k off: every finite score is kept
+            vals, ids = scale(xp.rows(group)).sort(dim=-1, descending=True, stable=True)
+            n_keep = torch.isfinite(vals).sum(-1)
+        d = _draw(vals, ids, n_keep, [cfgs[i].top_p for i in group],
+                  [draw_uniform(cfgs[i].seed, steps[i]) for i in group])
+        d.scale = scale
+        for k, i in enumerate(group):
+            chosen[i] = d.chosen[k]
+            drawn[i] = (d, k)
     out = [(chosen[i], StepInfo(chosen[i], 0.0)) for i in range(n_rows)]
     looked = [i for i in range(n_rows) if inspect[i] > 0]
     if looked:
-        _views([out[i][1] for i in looked], looked, x, xp, cfgs, drawn, inspect)
+        _views([out[i][1] for i in looked], looked, _Chunked(x) if xp.t is not x else xp, xp, cfgs, drawn, inspect)
     return out
+
+
+class _Scale:
+    """The temperature stage as a map on scores: (score - row max) / T (shifted so the max is 0: softmax is
+    shift-invariant, and a tiny temperature then gives -inf, never NaN). Non-decreasing, so it keeps the order."""
+    def __init__(self, top: torch.Tensor, temperature: torch.Tensor):
+        self.top, self.temperature = top[:, None], temperature[:, None]             # [R, 1] each
+
+    def __call__(self, scores: torch.Tensor) -> torch.Tensor:
+        return (scores - self.top) / self.temperature
+
+
+CHUNK = 64   # scores per chunk for the two-stage top-k and argmax (SmolLM2's 49,152 = 768 chunks)
+
+
+class _Chunked:
+    """A [B, V] score tensor with each chunk's maximum: a row's W highest scores lie in its W chunks with the
+    highest maxima, so top-k and argmax read the row once (for the maxima) and then W chunks, instead of
+    selecting among all V scores. Vocabularies that do not split into chunks take torch.topk/argmax whole."""
+    def __init__(self, t: torch.Tensor):
+        self.t = t
+        n, vocab = t.shape
+        self.c = CHUNK if vocab % CHUNK == 0 and vocab >= 8 * CHUNK else 0
+        self.maxima = t.view(n, vocab // self.c, self.c).amax(-1) if self.c else None        # [B, V / c]
+
+    def max(self) -> torch.Tensor:
+        return self.maxima.amax(-1) if self.c else self.t.amax(-1)
+
+    def rows(self, rows: list[int]) -> torch.Tensor:
+        return _sel(self.t, rows, self.t.shape[0])
+
+    def _chunks(self, rows: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+        """Chunks which [R, W] of rows [R]: their scores [R, W * c]."""
+        n_chunks = self.t.shape[1] // self.c
+        flat = (rows[:, None] * n_chunks + which).reshape(-1)
+        return self.t.view(-1, self.c)[flat].view(len(rows), -1)
+
+    def argmax(self, rows: list[int]) -> torch.Tensor:
+        """The first id holding each row's maximum (as torch.argmax): the first chunk holding it, then within."""
+        if not self.c:
+            return self.rows(rows).argmax(-1)
+        r = torch.tensor(rows)
+        which = self.maxima[r].argmax(-1)[:, None]                                   # [R, 1]
+        return which[:, 0] * self.c + self._chunks(r, which).argmax(-1)
+
+    def window(self, rows: list[int], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows' `width` highest scores, descending (ties at the edge in any order), and their ids [R, width]:
+        no score outside a row's window is above any score inside it."""
+        if not self.c or width * self.c >= self.t.shape[1]:
+            return self.rows(rows).topk(width, -1)
+        r = torch.tensor(rows)
+        which = self.maxima[r].topk(width, -1).indices                              # [R, width] chunk numbers
+        vals, at = self._chunks(r, which).topk(width, -1)
+        return vals, which.gather(1, at // self.c) * self.c + at % self.c
 
 
 def _sel(t: torch.Tensor, rows: list[int], n: int) -> torch.Tensor:
@@ -178,9 +226,11 @@ def _penalise(x: torch.Tensor, histories: list[torch.Tensor], cfgs: list[Samplin
     vocab = x.shape[1]
     rows, hist = [], []
     for i, c in enumerate(cfgs):
+        if c.repetition_penalty == 1.0:
+            continue
         h = histories[i].reshape(-1)
         h = h[(h >= 0) & (h < vocab)]               # ids past the output layer cannot be generated: no penalty
-        if c.repetition_penalty != 1.0 and len(h):
+        if len(h):
             rows.append(i)
             hist.append(h)
     if not rows:
@@ -189,24 +239,31 @@ def _penalise(x: torch.Tensor, histories: list[torch.Tensor], cfgs: list[Samplin
     idx = torch.stack([torch.cat([h, h[:1].expand(width - len(h))]) for h in hist])          # [P, L]
     flat = (torch.tensor(rows)[:, None] * vocab + idx).reshape(-1)
     pen = torch.tensor([cfgs[i].repetition_penalty for i in rows], dtype=torch.float32)[:, None]
-    score = x.reshape(-1)[flat].view(len(rows), width)
+    score = x.view(-1)[flat].view(len(rows), width)
     score = torch.where(score < 0, score * pen, score / pen)
     xp = x.clone()
     xp.view(-1)[flat] = score.reshape(-1)
     return xp
 
 
-def _top(t: torch.Tensor, ks: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each row's ks[r] highest scores with every tie of the ks[r]-th one (transformers' top-k rule), in the fixed
-    order (score descending, id ascending): vals, ids [R, W] (W >= every row's count; entries past a row's count
-    follow in the same order) and n [R], how many finite scores are >= the ks[r]-th."""
-    width = max(ks)
-    vals = t.topk(width, -1).values
-    thr = vals.gather(1, torch.tensor(ks)[:, None] - 1)                                  # [R, 1]
-    n = torch.where(torch.isfinite(thr[:, 0]), (t >= thr).sum(-1), torch.isfinite(vals).sum(-1))
-    width = max(width, int(n.max()))               # a tie across the cut: take them all
-    vals, ids = t.topk(width, -1)
-    ids, order = ids.sort(dim=-1, stable=True)         # topk orders ties as it likes: fix the order
+def _top(scores: _Chunked, rows: list[int], ks: list[int], f=None, finite: bool = False):
+    """For rows `rows`, each one's ks[r] highest scores (after f, a non-decreasing map) with every tie of the
+    ks[r]-th one (transformers' top-k rule), in the fixed order (score descending, id ascending): vals, ids [R, W],
+    and n [R], how many of them are >= the ks[r]-th (and finite, if `finite`). W > every n, so the window holds
+    every tie of the cut; entries past n follow in the same order."""
+    vocab = scores.t.shape[1]
+    cut = torch.tensor(ks)[:, None] - 1
+    width = min(max(ks) + 1, vocab)
+    while True:
+        vals, ids = scores.window(rows, width)
+        if f is not None:
+            vals = f(vals)
+        keep = vals >= vals.gather(1, cut)
+        n = (keep & torch.isfinite(vals)).sum(-1) if finite else keep.sum(-1)
+        if width == vocab or int(n.max()) < width:   # some score in every window is out: none outside is in
+            break
+        width = min(4 * width, vocab)
+    ids, order = ids.sort(dim=-1, stable=True)     # topk orders ties as it likes: fix the order
     vals, order = vals.gather(1, order).sort(dim=-1, descending=True, stable=True)
     return vals, ids.gather(1, order), n
 
@@ -222,7 +279,7 @@ class _Draw:
     cum: torch.Tensor       # [R, W] float64 their running sums
     chosen: list[int]
     pos: torch.Tensor       # [R] the chosen token's place in the order
-    y: torch.Tensor | None = None   # [R, V] the group's scores after temperature (for the view)
+    scale: _Scale | None = None   # the group's temperature stage
 
 
 def _draw(vals: torch.Tensor, ids: torch.Tensor, n_keep: torch.Tensor, top_p: list[float], u: list[float]) -> _Draw:
@@ -249,17 +306,17 @@ def _draw(vals: torch.Tensor, ids: torch.Tensor, n_keep: torch.Tensor, top_p: li
     return _Draw(vals, ids, n_keep, n_final, e, cum, chosen, pos)
 
 
-def _views(infos: list[StepInfo], looked: list[int], x: torch.Tensor, xp: torch.Tensor, cfgs: list[SamplingConfig],
+def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, cfgs: list[SamplingConfig],
            drawn: dict, inspect: list[int]) -> None:
     """Fill the sampler view of rows `looked`: the top-inspect candidates by raw probability (and the chosen token),
     each one's probability after every stage and under the model, how many tokens each stage kept, both entropies.
 
     Whole-vocabulary work is one pass per stage for the looked rows together (its log-normaliser, its finite
     count, the raw entropy); the filtered stages and the final entropy come from the draw's compact record."""
-    n = x.shape[0]
-    raw = _sel(x, looked, n)                                          # [L, V]
+    vocab = x.t.shape[1]
+    raw = x.rows(looked)                                              # [L, V]
     log_z, finite, entropy = _normaliser(raw, with_entropy=True)
-    top, top_ids, _ = _top(raw, [inspect[i] for i in looked])
+    top_ids = _top(x, looked, [min(inspect[i], vocab) for i in looked])[1]
     cands = []
     for r, (info, i) in enumerate(zip(infos, looked)):
         c = top_ids[r, :inspect[i]].tolist()
@@ -276,7 +333,7 @@ def _views(infos: list[StepInfo], looked: list[int], x: torch.Tensor, xp: torch.
         info.entropy = float(entropy[r])
     pen = [r for r, i in enumerate(looked) if cfgs[i].repetition_penalty != 1.0]
     if pen:
-        xr = _sel(xp, [looked[r] for r in pen], n)
+        xr = xp.rows([looked[r] for r in pen])
         lz, fin, _ = _normaliser(xr)
         probs = (xr.gather(1, idx[pen]).double() - lz[:, None]).exp().tolist()
         for r, pr, k in zip(pen, probs, fin.tolist()):
@@ -291,16 +348,18 @@ def _views(infos: list[StepInfo], looked: list[int], x: torch.Tensor, xp: torch.
         if i in drawn:
             groups.setdefault(id(drawn[i][0]), (drawn[i][0], []))[1].append(r)
     for d, rs in groups.values():
-        _compact_view(d, [drawn[looked[r]][1] for r in rs], idx[rs], [infos[r] for r in rs],
-                      [stages[looked[r]] for r in rs])
+        _compact_view(d, xp.rows([looked[r] for r in rs]), [drawn[looked[r]][1] for r in rs], idx[rs],
+                      [infos[r] for r in rs], [stages[looked[r]] for r in rs])
     for info, i in zip(infos, looked):
         info.stages = stages[i]
 
 
-def _compact_view(d: _Draw, ks: list[int], idx: torch.Tensor, infos: list[StepInfo], stages: list[list]) -> None:
-    """The temperature, top-k and top-p stages of drawn rows ks of group d, for candidates idx [R, C]."""
+def _compact_view(d: _Draw, xp: torch.Tensor, ks: list[int], idx: torch.Tensor, infos: list[StepInfo],
+                  stages: list[list]) -> None:
+    """The temperature, top-k and top-p stages of rows ks of group d (their penalised scores xp [R, V]), for
+    candidates idx [R, C]."""
     kt = torch.tensor(ks)
-    y = d.y[kt]                                                        # [R, V]
+    y = (xp - d.scale.top[kt]) / d.scale.temperature[kt]              # [R, V] after temperature
     lz_t, fin_t, _ = _normaliser(y)
     y_c = y.gather(1, idx).double()                                    # [R, C]
     vals, ids, cum = d.vals[kt].double(), d.ids[kt], d.cum[kt]

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from llm_demo.bench.sampler import legacy_next_token
-from llm_demo.sampling import NonFiniteLogits, SamplingConfig, next_token, sample_rows
+from llm_demo.sampling import NonFiniteLogits, SamplingConfig, _Chunked, next_token, sample_rows
 
-VOCAB = 3000
+VOCAB = 3072     # 48 chunks of 64: the two-stage top-k; 1000 (no chunks) takes torch.topk whole
 
 
 def mixed_settings(n: int, rng: random.Random) -> list[SamplingConfig]:
@@ -49,10 +49,10 @@ def assert_same_info(a, b, what):
 
 
 @pytest.mark.parametrize("n", [1, 8, 32])
-@pytest.mark.parametrize("bf16", [False, True])
-def test_batched_rows_draw_and_show_what_each_row_does_alone(n, bf16):
+@pytest.mark.parametrize("bf16,vocab", [(False, VOCAB), (True, VOCAB), (True, 1000)])
+def test_batched_rows_draw_and_show_what_each_row_does_alone(n, bf16, vocab):
     rng = random.Random(n * 2 + bf16)
-    logits, hist = rows(n, seed=n, bf16=bf16)
+    logits, hist = rows(n, seed=n, bf16=bf16, vocab=vocab)
     cfgs = mixed_settings(n, rng)
     steps = [rng.randrange(500) for _ in range(n)]
     inspect = [rng.choice([0, 5, 10, 12]) for _ in range(n)]
@@ -173,8 +173,9 @@ def test_ties_at_the_top_k_cut_are_all_kept_and_drawn_in_a_fixed_order():
     assert drawn == {0, 1, 2, 3}, f"every kept tie can be drawn and nothing else: {drawn}"
 
 
-def test_edge_settings():
-    logits, hist = rows(1, seed=5, vocab=400)
+@pytest.mark.parametrize("vocab", [400, 512])
+def test_edge_settings(vocab):
+    logits, hist = rows(1, seed=5, vocab=vocab)
     x, h = logits[0], hist[0]
     top = int(x.argmax())
     for s in range(20):           # k = 1, a tiny temperature, a tiny top-p: always the argmax
@@ -186,7 +187,7 @@ def test_edge_settings():
             assert math.isfinite(info.entropy_final), cfg
     for s in range(10):           # k >= vocabulary is top-k off
         a = next_token(x, h, SamplingConfig(top_k=0, seed=s), s, 5)
-        for k in (400, 401, 10**6):
+        for k in (vocab, vocab + 1, 10**6):
             b = next_token(x, h, SamplingConfig(top_k=k, seed=s), s, 5)
             assert a[0] == b[0] and a[1].stages == b[1].stages, f"top_k={k} differs from top_k=0"
     p1 = next_token(x, h, SamplingConfig(top_k=30, top_p=1.0), 0, 5)[1]
@@ -220,3 +221,21 @@ def test_rows_without_usable_scores_are_named(bad):
 def test_mismatched_arguments_are_refused():
     with pytest.raises(ValueError, match="2 rows of logits but 1 histories"):
         sample_rows(torch.randn(2, 10), [torch.tensor([[0]])], [SamplingConfig()] * 2, [0, 0], [0, 0])
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_two_stage_window_and_argmax_agree_with_torch(bf16):
+    """_Chunked (the chunk maxima pick the chunks that must hold a row's top scores): its window holds a valid
+    top-W (nothing outside above anything inside) and its argmax is torch's (the first of tied maxima)."""
+    logits = rows(16, seed=9, vocab=4096, bf16=bf16)[0].float()
+    logits[3, 100:200] = 9.0                      # one tie of 100 at the top, across chunks
+    ch = _Chunked(logits)
+    assert ch.c, "4,096 scores should split into chunks"
+    assert ch.argmax(list(range(16))).tolist() == logits.argmax(-1).tolist()
+    for width in (1, 7, 51, 300):
+        vals, ids = ch.window(list(range(16)), width)
+        assert torch.equal(logits.gather(1, ids), vals), "window ids and scores disagree"
+        assert (vals[:, :-1] >= vals[:, 1:]).all(), "window not descending"
+        outside = logits.scatter(1, ids, -math.inf)
+        assert (outside.amax(-1) <= vals[:, -1]).all(), f"width {width}: a score outside the window is above it"
+        assert torch.equal(vals, logits.topk(width, -1).values), f"width {width}: not the top scores"
