@@ -147,7 +147,7 @@ def sample_rows(logits: torch.Tensor, histories: list[torch.Tensor], cfgs: list[
             vals, ids, n_keep = _top(xp, group, [int(cfgs[i].top_k) for i in group], scale, finite=True)
         else:                                                     # top-k off: every finite score is kept
             vals, ids = scale(xp.rows(group)).sort(dim=-1, descending=True, stable=True)
-            n_keep = torch.isfinite(vals).sum(-1)
+            n_keep = torch.searchsorted(-vals, torch.full((len(group), 1), math.inf))[:, 0]   # -inf sort last
         d = _draw(vals, ids, n_keep, [cfgs[i].top_p for i in group],
                   [draw_uniform(cfgs[i].seed, steps[i]) for i in group])
         d.scale = scale
@@ -194,7 +194,7 @@ class _Chunked:
         """Chunks which [R, W] of rows [R]: their scores [R, W * c]."""
         n_chunks = self.t.shape[1] // self.c
         flat = (rows[:, None] * n_chunks + which).reshape(-1)
-        return self.t.view(-1, self.c)[flat].view(len(rows), -1)
+        return self.t.view(-1, self.c).index_select(0, flat).view(len(rows), -1)
 
     def argmax(self, rows: list[int]) -> torch.Tensor:
         """The first id holding each row's maximum (as torch.argmax): the first chunk holding it, then within."""
@@ -217,7 +217,7 @@ class _Chunked:
 
 def _sel(t: torch.Tensor, rows: list[int], n: int) -> torch.Tensor:
     """t's rows `rows` (t itself when that is all n rows in order: no copy)."""
-    return t if rows == list(range(n)) else t[torch.tensor(rows)]
+    return t if rows == list(range(n)) else t.index_select(0, torch.tensor(rows))
 
 
 def _penalise(x: torch.Tensor, histories: list[torch.Tensor], cfgs: list[SamplingConfig]) -> torch.Tensor:
@@ -239,11 +239,9 @@ def _penalise(x: torch.Tensor, histories: list[torch.Tensor], cfgs: list[Samplin
     idx = torch.stack([torch.cat([h, h[:1].expand(width - len(h))]) for h in hist])          # [P, L]
     flat = (torch.tensor(rows)[:, None] * vocab + idx).reshape(-1)
     pen = torch.tensor([cfgs[i].repetition_penalty for i in rows], dtype=torch.float32)[:, None]
-    score = x.view(-1)[flat].view(len(rows), width)
+    score = x.view(-1).index_select(0, flat).view(len(rows), width)
     score = torch.where(score < 0, score * pen, score / pen)
-    xp = x.clone()
-    xp.view(-1)[flat] = score.reshape(-1)
-    return xp
+    return x.clone().view(-1).index_copy_(0, flat, score.reshape(-1)).view(x.shape)   # repeated ids: equal values
 
 
 def _top(scores: _Chunked, rows: list[int], ks: list[int], f=None, finite: bool = False):
@@ -315,7 +313,7 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
     count, the raw entropy); the filtered stages and the final entropy come from the draw's compact record."""
     vocab = x.t.shape[1]
     raw = x.rows(looked)                                              # [L, V]
-    log_z, finite, entropy = _normaliser(raw, with_entropy=True)
+    log_z, finite, entropy = _normaliser(raw, with_entropy=True, top=_sel(x.max(), looked, x.t.shape[0]))
     top_ids = _top(x, looked, [min(inspect[i], vocab) for i in looked])[1]
     cands = []
     for r, (info, i) in enumerate(zip(infos, looked)):
@@ -334,7 +332,7 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
     pen = [r for r, i in enumerate(looked) if cfgs[i].repetition_penalty != 1.0]
     if pen:
         xr = xp.rows([looked[r] for r in pen])
-        lz, fin, _ = _normaliser(xr)
+        lz, fin, _ = _normaliser(xr, top=_sel(xp.max(), [looked[r] for r in pen], xp.t.shape[0]))
         probs = (xr.gather(1, idx[pen]).double() - lz[:, None]).exp().tolist()
         for r, pr, k in zip(pen, probs, fin.tolist()):
             stages[looked[r]].append(StageView("after repetition penalty", pr[:len(cands[r])], k))
@@ -360,7 +358,7 @@ def _compact_view(d: _Draw, xp: torch.Tensor, ks: list[int], idx: torch.Tensor, 
     candidates idx [R, C]."""
     kt = torch.tensor(ks)
     y = (xp - d.scale.top[kt]) / d.scale.temperature[kt]              # [R, V] after temperature
-    lz_t, fin_t, _ = _normaliser(y)
+    lz_t, fin_t, _ = _normaliser(y, top=torch.zeros(len(ks)))         # the max is (top - top) / T = 0
     y_c = y.gather(1, idx).double()                                    # [R, C]
     vals, ids, cum = d.vals[kt].double(), d.ids[kt], d.cum[kt]
     n_keep, n_final = d.n_keep[kt], d.n_final[kt]
@@ -385,16 +383,24 @@ def _compact_view(d: _Draw, xp: torch.Tensor, ks: list[int], idx: torch.Tensor, 
         info.prob, info.entropy_final = prob[r], h_f[r]
 
 
-def _normaliser(t: torch.Tensor, with_entropy: bool = False):
+def _normaliser(t: torch.Tensor, with_entropy: bool = False, top: torch.Tensor | None = None):
     """Per row of t [R, V]: log-sum-exp (float64), the number of finite scores, and (with_entropy) the entropy of
-    softmax(t) in nats (-inf scores contribute 0)."""
-    top = t.amax(-1, keepdim=True)
-    shifted = t - top
+    softmax(t) in nats (-inf scores contribute 0). top: the rows' maxima when known (0 after temperature).
+    Reductions only (no comparison over the vocabulary: on CPU those cost ~10 reductions each)."""
+    top = t.amax(-1) if top is None else top
+    shifted = t - top[:, None] if bool(top.any()) else t
     e = shifted.exp()
-    z = e.sum(-1, dtype=torch.float64)
-    log_z = top[:, 0].double() + z.log()
+    z = e.sum(-1).double()
+    log_z = top.double() + z.log()
     entropy = None
-    if with_entropy:
-        s = torch.where(e > 0, e * shifted, 0.0).sum(-1, dtype=torch.float64)
-        entropy = (z.log() - s / z).tolist()
-    return log_z, torch.isfinite(t).sum(-1), entropy
+    if with_entropy:             # H = log Z - E[shifted]; a -inf score gives 0 * -inf = NaN: nansum drops it
+        entropy = (z.log() - (e * shifted).nansum(-1).double() / z).tolist()
+    return log_z, _n_finite(t), entropy
+
+
+def _n_finite(t: torch.Tensor) -> torch.Tensor:
+    """How many scores of each row of t [R, V] are finite, given that none is NaN or +inf (sample_rows checks)."""
+    n = torch.full((t.shape[0],), t.shape[1])
+    for r in (t.amin(-1) == -math.inf).nonzero()[:, 0].tolist():          # rows holding a -inf: count them
+        n[r] = int((t[r] > -math.inf).sum())
+    return n
