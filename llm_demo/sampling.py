@@ -309,12 +309,15 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
     """Fill the sampler view of rows `looked`: the top-inspect candidates by raw probability (and the chosen token),
     each one's probability after every stage and under the model, how many tokens each stage kept, both entropies.
 
-    Whole-vocabulary work is one pass per stage for the looked rows together (its log-normaliser, its finite
+    Whole-vocabulary work is a few passes per stage for the looked rows together (its log-normaliser, its finite
     count, the raw entropy); the filtered stages and the final entropy come from the draw's compact record."""
-    vocab = x.t.shape[1]
-    raw = x.rows(looked)                                              # [L, V]
-    log_z, finite, entropy = _normaliser(raw, with_entropy=True, top=_sel(x.max(), looked, x.t.shape[0]))
-    top_ids = _top(x, looked, [min(inspect[i], vocab) for i in looked])[1]
+    n_rows, vocab = x.t.shape
+    top = _sel(x.max(), looked, n_rows)
+    shifted = x.rows(looked) - top[:, None]                            # [L, V], each row's max 0
+    lo = shifted.amin(-1)
+    log_z, finite, e = _whole(shifted, top, lo)
+    entropy = (log_z - top.double() - (e * shifted).nansum(-1).double() / e.sum(-1).double()).tolist()
+    top_ids = _top(x, looked, [min(inspect[i], vocab) for i in looked])[1]      # -inf * 0 = NaN: nansum drops it
     cands = []
     for r, (info, i) in enumerate(zip(infos, looked)):
         c = top_ids[r, :inspect[i]].tolist()
@@ -322,8 +325,7 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
         info.candidates = cands[-1]
     width = max(map(len, cands))
     idx = torch.tensor([c + c[:1] * (width - len(c)) for c in cands])                      # [L, C]
-    raw_c = raw.gather(1, idx).double()
-    logp = (raw_c - log_z[:, None]).tolist()
+    logp = (shifted.gather(1, idx).double() - (log_z - top.double())[:, None]).tolist()
     stages = {i: [StageView("raw softmax (T=1)", [math.exp(v) for v in lp[:len(c)]], k)]
               for i, lp, c, k in zip(looked, logp, cands, finite.tolist())}
     for r, (info, i) in enumerate(zip(infos, looked)):
@@ -331,9 +333,10 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
         info.entropy = float(entropy[r])
     pen = [r for r, i in enumerate(looked) if cfgs[i].repetition_penalty != 1.0]
     if pen:
-        xr = xp.rows([looked[r] for r in pen])
-        lz, fin, _ = _normaliser(xr, top=_sel(xp.max(), [looked[r] for r in pen], xp.t.shape[0]))
-        probs = (xr.gather(1, idx[pen]).double() - lz[:, None]).exp().tolist()
+        p_top = _sel(xp.max(), [looked[r] for r in pen], n_rows)
+        xr = xp.rows([looked[r] for r in pen]) - p_top[:, None]
+        lz, fin, _ = _whole(xr, p_top)
+        probs = (xr.gather(1, idx[pen]).double() - (lz - p_top.double())[:, None]).exp().tolist()
         for r, pr, k in zip(pen, probs, fin.tolist()):
             stages[looked[r]].append(StageView("after repetition penalty", pr[:len(cands[r])], k))
     for r, (info, i) in enumerate(zip(infos, looked)):
@@ -346,22 +349,25 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
         if i in drawn:
             groups.setdefault(id(drawn[i][0]), (drawn[i][0], []))[1].append(r)
     for d, rs in groups.values():
-        _compact_view(d, xp.rows([looked[r] for r in rs]), [drawn[looked[r]][1] for r in rs], idx[rs],
-                      [infos[r] for r in rs], [stages[looked[r]] for r in rs])
+        ks = torch.tensor([drawn[looked[r]][1] for r in rs])
+        temp = d.scale.temperature[ks]
+        if any(cfgs[looked[r]].repetition_penalty != 1.0 for r in rs):
+            y, y_lo = (xp.rows([looked[r] for r in rs]) - d.scale.top[ks]) / temp, None
+        else:                   # no penalty: the temperature divides the raw shifted scores (min / T is y's min)
+            y, y_lo = _sel(shifted, rs, len(looked)) / temp, lo[rs] / temp[:, 0]
+        _compact_view(d, ks, y, y_lo, idx[rs], [infos[r] for r in rs], [stages[looked[r]] for r in rs])
     for info, i in zip(infos, looked):
         info.stages = stages[i]
 
 
-def _compact_view(d: _Draw, xp: torch.Tensor, ks: list[int], idx: torch.Tensor, infos: list[StepInfo],
-                  stages: list[list]) -> None:
-    """The temperature, top-k and top-p stages of rows ks of group d (their penalised scores xp [R, V]), for
-    candidates idx [R, C]."""
-    kt = torch.tensor(ks)
-    y = (xp - d.scale.top[kt]) / d.scale.temperature[kt]              # [R, V] after temperature
-    lz_t, fin_t, _ = _normaliser(y, top=torch.zeros(len(ks)))         # the max is (top - top) / T = 0
+def _compact_view(d: _Draw, ks: torch.Tensor, y: torch.Tensor, y_lo: torch.Tensor | None, idx: torch.Tensor,
+                  infos: list[StepInfo], stages: list[list]) -> None:
+    """The temperature, top-k and top-p stages of rows ks of group d, whose scores after temperature are y [R, V]
+    (max 0; y_lo their minima if known), for candidates idx [R, C]."""
+    lz_t, fin_t, _ = _whole(y, torch.zeros(len(ks)), y_lo)
     y_c = y.gather(1, idx).double()                                    # [R, C]
-    vals, ids, cum = d.vals[kt].double(), d.ids[kt], d.cum[kt]
-    n_keep, n_final = d.n_keep[kt], d.n_final[kt]
+    vals, ids, cum = d.vals[ks].double(), d.ids[ks], d.cum[ks]
+    n_keep, n_final = d.n_keep[ks], d.n_final[ks]
     at_k, at_f = (n_keep - 1)[:, None], (n_final - 1)[:, None]
     z_k, z_f = cum.gather(1, at_k), cum.gather(1, at_f)                # [R, 1]
     in_k = torch.isfinite(y_c) & (y_c >= vals.gather(1, at_k))         # top-k keeps every score >= its last
@@ -370,11 +376,11 @@ def _compact_view(d: _Draw, xp: torch.Tensor, ks: list[int], idx: torch.Tensor, 
     p_t = (y_c - lz_t[:, None]).exp()
     p_k = torch.where(in_k, (y_c - z_k.log()).exp(), 0.0)
     p_f = torch.where(in_f, (y_c - z_f.log()).exp(), 0.0)
-    e = d.e[kt]
+    e = d.e[ks]
     keep = torch.arange(e.shape[1]) < n_final[:, None]
     s_f = torch.where(keep & (e > 0), e * vals, 0.0).sum(-1, keepdim=True)
     h_f = (z_f.log() - s_f / z_f)[:, 0].tolist()
-    prob = (e.gather(1, d.pos[kt][:, None]) / z_f)[:, 0].tolist()
+    prob = (e.gather(1, d.pos[ks][:, None]) / z_f)[:, 0].tolist()
     for r, info in enumerate(infos):
         c = len(info.candidates)
         stages[r] += [StageView("after temperature", p_t[r, :c].tolist(), int(fin_t[r])),
@@ -383,24 +389,20 @@ def _compact_view(d: _Draw, xp: torch.Tensor, ks: list[int], idx: torch.Tensor, 
         info.prob, info.entropy_final = prob[r], h_f[r]
 
 
-def _normaliser(t: torch.Tensor, with_entropy: bool = False, top: torch.Tensor | None = None):
-    """Per row of t [R, V]: log-sum-exp (float64), the number of finite scores, and (with_entropy) the entropy of
-    softmax(t) in nats (-inf scores contribute 0). top: the rows' maxima when known (0 after temperature).
-    Reductions only (no comparison over the vocabulary: on CPU those cost ~10 reductions each)."""
-    top = t.amax(-1) if top is None else top
-    shifted = t - top[:, None] if bool(top.any()) else t
+def _whole(shifted: torch.Tensor, top: torch.Tensor, lo: torch.Tensor | None = None):
+    """One stage over the whole vocabulary, rows of shifted [R, V] = scores - top (each row's max 0): the scores'
+    log-sum-exp [R] (float64), how many are finite [R] (lo: the rows' minima, if known), and exp(shifted).
+    Reductions only: on this CPU a comparison over the vocabulary costs about ten of them."""
     e = shifted.exp()
-    z = e.sum(-1).double()
-    log_z = top.double() + z.log()
-    entropy = None
-    if with_entropy:             # H = log Z - E[shifted]; a -inf score gives 0 * -inf = NaN: nansum drops it
-        entropy = (z.log() - (e * shifted).nansum(-1).double() / z).tolist()
-    return log_z, _n_finite(t), entropy
+    log_z = top.double() + e.sum(-1).double().log()
+    return log_z, _n_finite(shifted, lo), e
 
 
-def _n_finite(t: torch.Tensor) -> torch.Tensor:
-    """How many scores of each row of t [R, V] are finite, given that none is NaN or +inf (sample_rows checks)."""
+def _n_finite(t: torch.Tensor, lo: torch.Tensor | None = None) -> torch.Tensor:
+    """How many scores of each row of t [R, V] are finite, given that none is NaN or +inf (sample_rows checks);
+    lo: the rows' minima, if known."""
+    lo = t.amin(-1) if lo is None else lo
     n = torch.full((t.shape[0],), t.shape[1])
-    for r in (t.amin(-1) == -math.inf).nonzero()[:, 0].tolist():          # rows holding a -inf: count them
+    for r in (lo == -math.inf).nonzero()[:, 0].tolist():                 # rows holding a -inf: count them
         n[r] = int((t[r] > -math.inf).sum())
     return n
