@@ -315,9 +315,11 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
     top = _sel(x.max(), looked, n_rows)
     shifted = x.rows(looked) - top[:, None]                            # [L, V], each row's max 0
     lo = shifted.amin(-1)
-    log_z, finite, e = _whole(shifted, top, lo)
-    entropy = (log_z - top.double() - (e * shifted).nansum(-1).double() / e.sum(-1).double()).tolist()
-    top_ids = _top(x, looked, [min(inspect[i], vocab) for i in looked])[1]      # -inf * 0 = NaN: nansum drops it
+    e = shifted.exp()
+    z = e.sum(-1).double()
+    log_z, finite = top.double() + z.log(), _n_finite(shifted, lo)
+    entropy = (z.log() - e.mul_(shifted).nansum(-1).double() / z).tolist()     # -inf * 0 = NaN: nansum drops it
+    top_ids = _top(x, looked, [min(inspect[i], vocab) for i in looked])[1]
     cands = []
     for r, (info, i) in enumerate(zip(infos, looked)):
         c = top_ids[r, :inspect[i]].tolist()
@@ -335,8 +337,9 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
     if pen:
         p_top = _sel(xp.max(), [looked[r] for r in pen], n_rows)
         xr = xp.rows([looked[r] for r in pen]) - p_top[:, None]
-        lz, fin, _ = _whole(xr, p_top)
-        probs = (xr.gather(1, idx[pen]).double() - (lz - p_top.double())[:, None]).exp().tolist()
+        xr_c = xr.gather(1, idx[pen]).double()
+        log_z_p, fin = _whole(xr)
+        probs = (xr_c - log_z_p[:, None]).exp().tolist()
         for r, pr, k in zip(pen, probs, fin.tolist()):
             stages[looked[r]].append(StageView("after repetition penalty", pr[:len(cands[r])], k))
     for r, (info, i) in enumerate(zip(infos, looked)):
@@ -364,8 +367,8 @@ def _compact_view(d: _Draw, ks: torch.Tensor, y: torch.Tensor, y_lo: torch.Tenso
                   infos: list[StepInfo], stages: list[list]) -> None:
     """The temperature, top-k and top-p stages of rows ks of group d, whose scores after temperature are y [R, V]
     (max 0; y_lo their minima if known), for candidates idx [R, C]."""
-    lz_t, fin_t, _ = _whole(y, torch.zeros(len(ks)), y_lo)
     y_c = y.gather(1, idx).double()                                    # [R, C]
+    lz_t, fin_t = _whole(y, y_lo)
     vals, ids, cum = d.vals[ks].double(), d.ids[ks], d.cum[ks]
     n_keep, n_final = d.n_keep[ks], d.n_final[ks]
     at_k, at_f = (n_keep - 1)[:, None], (n_final - 1)[:, None]
@@ -389,13 +392,13 @@ def _compact_view(d: _Draw, ks: torch.Tensor, y: torch.Tensor, y_lo: torch.Tenso
         info.prob, info.entropy_final = prob[r], h_f[r]
 
 
-def _whole(shifted: torch.Tensor, top: torch.Tensor, lo: torch.Tensor | None = None):
-    """One stage over the whole vocabulary, rows of shifted [R, V] = scores - top (each row's max 0): the scores'
-    log-sum-exp [R] (float64), how many are finite [R] (lo: the rows' minima, if known), and exp(shifted).
-    Reductions only: on this CPU a comparison over the vocabulary costs about ten of them."""
-    e = shifted.exp()
-    log_z = top.double() + e.sum(-1).double().log()
-    return log_z, _n_finite(shifted, lo), e
+def _whole(shifted: torch.Tensor, lo: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One stage over the whole vocabulary, rows of shifted [R, V] (scores less each row's max, so the max is 0):
+    the log-sum-exp of shifted [R] (float64) and how many scores are finite [R] (lo: the rows' minima, if known).
+    Overwrites shifted with its exp. Reductions only: on this CPU a comparison over the vocabulary costs about
+    ten of them."""
+    finite = _n_finite(shifted, lo)
+    return shifted.exp_().sum(-1).double().log(), finite
 
 
 def _n_finite(t: torch.Tensor, lo: torch.Tensor | None = None) -> torch.Tensor:

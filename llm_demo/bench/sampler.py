@@ -4,8 +4,10 @@ Microseconds per token per row to sample B rows of logits (B = 1, 8, 32; SmolLM2
 default; the default settings T 0.7, top-k 50, top-p 0.9, and a repetition penalty on a quarter of the rows)
 the old way (`legacy_next_token` below, one row at a time, transformers' logits processors and a reseeded
 torch.Generator per token) against sampling.sample_rows (every row in one batched pass), without the sampler
-view (inspect=0) and with the Chat tab's (inspect=10). Median of --reps runs.
-Last line: us_per_row new_b32_i0=<µs> new_b32_i10=<µs> speedup_b32_i0=<old/new> speedup_b32_i10=<old/new> load=<1-min>.
+view (inspect=0) and with the Chat tab's (inspect=10). Median of --reps runs, in CPU time (this process's, all
+threads: on a shared machine wall time mostly measures the wait for a core) and in wall time.
+Last line: us_per_row new_b32_i0=<µs> new_b32_i10=<µs> speedup_b32_i0=<old/new> speedup_b32_i10=<old/new> load=<1-min>
+(CPU time). On a busy machine add --one-thread (no thread team waiting at barriers for a core).
 
 legacy_next_token/_legacy_inspect are the sampler as it was before the batched one (commit ff25b58), kept as
 this benchmark's baseline and as tests/test_sampler_batch.py's reference for the view's numbers.
@@ -104,37 +106,47 @@ def batch(n: int, vocab: int, seed: int = 0):
     return logits, hist, cfgs
 
 
-def time_old(logits, hist, cfgs, inspect: int, step: int) -> float:
+def old(logits, hist, cfgs, inspect: int, step: int) -> None:
     gen = torch.Generator()
-    t0 = time.perf_counter()
     for i, cfg in enumerate(cfgs):
         gen.manual_seed(step_seed(cfg.seed, step))
         legacy_next_token(logits[i], hist[i], cfg, gen, inspect)
-    return time.perf_counter() - t0
 
 
-def time_new(logits, hist, cfgs, inspect: int, step: int) -> float:
-    t0 = time.perf_counter()
+def new(logits, hist, cfgs, inspect: int, step: int) -> None:
     sample_rows(logits, hist, cfgs, [step] * len(cfgs), [inspect] * len(cfgs))
-    return time.perf_counter() - t0
+
+
+def timed(fn, *args) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one call."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    fn(*args)
+    return time.process_time() - c0, time.perf_counter() - t0
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m llm_demo.bench sampler", description=__doc__)
     ap.add_argument("--vocab", type=int, default=49152, help="vocabulary size (SmolLM2's: 49,152)")
     ap.add_argument("--reps", type=int, default=20, help="timed runs of each case (the median is reported)")
+    ap.add_argument("--one-thread", action="store_true", help="torch on one thread (a busy, shared machine)")
     args = ap.parse_args(argv)
-    res = {}
+    if args.one_thread:
+        torch.set_num_threads(1)
+    res, wall = {}, {}
+    print(f"vocab={args.vocab} threads={torch.get_num_threads()} reps={args.reps}; µs per token per row, CPU time "
+          "(wall time in brackets)")
     with torch.inference_mode():
         for n in (1, 8, 32):
             logits, hist, cfgs = batch(n, args.vocab)
             for inspect in (0, 10):
-                for way, fn in (("old", time_old), ("new", time_new)):
+                for way, fn in (("old", old), ("new", new)):
                     fn(logits, hist, cfgs, inspect, 0)                    # warm-up
-                    ts = [fn(logits, hist, cfgs, inspect, s + 1) for s in range(args.reps)]
-                    res[way, n, inspect] = statistics.median(ts) / n * 1e6
-                print(f"B={n:2d} inspect={inspect:2d} us_per_token_per_row old={res['old', n, inspect]:.0f} "
-                      f"new={res['new', n, inspect]:.0f} speedup={res['old', n, inspect] / res['new', n, inspect]:.1f}")
+                    ts = [timed(fn, logits, hist, cfgs, inspect, s + 1) for s in range(args.reps)]
+                    res[way, n, inspect] = statistics.median(c for c, _ in ts) / n * 1e6
+                    wall[way, n, inspect] = statistics.median(w for _, w in ts) / n * 1e6
+                o, w = res['old', n, inspect], res['new', n, inspect]
+                print(f"B={n:2d} inspect={inspect:2d} old={o:.0f} ({wall['old', n, inspect]:.0f}) "
+                      f"new={w:.0f} ({wall['new', n, inspect]:.0f}) speedup={o / w:.1f}")
     print(f"us_per_row new_b32_i0={res['new', 32, 0]:.0f} new_b32_i10={res['new', 32, 10]:.0f} "
           f"speedup_b32_i0={res['old', 32, 0] / res['new', 32, 0]:.1f} "
           f"speedup_b32_i10={res['old', 32, 10] / res['new', 32, 10]:.1f} load={os.getloadavg()[0]:.1f}")
