@@ -9,6 +9,7 @@ pure function of its scores, settings, seed and position: the same alone or in a
 The same numbers that sample fill the view, so the plot cannot disagree with what was drawn.
 """
 import math
+import threading
 from dataclasses import dataclass, field
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from llm_demo import config
 
 ALIGN = 16   # compact rows are padded to a multiple of this, so exp() takes the same (vector) path in any batch
+_work = threading.local()    # per thread: the [B, V] work tensors kept between calls (see _scratch)
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ def sample_rows(logits: torch.Tensor, histories: list[torch.Tensor], cfgs: list[
     if not len(histories) == len(cfgs) == len(steps) == len(inspect) == n_rows:
         raise ValueError(f"sample_rows got {n_rows} rows of logits but {len(histories)} histories, {len(cfgs)} "
                          f"settings, {len(steps)} steps and {len(inspect)} inspect counts.")
-    x = logits.float().contiguous()                               # [B, V] the model's own scores (T = 1)
+    x = logits if logits.dtype == torch.float32 and logits.is_contiguous() else \
+        _scratch("x", logits.shape).copy_(logits)                 # [B, V] the model's own scores (T = 1)
     xp = _Chunked(_penalise(x, histories, cfgs))                  # [B, V] after the repetition penalty
     top = xp.max()                                                # [B]; NaN propagates
     bad = (~torch.isfinite(top)).nonzero()[:, 0].tolist()
@@ -241,7 +244,8 @@ def _penalise(x: torch.Tensor, histories: list[torch.Tensor], cfgs: list[Samplin
     pen = torch.tensor([cfgs[i].repetition_penalty for i in rows], dtype=torch.float32)[:, None]
     score = x.view(-1).index_select(0, flat).view(len(rows), width)
     score = torch.where(score < 0, score * pen, score / pen)
-    return x.clone().view(-1).index_copy_(0, flat, score.reshape(-1)).view(x.shape)   # repeated ids: equal values
+    xp = _scratch("xp", x.shape).copy_(x)
+    return xp.view(-1).index_copy_(0, flat, score.reshape(-1)).view(x.shape)   # repeated ids carry equal values
 
 
 def _top(scores: _Chunked, rows: list[int], ks: list[int], f=None, finite: bool = False):
@@ -313,9 +317,9 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
     count, the raw entropy); the filtered stages and the final entropy come from the draw's compact record."""
     n_rows, vocab = x.t.shape
     top = _sel(x.max(), looked, n_rows)
-    shifted = x.rows(looked) - top[:, None]                            # [L, V], each row's max 0
+    shifted = torch.sub(x.rows(looked), top[:, None], out=_scratch("shifted", (len(looked), vocab)))   # max 0
     lo = shifted.amin(-1)
-    e = shifted.exp()
+    e = torch.exp(shifted, out=_scratch("e", shifted.shape))
     z = e.sum(-1).double()
     log_z, finite = top.double() + z.log(), _n_finite(shifted, lo)
     entropy = (z.log() - e.mul_(shifted).nansum(-1).double() / z).tolist()     # -inf * 0 = NaN: nansum drops it
@@ -336,7 +340,7 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
     pen = [r for r, i in enumerate(looked) if cfgs[i].repetition_penalty != 1.0]
     if pen:
         p_top = _sel(xp.max(), [looked[r] for r in pen], n_rows)
-        xr = xp.rows([looked[r] for r in pen]) - p_top[:, None]
+        xr = torch.sub(xp.rows([looked[r] for r in pen]), p_top[:, None], out=_scratch("e", (len(pen), vocab)))
         xr_c = xr.gather(1, idx[pen]).double()
         log_z_p, fin = _whole(xr)
         probs = (xr_c - log_z_p[:, None]).exp().tolist()
@@ -355,9 +359,11 @@ def _views(infos: list[StepInfo], looked: list[int], x: _Chunked, xp: _Chunked, 
         ks = torch.tensor([drawn[looked[r]][1] for r in rs])
         temp = d.scale.temperature[ks]
         if any(cfgs[looked[r]].repetition_penalty != 1.0 for r in rs):
-            y, y_lo = (xp.rows([looked[r] for r in rs]) - d.scale.top[ks]) / temp, None
+            y = torch.sub(xp.rows([looked[r] for r in rs]), d.scale.top[ks], out=_scratch("e", (len(rs), vocab)))
+            y, y_lo = y.div_(temp), None
         else:                   # no penalty: the temperature divides the raw shifted scores (min / T is y's min)
-            y, y_lo = _sel(shifted, rs, len(looked)) / temp, lo[rs] / temp[:, 0]
+            y_lo = lo[rs] / temp[:, 0]
+            y = torch.div(_sel(shifted, rs, len(looked)), temp, out=_scratch("e", (len(rs), vocab)))
         _compact_view(d, ks, y, y_lo, idx[rs], [infos[r] for r in rs], [stages[looked[r]] for r in rs])
     for info, i in zip(infos, looked):
         info.stages = stages[i]
@@ -409,3 +415,15 @@ def _n_finite(t: torch.Tensor, lo: torch.Tensor | None = None) -> torch.Tensor:
     for r in (lo == -math.inf).nonzero()[:, 0].tolist():                 # rows holding a -inf: count them
         n[r] = int((t[r] > -math.inf).sum())
     return n
+
+
+def _scratch(slot: str, shape) -> torch.Tensor:
+    """A float32 work tensor of `shape` that this thread keeps between calls (its contents are garbage): fresh
+    memory costs a page fault per 4 KB on first write, measured here as much as the arithmetic on it. The slots
+    "x", "xp", "shifted" hold a call's [B, V] scores; "e" is reused stage after stage of the view."""
+    n = math.prod(shape)
+    buf = getattr(_work, slot, None)
+    if buf is None or buf.numel() < n:
+        buf = torch.empty(n)
+        setattr(_work, slot, buf)
+    return buf[:n].view(shape)
