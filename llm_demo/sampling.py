@@ -204,7 +204,7 @@ class _Chunked:
         if not self.c:
             return self.rows(rows).argmax(-1)
         r = torch.tensor(rows)
-        which = self.maxima[r].argmax(-1)[:, None]                                   # [R, 1]
+        which = _sel(self.maxima, rows, len(self.maxima)).argmax(-1)[:, None]        # [R, 1]
         return which[:, 0] * self.c + self._chunks(r, which).argmax(-1)
 
     def window(self, rows: list[int], width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,7 +213,7 @@ class _Chunked:
         if not self.c or width * self.c >= self.t.shape[1]:
             return self.rows(rows).topk(width, -1)
         r = torch.tensor(rows)
-        which = self.maxima[r].topk(width, -1).indices                              # [R, width] chunk numbers
+        which = _sel(self.maxima, rows, len(self.maxima)).topk(width, -1).indices   # [R, width] chunk numbers
         vals, at = self._chunks(r, which).topk(width, -1)
         return vals, which.gather(1, at // self.c) * self.c + at % self.c
 
