@@ -103,8 +103,9 @@ class NonFiniteLogits(ValueError):
     """Some rows' scores have no usable maximum (NaN, +inf, or every score -inf); `rows` says which."""
     def __init__(self, rows: list[int]):
         self.rows = rows
-        super().__init__(f"The model's scores for row(s) {rows} hold NaN or infinity (or no finite score): "
-                         "no token can be drawn from them.")
+        which = "this token" if rows == [0] else f"rows {rows} of the batch"
+        super().__init__(f"The model's scores for {which} hold NaN or infinity (or no finite score at all), so no "
+                         "token can be drawn: the model's weights or its input are broken.")
 
 
 def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfig, step: int = 0,
