@@ -116,6 +116,7 @@ def next_token(logits: torch.Tensor, input_ids: torch.Tensor, cfg: SamplingConfi
     return sample_rows(logits.unsqueeze(0), [input_ids], [cfg], [step], [inspect])[0]
 
 
+@torch.no_grad()
 def sample_rows(logits: torch.Tensor, histories: list[torch.Tensor], cfgs: list[SamplingConfig],
                 steps: list[int], inspect: list[int]) -> list[tuple[int, StepInfo]]:
     """The next token of every row of logits [B, vocab] (any float dtype, CPU), in one batched pass.
@@ -425,6 +426,7 @@ def _scratch(slot: str, shape) -> torch.Tensor:
     n = math.prod(shape)
     buf = getattr(_work, slot, None)
     if buf is None or buf.numel() < n:
-        buf = torch.empty(n)
+        with torch.inference_mode(False):      # a normal tensor: written in and out of inference mode alike
+            buf = torch.empty(n)
         setattr(_work, slot, buf)
     return buf[:n].view(shape)

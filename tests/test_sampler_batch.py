@@ -3,6 +3,7 @@ distribution, the filters keep what transformers' processors keep, and the sampl
 previous per-row implementation showed (llm_demo/bench/sampler.py keeps it as legacy_next_token)."""
 import math
 import random
+import threading
 
 import pytest
 import torch
@@ -239,3 +240,26 @@ def test_two_stage_window_and_argmax_agree_with_torch(bf16):
         outside = logits.scatter(1, ids, -math.inf)
         assert (outside.amax(-1) <= vals[:, -1]).all(), f"width {width}: a score outside the window is above it"
         assert torch.equal(vals, logits.topk(width, -1).values), f"width {width}: not the top scores"
+
+
+def test_work_tensors_serve_calls_in_and_out_of_inference_mode():
+    """The per-thread work tensors are kept between calls: in a new thread (so they are made fresh, under
+    torch.inference_mode()), a call in inference mode, then one outside it, then one with gradients on share them
+    without error and agree."""
+    logits, hist = rows(4, seed=21, bf16=True)
+    cfgs = [SamplingConfig(seed=i, repetition_penalty=1.2) for i in range(4)]
+    got = []
+
+    def run():
+        try:
+            with torch.inference_mode():
+                got.append(sample_rows(logits, hist, cfgs, [1] * 4, [5] * 4))
+            got.append(sample_rows(logits, hist, cfgs, [1] * 4, [5] * 4))
+            got.append(sample_rows(logits.float().requires_grad_(), hist, cfgs, [1] * 4, [5] * 4))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            got.append(exc)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(60)
+    assert len(got) == 3 and not any(isinstance(g, Exception) for g in got), got
+    assert got[0] == got[1] == got[2], "the same call gave different results in and out of inference mode"
