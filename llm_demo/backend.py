@@ -1,8 +1,9 @@
 """What every backend shares, and the protocol they implement: the engine, batching, chat and compare call these and
 never name a backend (models.py alone knows the concrete ones: transformers_backend, llamacpp, remote).
 
-A backend computes next-token logits; `Decoder` (one stream's ids, seeded generator, sampling settings and stop
-conditions) turns each logits row into a `Piece`, so every backend samples with the same code (sampling.next_token).
+A backend computes next-token logits; `Decoder` (one stream's ids, seed, sampling settings and stop conditions) and
+`advance_all` (every stream of a batch in one sampling pass) turn each logits row into a `Piece`, so every backend
+samples with the same code (sampling.sample_rows).
 """
 import numbers
 import threading
@@ -13,7 +14,7 @@ from typing import Iterator, Protocol, runtime_checkable
 import torch
 
 from llm_demo import config
-from llm_demo.sampling import SamplingConfig, StepInfo, next_token
+from llm_demo.sampling import SamplingConfig, StepInfo, sample_rows, step_seed  # noqa: F401 (step_seed: re-exported)
 
 
 # One forward pass at a time in this process, whatever the model: on a small CPU, two passes at once only split
@@ -73,27 +74,14 @@ def _safe_end(text: str, stops: tuple[str, ...]) -> int:
     return end
 
 
-def step_seed(seed: int, step: int) -> int:
-    """The generator seed for answer token number `step` (0-based) of a stream seeded with `seed` (splitmix64).
-
-    Each draw reseeds from (seed, step) instead of consuming one long random sequence, so the draw for token k+1
-    does not depend on how tokens 1..k were obtained: a stream continued after k given tokens (a branch, a
-    step-mode session, a prefix replayed on another engine) draws exactly as the stream that generated them.
-    """
-    z = (int(seed) * 0x9E3779B97F4A7C15 + (int(step) + 1) * 0xBF58476D1CE4E5B9) % 2**64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
-    return (z ^ (z >> 31)) >> 1                  # torch seeds are < 2^63
-
-
 def vocab_size(lm: "Backend") -> int:
     """Rows of the model's output layer (may exceed len(tokenizer): padded vocabularies)."""
     return int(lm.vocab_size)
 
 
 class Decoder:
-    """One stream's state between forward passes: its ids, its own seeded torch.Generator, its sampling settings
-    and stop conditions. stream() below and batching.stream() both feed it one row of logits per token.
+    """One stream's state between forward passes: its ids, its sampling settings (seed included) and stop
+    conditions. Each backend's decode and the batcher feed it one row of logits per token (advance, advance_all).
 
     prefix_ids are answer tokens taken as already generated (a branch point and its forced token, the picks of a
     step-mode session): they count towards max new tokens and the context, feed the repetition penalty, take part
@@ -111,7 +99,6 @@ class Decoder:
         self.lm, self.cfg, self.inspect = lm, cfg, inspect
         self.stops = tuple(s for s in cfg.stop if s)
         self.eos = set() if ignore_eos else stop_token_ids(lm)
-        self.gen = torch.Generator(device="cpu")
         self.prompt_len = len(ids)
         self.all_ids = torch.tensor([ids], dtype=torch.long)   # [1, seq], on CPU for the repetition penalty
         self.new_ids: list[int] = []
@@ -131,11 +118,14 @@ class Decoder:
     def last_token(self) -> int:
         return int(self.all_ids[0, -1])
 
+    @property
+    def step(self) -> int:
+        """The answer position of the next token (the draw's seed is (cfg.seed, step))."""
+        return self.all_ids.shape[1] - self.prompt_len
+
     def advance(self, logits: torch.Tensor) -> Piece:
         """Sample the next token from logits [vocab] and say what to show and whether the stream is done."""
-        self.gen.manual_seed(step_seed(self.cfg.seed, self.all_ids.shape[1] - self.prompt_len))
-        tok, info = next_token(logits.float().cpu(), self.all_ids, self.cfg, self.gen, self.inspect)
-        return self._accept(tok, info if self.inspect else None)
+        return advance_all([self], logits[None])[0]
 
     def _accept(self, tok: int, info: StepInfo | None, keep_shown: bool = False) -> Piece:
         """Append one answer token (sampled or given) and apply the stop conditions."""
@@ -160,6 +150,16 @@ class Decoder:
         if not keep_shown:
             self.shown = max(self.shown, end)
         return piece
+
+
+def advance_all(decs: list[Decoder], logits: torch.Tensor) -> list[Piece]:
+    """Sample the next token of every stream in one batch: logits [len(decs), vocab] (any float dtype, CPU), row i
+    for decs[i]; each decoder's stop conditions are applied and one Piece per decoder returned, in order."""
+    if logits.dim() != 2 or logits.shape[0] != len(decs):
+        raise ValueError(f"advance_all got logits of shape {tuple(logits.shape)} for {len(decs)} streams.")
+    picks = sample_rows(logits.cpu(), [d.all_ids for d in decs], [d.cfg for d in decs], [d.step for d in decs],
+                        [d.inspect for d in decs])
+    return [d._accept(tok, info if d.inspect else None) for d, (tok, info) in zip(decs, picks)]
 
 
 def _check_prefix(lm: "Backend", prefix_ids) -> list[int]:

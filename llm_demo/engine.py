@@ -8,8 +8,8 @@ from typing import Iterator
 
 import torch
 
-from llm_demo.backend import (FORWARD_LOCK, Backend, Decoder, Piece, encode_prompt, prompt_limit,  # noqa: F401
-                              step_seed, stop_token_ids, too_long_sentence, vocab_size)
+from llm_demo.backend import (FORWARD_LOCK, Backend, Decoder, Piece, advance_all, encode_prompt,  # noqa: F401
+                              prompt_limit, step_seed, stop_token_ids, too_long_sentence, vocab_size)
 from llm_demo.sampling import SamplingConfig
 
 

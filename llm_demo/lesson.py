@@ -165,11 +165,10 @@ def _seed_division() -> str:
 
 def sampling_section() -> Section:
     logits, ids = torch.tensor(TOY_LOGITS), torch.zeros(1, 1, dtype=torch.long)
-    greedy, _ = next_token(logits, ids, SamplingConfig(temperature=0), None)
+    greedy, _ = next_token(logits, ids, SamplingConfig(temperature=0))
     tops, top = [], {}
     for t in (0.3, 1.0, 1.5):
-        _, info = next_token(logits, ids, SamplingConfig(temperature=t, top_k=0, top_p=1.0),
-                             torch.Generator().manual_seed(0), inspect=len(TOY_LOGITS))
+        _, info = next_token(logits, ids, SamplingConfig(temperature=t, top_k=0, top_p=1.0), inspect=len(TOY_LOGITS))
         after_t = next(s for s in info.stages if s.name == "after temperature")
         top[t] = after_t.probs[info.candidates.index(0)]
         tops.append(f"T = {t:g}: {top[t]:.0%}")

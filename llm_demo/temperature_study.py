@@ -67,8 +67,8 @@ def _generate(lm, prompt: str, cfgs: list[SamplingConfig], progress) -> list[tup
         with torch.inference_mode():
             logp = torch.log_softmax(logits.float(), -1)
             keep = []
-            for row, i in enumerate(live):
-                piece = decs[i].advance(logits[row])
+            pieces = engine.advance_all([decs[i] for i in live], logits.cpu())       # one sampling pass
+            for row, (i, piece) in enumerate(zip(live, pieces)):
                 if piece.finish_reason != "end of turn":
                     result[i][0].append(piece.token_id)
                     result[i][1].append(float(logp[row, piece.token_id]))

@@ -16,6 +16,9 @@ def warm_up(names: list[str]) -> threading.Thread:
     """Load these models in a background thread (the app serves at once; a request for one of them waits for
     its load, which happens only once)."""
     names = [n for n in dict.fromkeys(names) if models.availability(n)[0]]
+    # transformers' lazy module is not safe to import from two threads at once (building the page imports it too:
+    # "cannot import name 'AutoTokenizer'"), so resolve what loading needs here, before the thread starts.
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
     with _warm_lock:
         _warm.update({n: "" for n in names})
 

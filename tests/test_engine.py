@@ -64,7 +64,7 @@ def test_top_p_keeps_smallest_set_reaching_p(top_p):
     torch.manual_seed(0)
     logits = torch.randn(200) * 3
     cfg = SamplingConfig(temperature=1.0, top_k=0, top_p=top_p)
-    _, info = next_token(logits, torch.tensor([[0]]), cfg, torch.Generator().manual_seed(0), inspect=200)
+    _, info = next_token(logits, torch.tensor([[0]]), cfg, inspect=200)
     kept = info.stages[-1].kept
     sorted_p = torch.softmax(logits, -1).sort(descending=True).values
     cum = sorted_p.cumsum(0)

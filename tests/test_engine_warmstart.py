@@ -62,20 +62,23 @@ def test_bf16_only_where_the_cpu_has_it_and_never_for_the_tiny_trio(monkeypatch)
 
 
 def test_transformers_model_gives_float32_logits_to_the_sampler_in_bf16(tiny_lm):
-    """engine.Decoder converts: a bf16 model's logits reach sampling.next_token as float32."""
+    """A bf16 model's logits reach the sampler (sampling.sample_rows, called by backend.advance_all) as they come,
+    and it samples them in float32: each call gives what the same scores converted to float32 give."""
     from llm_demo import backend, engine
     from llm_demo.sampling import SamplingConfig
     seen = []
-    real = backend.next_token
-    backend.next_token = lambda logits, *a, **k: seen.append(logits.dtype) or real(logits, *a, **k)
+    real = backend.sample_rows
+    backend.sample_rows = lambda logits, *a, **k: seen.append((logits, a, k)) or real(logits, *a, **k)
     try:
         bf = models.LoadedModel(tiny_lm.spec, tiny_lm.model.to(torch.bfloat16), tiny_lm.tokenizer, "cpu", 0, 0.0)
         prompt = models.build_prompt(bf.spec, bf.tokenizer, [{"role": "user", "content": "Hello cat"}])
-        engine.generate(bf, prompt, SamplingConfig(temperature=0, max_new_tokens=3))
+        engine.generate(bf, prompt, SamplingConfig(temperature=0.8, max_new_tokens=3), inspect=5)
     finally:
-        backend.next_token = real
+        backend.sample_rows = real
         tiny_lm.model.to(torch.float32)
-    assert seen and set(seen) == {torch.float32}, seen
+    assert seen and {lg.dtype for lg, _, _ in seen} == {torch.bfloat16}, [lg.dtype for lg, _, _ in seen]
+    for lg, a, k in seen:
+        assert real(lg, *a, **k) == real(lg.float(), *a, **k), "bf16 scores were not sampled as float32"
 
 
 def test_without_llama_cpp_gguf_models_fall_back_to_transformers_with_one_line(monkeypatch):

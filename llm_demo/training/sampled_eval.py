@@ -28,7 +28,8 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval for k successes in n (Wilson 1927): honest near 0% and 100%, unlike k/n ± 2·se."""
     p, d = k / n, 1 + z * z / n
     centre, half = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at k = 0 and k = n the bounds are exactly 0 and 1 (centre -/+ half); floating point may miss them by 1e-16
+    return 0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half)
 
 
 def polite_rate(model_name: str, prompts: list[str], per_prompt: int, temperature: float = 1.0,
