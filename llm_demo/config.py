@@ -43,6 +43,10 @@ PREFILL_CHUNK = _env_int("LLM_DEMO_PREFILL_CHUNK", 256)
 # a stream that would not fit waits for rows to leave, one that could never fit alone is refused with the numbers.
 # llama.cpp's KV cache is allocated at load: MAX_BATCH_SIZE + 2 slots of (prompt cap + new-token cap) tokens.
 BATCH_KV_MB = _env_int("LLM_DEMO_BATCH_KV_MB", 2048)
+# A transformers model smaller than this runs its engine loop on one CPU thread: a TinyGPT step (2.6M parameters,
+# [rows, 128] x [128, 384] products) costs less than waking a second OpenMP thread for every operation. Measured
+# on the 2-core dev machine under load: 14-22 ms per TinyGPT forward on one thread, 300-430 ms on two.
+ONE_THREAD_PARAMS = 20_000_000
 
 # Queueing: every handler that runs a model shares this concurrency id and limit; cheap handlers (tokenizer,
 # planner, votes) have no limit, so they never wait behind generation. The limit follows the batch cap: every

@@ -1,6 +1,7 @@
 """The transformers backend: a torch model and its tokenizer behind the backend.Backend protocol (every model but
 GGUF files on llama.cpp and models on a remote server). `models.load("tinygpt-sft")` returns one.
 """
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -70,7 +71,8 @@ class LoadedModel:
         if not plain:
             return None
         per_position = sum(t.numel() * t.element_size() for layer in layers for t in (layer.keys, layer.values))
-        return TorchBatch(per_position)
+        small = sum(p.numel() for p in self.model.parameters()) < config.ONE_THREAD_PARAMS
+        return TorchBatch(per_position, one_thread=small)
 
 
 def prefill(lm: LoadedModel, ids: torch.Tensor, cache, start: int, chunk: int = 0):
@@ -96,8 +98,9 @@ class TorchBatch:
     case (prompt + max new tokens, at most the context) fits config.BATCH_KV_MB, and one that could never fit alone
     is refused with the numbers."""
 
-    def __init__(self, per_position: int):
+    def __init__(self, per_position: int, one_thread: bool = False):
         self.per_position = per_position     # KV bytes per cached token (every layer's keys and values)
+        self.one_thread, self.tuned = one_thread, None
         self.rows: list = []                 # batching.Row, in cache order
         self.members: list = []              # admitted rows, merged into the cache or still being prefilled
         self.cache = None                    # DynamicCache [rows, heads, length, head_dim] per layer
@@ -123,6 +126,9 @@ class TorchBatch:
         return True
 
     def step(self, decode: list, prefill_row):
+        if self.one_thread and self.tuned != threading.get_ident():
+            torch.set_num_threads(1)         # this thread's OpenMP team only (the caller's threads keep theirs)
+            self.tuned = threading.get_ident()
         logits = None
         if decode:
             logits = self._decode(decode)
