@@ -189,8 +189,8 @@ class TorchBatch:
         keep = [i for i, r in enumerate(self.rows) if r not in rows]
         if len(keep) == len(self.rows):
             return
-        if not keep:
-            self.reset()
+        if not keep:                         # the cache empties; rows still being prefilled keep their own caches
+            self.rows, self.cache, self.mask = [], None, None
             return
         idx = torch.tensor(keep, device=self.mask.device)
         self.mask = self.mask.index_select(0, idx)
