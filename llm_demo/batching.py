@@ -2,8 +2,9 @@
 
 Each stream keeps its own engine.Decoder (ids, seeded generator, sampling settings, stop conditions, the sampler's
 view); the model's forward pass and the sampling pass (backend.advance_all) are shared. A new stream joins at the
-next step, its prompt prefilled one chunk (config.PREFILL_CHUNK tokens) per step between decode steps, so running
-streams are never stalled by more than one chunk; a stream whose reader left is dropped before the next step.
+next step, its prompt prefilled in chunks between decode steps (at most config.PREFILL_CHUNK prompt tokens per step,
+shared by the joining streams; each stream's prompt cut as it is cut alone), so running streams are never stalled by
+more than one chunk; a stream whose reader left is dropped before the next step.
 Readers only consume: each stream has its own queue of Pieces. Same contract as engine.stream():
 `for piece in batching.stream(lm, prompt, SamplingConfig()): print(piece.text, end="")`.
 
@@ -58,11 +59,14 @@ class BatchCore(Protocol):
         """Reserve what the row needs (a KV slot, cache room); False: not now, try at a later step. ValueError: the
         request can never fit (the sentence gives the numbers)."""
 
-    def step(self, decode: list[Row], prefill: Row | None) -> tuple[torch.Tensor | None, object]:
+    def chunk(self, row: Row) -> int:
+        """How many ids the row's next prefill piece evaluates (its prompt is cut as it is cut alone)."""
+
+    def step(self, decode: list[Row], prefill: list[Row]) -> tuple[torch.Tensor | None, list]:
         """One forward step: the next token of every decode row (each has its last token not yet in the cache) and
-        one chunk of prefill's prompt. Returns (logits [len(decode), vocab] or None, the prefill row's logits
-        [vocab] once its last id is in, else None, or the Exception that row alone failed with). Raises when the
-        shared pass failed (every row of the step is then ended)."""
+        the next piece of each prefill row. Returns (logits [len(decode), vocab] or None, per prefill row: its
+        logits [vocab] once its last id is in, else None, or the Exception that row alone failed with). Raises when
+        the shared pass failed (every row of the step is then ended)."""
 
     def remove(self, rows: list[Row]) -> None:
         """Forget these rows' KV state (finished, failed or left)."""
@@ -210,7 +214,11 @@ class Engine:
                     self.thread = None        # idle: this thread ends; the next stream starts a new one
                     return False
             decode = [r for r in self.active if r.decoding]
-            prefill = next((r for r in self.active if not r.decoding), None)
+            prefill, budget = [], config.PREFILL_CHUNK
+            for r in self.active:             # first come, first prefilled; the first one always gets its piece
+                if not r.decoding and (not prefill or self.core.chunk(r) <= budget):
+                    prefill.append(r)
+                    budget -= self.core.chunk(r)
         produced = self._compute(decode, prefill)
         with self.lock:
             for row, got in produced.items():
@@ -242,25 +250,25 @@ class Engine:
             self.waiting.popleft()
             self.active.append(row)
 
-    def _compute(self, decode: list[Row], prefill: Row | None) -> dict:
+    def _compute(self, decode: list[Row], prefill: list[Row]) -> dict:
         """Outside the lock (only this thread touches the core and the rows' decoders): the step and its sampling."""
         try:
-            logits, first = self.core.step(decode, prefill)
+            logits, firsts = self.core.step(decode, prefill)
         except Exception as exc:  # noqa: BLE001 - the shared pass failed: every stream of the step says so
             log.error("a batch step failed", exc_info=exc)
-            self.core.remove(decode + ([prefill] if prefill else []))
+            self.core.remove(decode + prefill)
             fault = exc if isinstance(exc, ValueError) else EngineFault(
                 f"The model failed while computing this answer ({type(exc).__name__}: {str(exc)[:160]}).")
-            return {r: fault for r in decode + ([prefill] if prefill else [])}
+            return {r: fault for r in decode + prefill}
         produced: dict = {}
         rows, rows_logits = list(decode), [logits] if logits is not None else []
-        if prefill is not None:
-            self.stats.prefill_chunks += 1
+        self.stats.prefill_chunks += len(prefill)
+        for row, first in zip(prefill, firsts):
             if isinstance(first, Exception):
-                produced[prefill] = first
+                produced[row] = first
             elif first is not None:
-                prefill.decoding = True
-                rows.append(prefill)
+                row.decoding = True
+                rows.append(row)
                 rows_logits.append(first[None])
         if rows:
             produced.update(zip(rows, _sample(rows, torch.cat(rows_logits))))

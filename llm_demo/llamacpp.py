@@ -95,8 +95,8 @@ class LlamaModel:
         params = lc.llama_context_default_params()
         params.n_seq_max = slots
         params.n_ctx = self.slot_tokens * slots
-        # One step holds a prefill chunk and a token per other stream: it must fit one llama_decode call, since where
-        # a batch is cut changes llama.cpp's rounding.
+        # A prefill chunk, or a token per stream of the batch, must fit one llama_decode call: where a batch is cut
+        # changes llama.cpp's rounding.
         params.n_batch = params.n_ubatch = max(512, config.PREFILL_CHUNK + config.MAX_BATCH_SIZE)
         params.n_threads = params.n_threads_batch = n_threads()
         params.kv_unified = False           # each stream attends over its own cells only
@@ -342,8 +342,8 @@ def decode_alone(lm: LlamaModel, dec: Decoder):
 
 
 class LlamaBatch:
-    """The batch's model side on llama.cpp (batching.BatchCore): every decoding row's next token and one chunk of a
-    joining row's prompt go into one llama_decode call, each row in its own sequence slot. A joining row first takes
+    """The batch's model side on llama.cpp (batching.BatchCore): every decoding row's next token goes into one
+    llama_decode call, each row in its own sequence slot; each joining row's next prompt chunk into a call of its own. A joining row first takes
     over the cells a kept slot holds for it (a branch, LlamaModel.reuse); its prompt then goes in chunks of
     config.PREFILL_CHUNK and its prefix tokens one per step, as prefill() evaluates them alone. Memory is fixed at
     load: n_slots slots of slot_tokens cells; a stream waits for a free slot."""
@@ -358,27 +358,41 @@ class LlamaBatch:
             row.fed = lm.reuse(seq, d.all_ids[0].tolist(), d.prompt_len)
         return True
 
-    def step(self, decode: list, prefill_row):
-        segs = [(r.state["seq"], r.dec.all_ids.shape[1] - 1, [r.dec.last_token], 1) for r in decode]
-        if prefill_row is not None:
-            d, fed = prefill_row.dec, prefill_row.fed
-            ids = d.all_ids[0].tolist()
-            end = min(d.prompt_len, fed + config.PREFILL_CHUNK) if fed < d.prompt_len else fed + 1
-            segs.append((prefill_row.state["seq"], fed, ids[fed:end], 1 if end == len(ids) else 0))
-        lm = (decode or [prefill_row])[0].dec.lm
+    def chunk(self, row) -> int:
+        d = row.dec
+        return min(config.PREFILL_CHUNK, d.prompt_len - row.fed) if row.fed < d.prompt_len else 1
+
+    def step(self, decode: list, prefill_rows: list):
+        """The decode rows' tokens in one llama_decode call, then each prefill row's piece in a call of its own: a
+        llama_decode over several sequences splits them into equal-length micro-batches, so a prompt chunk beside
+        other streams' tokens would be cut (and rounded) differently from the same prompt alone."""
+        logits = None
+        if decode:
+            lm = decode[0].dec.lm
+            segs = [(r.state["seq"], r.dec.all_ids.shape[1] - 1, [r.dec.last_token], 1) for r in decode]
+            with FORWARD_LOCK:
+                rows = lm.feed(segs)
+            for r in decode:
+                r.fed = r.dec.all_ids.shape[1]
+            logits = torch.from_numpy(np.stack([got[-1] for got in rows]))
+        firsts = []
+        for row in prefill_rows:
+            try:
+                firsts.append(self._prefill(row))
+            except Exception as exc:  # noqa: BLE001 - its own prompt failed: only this stream ends
+                firsts.append(exc)
+        return logits, firsts
+
+    def _prefill(self, row):
+        d, fed, seq = row.dec, row.fed, row.state["seq"]
+        ids = d.all_ids[0].tolist()
+        end = fed + self.chunk(row)
         with FORWARD_LOCK:
-            rows = lm.feed(segs)
-        for r in decode:
-            r.fed = r.dec.all_ids.shape[1]
-        logits = torch.from_numpy(np.stack([got[-1] for got in rows[:len(decode)]])) if decode else None
-        first = None
-        if prefill_row is not None:
-            prefill_row.fed = end
-            if end == d.prompt_len and fed < d.prompt_len:
-                lm.mark_prompt(prefill_row.state["seq"], d.prompt_len)
-            if end == len(ids):
-                first = torch.from_numpy(rows[-1][-1])
-        return logits, first
+            got = d.lm.feed([(seq, fed, ids[fed:end], 1 if end == len(ids) else 0)])[0]
+        row.fed = end
+        if end == d.prompt_len and fed < d.prompt_len:
+            d.lm.mark_prompt(seq, d.prompt_len)
+        return torch.from_numpy(got[-1]) if end == len(ids) else None
 
     def remove(self, rows: list) -> None:
         for r in rows:

@@ -125,20 +125,23 @@ class TorchBatch:
         row.state["cache"] = None
         return True
 
-    def step(self, decode: list, prefill_row):
+    def chunk(self, row) -> int:
+        return min(config.PREFILL_CHUNK, row.dec.all_ids.shape[1] - row.fed)
+
+    def step(self, decode: list, prefill_rows: list):
         if self.one_thread and self.tuned != threading.get_ident():
             torch.set_num_threads(1)         # this thread's OpenMP team only (the caller's threads keep theirs)
             self.tuned = threading.get_ident()
         logits = None
         if decode:
             logits = self._decode(decode)
-        first = None
-        if prefill_row is not None:
+        firsts = []
+        for row in prefill_rows:             # one forward each: a row's prompt is cut as it is cut alone
             try:
-                first = self._prefill(prefill_row)
+                firsts.append(self._prefill(row))
             except Exception as exc:  # noqa: BLE001 - its own prompt failed: only this stream ends
-                first = exc
-        return logits, first
+                firsts.append(exc)
+        return logits, firsts
 
     def _decode(self, decode: list) -> torch.Tensor:
         lm = decode[0].dec.lm

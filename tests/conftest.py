@@ -23,7 +23,7 @@ FILE_TIERS = {
             "test_inside_api.py", "test_vote_binding.py", "test_fuzz.py"),
     "server": ("test_remote.py",),
     "training": ("test_training.py", "test_arena_training.py", "test_training_shipped.py"),
-    "slow": ("test_engine_llamacpp.py", "test_engine_capacity.py", "test_models.py", "test_security.py"),
+    "slow": ("test_engine_llamacpp.py", "test_engine_loop_llamacpp.py", "test_engine_capacity.py", "test_models.py", "test_security.py"),
 }
 
 
