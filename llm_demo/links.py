@@ -103,7 +103,7 @@ def _gpus() -> list[str]:
     return list(scaling.GPU_PEAK_TFLOPS)
 
 
-# ---------------------------------------------------------------- the documented keys of each tab (README "Lesson")
+# ---------------------------------------------------------------- the documented keys of each tab (docs/tabs.md, "Links for slides")
 # Ranges are the inputs' own (the sliders in chat_tab.py and scaling_tab.py; tests/test_links.py checks they agree).
 FIELDS = {
     "lesson": {},
@@ -136,6 +136,15 @@ class Link:
             return ""
         where = f"the {self.tab} tab keeps its defaults for those" if self.tab else "the page opens as usual"
         return f"Ignored from the link ({where}): {'; '.join(self.ignored)}."
+
+
+def within(link: Link, tabs) -> Link:
+    """The link as a deployment with these tabs opens it: a documented tab it does not have (yet) is ignored, with
+    the keys that came with it (said in the link's sentence), and the page opens as usual."""
+    if link.tab in (None, "lesson", *tabs):
+        return link
+    return Link(None, {}, [*link.ignored, f"tab={link.tab!r} (not in this version of the lab) and the keys that came "
+                           "with it"], link.projector)
 
 
 def parse(pairs) -> Link:
