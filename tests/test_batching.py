@@ -63,7 +63,9 @@ def test_greedy_streams_in_a_batch_equal_the_same_streams_alone(tiny_lm, batch):
     got = round_robin([batching.stream(tiny_lm, p, c, ignore_eos=True) for p, c in zip(ps, cfgs)])
     for i, (e, g) in enumerate(zip(expected, got)):
         assert g == e, f"stream {i} ({MESSAGES[i]!r}) changed when batched with others"
-    assert batch.stats.max_rows == 4 and batch.stats.mean_rows > 2, f"no real batching happened: {batch.stats}"
+    # the loop runs ahead of this one reader, so how many of the four overlap depends on the machine's speed
+    assert batch.stats.max_rows >= 2 and batch.stats.row_steps > batch.stats.steps, \
+        f"no real batching happened: {batch.stats}"
 
 
 def test_each_stream_keeps_its_own_seed_settings_and_stop_conditions_across_threads(tiny_lm, batch):
