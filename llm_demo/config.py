@@ -31,26 +31,32 @@ MAX_PROMPT_TOKENS = _env_int("LLM_DEMO_MAX_PROMPT_TOKENS", 2048)
 GENERATION_TIMEOUT_S = _env_int("LLM_DEMO_GENERATION_TIMEOUT_S", 120)
 MAX_TEXT_CHARS = _env_int("LLM_DEMO_MAX_TEXT_CHARS", 200_000)  # tokenizer tab input cap
 
+# Batching (llm_demo/batching.py): one engine loop per model advances every concurrent stream of that model in each
+# forward pass. MAX_BATCH_SIZE streams share a step; on 2 CPU cores SmolLM2-135M on llama.cpp still gains tokens/s
+# in total from 8 to 32 streams (issue 24: `python -m llm_demo.bench batch`), so a class of 30 is one batch.
+BATCHING = env_flag("LLM_DEMO_BATCHING", default=True)
+MAX_BATCH_SIZE = _env_int("LLM_DEMO_MAX_BATCH", 32)
+# A joining stream's prompt is evaluated this many tokens per step, between the running streams' decode steps, so a
+# long prompt never stalls them by more than one chunk; a stream alone cuts its prompt the same way (same numbers).
+PREFILL_CHUNK = _env_int("LLM_DEMO_PREFILL_CHUNK", 256)
+# The transformers batch's KV cache stays under this many megabytes (every row's worst case: prompt + max new tokens);
+# a stream that would not fit waits for rows to leave, one that could never fit alone is refused with the numbers.
+# llama.cpp's KV cache is allocated at load: MAX_BATCH_SIZE + 2 slots of (prompt cap + new-token cap) tokens.
+BATCH_KV_MB = _env_int("LLM_DEMO_BATCH_KV_MB", 2048)
+# A transformers model smaller than this runs its engine loop on one CPU thread: a TinyGPT step (2.6M parameters,
+# [rows, 128] x [128, 384] products) costs less than waking a second OpenMP thread for every operation. Measured
+# on the 2-core dev machine under load: 14-22 ms per TinyGPT forward on one thread, 300-430 ms on two.
+ONE_THREAD_PARAMS = 20_000_000
+
 # Queueing: every handler that runs a model shares this concurrency id and limit; cheap handlers (tokenizer,
-# planner, votes) have no limit, so they never wait behind generation. The limit is also how many streams
-# of one model are batched into one forward pass (llm_demo/batching.py): on 2 CPU cores a batch of 8
-# SmolLM2-135M streams costs about 1.5-2x one stream per step, so 8 at once is ~4x the tokens/s of 1 at a time.
+# planner, votes) have no limit, so they never wait behind generation. The limit follows the batch cap: every
+# student the engine can batch is admitted at once.
 MODEL_CONCURRENCY_ID = "model"
-MODEL_CONCURRENCY_LIMIT = _env_int("LLM_DEMO_MODEL_CONCURRENCY", 8)
+MODEL_CONCURRENCY_LIMIT = _env_int("LLM_DEMO_MODEL_CONCURRENCY", MAX_BATCH_SIZE)
 # Requests waiting for a model slot beyond this get Gradio's "busy, please try again" instead of a place in line:
 # 64 is two per student for a class of 30 (a chat and a compare), and position 64 still starts within a minute
 # or two at the default answer lengths.
 QUEUE_MAX_SIZE = _env_int("LLM_DEMO_QUEUE_MAX", 64)
-
-# Batching: concurrent streams of one model share each forward pass (off: each stream runs alone, in turn).
-BATCHING = env_flag("LLM_DEMO_BATCHING", default=True)
-MAX_BATCH_SIZE = _env_int("LLM_DEMO_MAX_BATCH", MODEL_CONCURRENCY_LIMIT)
-# A stream whose reader falls this many tokens behind leaves the batch until the reader catches up, so an
-# abandoned stream never costs more than this many tokens.
-BATCH_MAX_AHEAD = 8
-# A reader that runs a step runs up to this many, so the model keeps working while the other readers are busy
-# sending their tokens to browsers (1 = one step per request for a token).
-BATCH_LEAD_AHEAD = 2
 
 # Model cache: least-recently-used models are evicted above this many megabytes of weights.
 MODEL_MEMORY_BUDGET_MB = _env_int("LLM_DEMO_MODEL_MEMORY_MB", 4096)

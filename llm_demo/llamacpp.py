@@ -95,7 +95,9 @@ class LlamaModel:
         params = lc.llama_context_default_params()
         params.n_seq_max = slots
         params.n_ctx = self.slot_tokens * slots
-        params.n_batch = params.n_ubatch = 512
+        # A prefill chunk, or a token per stream of the batch, must fit one llama_decode call: where a batch is cut
+        # changes llama.cpp's rounding.
+        params.n_batch = params.n_ubatch = max(512, config.PREFILL_CHUNK + config.MAX_BATCH_SIZE)
         params.n_threads = params.n_threads_batch = n_threads()
         params.kv_unified = False           # each stream attends over its own cells only
         # Flash attention off, as Llama() has it: its "auto" default (on, on CPUs) computes attention in fp16 and
@@ -121,7 +123,8 @@ class LlamaModel:
         self.load_seconds = time.perf_counter() - t0
         self.eos_ids = {int(self.llm.token_eos())}
         # Free the context before Python tears llama_cpp's module down (else its __del__ fails noisily at exit).
-        atexit.register(lambda ref=weakref.ref(self): ref() and ref().close())
+        # The engine loops stop first: one may be inside llama_decode on this context.
+        atexit.register(lambda ref=weakref.ref(self): ref() and (batching.shutdown(), ref().close()))
 
     @property
     def context_length(self) -> int:
@@ -135,8 +138,8 @@ class LlamaModel:
     def batch_key(self) -> object:
         return self
 
-    def batcher(self) -> "LlamaBatcher":
-        return LlamaBatcher()
+    def batcher(self) -> "LlamaBatch":
+        return LlamaBatch()
 
     def decode(self, dec: Decoder):
         return decode_alone(self, dec)
@@ -157,6 +160,17 @@ class LlamaModel:
             seq = min(self._free, key=lambda s: (bool(self._cells[s]), self._used[s]))
             self._free.remove(seq)
             return seq
+
+    def try_acquire(self) -> int | None:
+        """A free slot now, or None (the engine loop never waits for one)."""
+        with self._slots:
+            if not self._free:
+                return None
+        return self.acquire(0)
+
+    def mark_prompt(self, seq: int, n: int) -> None:
+        """The first n cells of seq were evaluated as a prompt is (chunks of config.PREFILL_CHUNK from 0)."""
+        self._batched[seq] = n
 
     def release(self, seq: int) -> None:
         """Give the slot back; its cells stay (see _cells) until another stream overwrites them."""
@@ -224,8 +238,6 @@ class LlamaModel:
             raise
         for seq, pos0, ids, _ in segments:
             self._cells[seq].extend(ids)
-            if pos0 == 0:
-                self._batched[seq] = len(ids)
         return out
 
     def _feed(self, segments, out) -> None:
@@ -270,6 +282,15 @@ class LlamaModel:
     def close(self) -> None:
         import llama_cpp as lc
         if getattr(self, "_ctx", None):
+            locked = FORWARD_LOCK.acquire(timeout=10)      # never free the context under a running llama_decode
+            try:
+                self._close(lc)
+            finally:
+                if locked:
+                    FORWARD_LOCK.release()
+
+    def _close(self, lc) -> None:
+        if self._ctx:
             lc.llama_batch_free(self._batch)
             lc.llama_free(self._ctx)
             self._ctx = None
@@ -291,7 +312,11 @@ def prefill(lm: LlamaModel, seq: int, dec: Decoder):
     ids = dec.all_ids[0].tolist()
     done = lm.reuse(seq, ids, dec.prompt_len)
     if not done:
-        row = lm.feed([(seq, 0, ids[:dec.prompt_len], 1)])[0][-1]
+        for a in range(0, dec.prompt_len, config.PREFILL_CHUNK):         # as the engine loop cuts it (LlamaBatch)
+            b = min(dec.prompt_len, a + config.PREFILL_CHUNK)
+            got = lm.feed([(seq, a, ids[a:b], 1 if b == len(ids) else 0)])[0]
+            row = got[-1] if got else None
+        lm.mark_prompt(seq, dec.prompt_len)
         done = dec.prompt_len
     for pos in range(done, len(ids)):
         row = lm.feed([(seq, pos, [ids[pos]], 1)])[0][-1]
@@ -316,66 +341,64 @@ def decode_alone(lm: LlamaModel, dec: Decoder):
         lm.release(seq)
 
 
-class LlamaBatcher(batching.Batcher):
-    """batching.Batcher's readers and leader, with llama.cpp's batch API as the shared forward pass: every row's
-    next token and every joining row's prompt go into one llama_decode call, each row in its own sequence slot."""
+class LlamaBatch:
+    """The batch's model side on llama.cpp (batching.BatchCore): every decoding row's next token goes into one
+    llama_decode call, each row in its own sequence slot; each joining row's next prompt chunk into a call of its own. A joining row first takes
+    over the cells a kept slot holds for it (a branch, LlamaModel.reuse); its prompt then goes in chunks of
+    config.PREFILL_CHUNK and its prefix tokens one per step, as prefill() evaluates them alone. Memory is fixed at
+    load: n_slots slots of slot_tokens cells; a stream waits for a free slot."""
 
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.seq: dict = {}                    # row -> its slot (the model is each row's dec.lm: no reference kept)
+    def admit(self, row) -> bool:
+        lm, d = row.dec.lm, row.dec
+        seq = lm.try_acquire()
+        if seq is None:
+            return False
+        row.state["seq"] = seq
+        with FORWARD_LOCK:
+            row.fed = lm.reuse(seq, d.all_ids[0].tolist(), d.prompt_len)
+        return True
 
-    def _compute(self, joins):
-        produced: dict = {}
-        segs, owners = [], []
-        for r in self.rows:
-            segs.append((self.seq[r], r.dec.all_ids.shape[1] - 1, [r.dec.last_token], 1))
-            owners.append(r)
-        replayed = {}                          # joining rows with prefix_ids: prefilled on their own (see prefill)
-        for r in joins:
-            try:
-                self.seq[r] = r.dec.lm.acquire()
-            except ValueError as exc:
-                produced[r] = exc
-                continue
-            if r.dec.all_ids.shape[1] > r.dec.prompt_len:
-                with FORWARD_LOCK:
-                    replayed[r] = prefill(r.dec.lm, self.seq[r], r.dec)
-                continue
-            segs.append((self.seq[r], 0, r.dec.all_ids[0].tolist(), 1))
-            owners.append(r)
-        with torch.inference_mode():
-            for r, row in replayed.items():
-                produced[r] = r.dec.advance(torch.from_numpy(row))
-        if segs:
-            lm = owners[0].dec.lm
+    def chunk(self, row) -> int:
+        d = row.dec
+        return min(config.PREFILL_CHUNK, d.prompt_len - row.fed) if row.fed < d.prompt_len else 1
+
+    def step(self, decode: list, prefill_rows: list):
+        """The decode rows' tokens in one llama_decode call, then each prefill row's piece in a call of its own: a
+        llama_decode over several sequences splits them into equal-length micro-batches, so a prompt chunk beside
+        other streams' tokens would be cut (and rounded) differently from the same prompt alone."""
+        logits = None
+        if decode:
+            lm = decode[0].dec.lm
+            segs = [(r.state["seq"], r.dec.all_ids.shape[1] - 1, [r.dec.last_token], 1) for r in decode]
             with FORWARD_LOCK:
                 rows = lm.feed(segs)
-            with torch.inference_mode():
-                for r, got in zip(owners, rows):
-                    produced[r] = r.dec.advance(torch.from_numpy(got[-1]))
-        self._count(len(owners) + len(replayed))
-        for r in joins:
-            if r in self.seq and not isinstance(produced[r], Exception) and not produced[r].done:
-                self.rows.append(r)
-            elif r in self.seq:
-                self._release(r)
-        return produced
+            for r in decode:
+                r.fed = r.dec.all_ids.shape[1]
+            logits = torch.from_numpy(np.stack([got[-1] for got in rows]))
+        firsts = []
+        for row in prefill_rows:
+            try:
+                firsts.append(self._prefill(row))
+            except Exception as exc:  # noqa: BLE001 - its own prompt failed: only this stream ends
+                firsts.append(exc)
+        return logits, firsts
 
-    def _release(self, r) -> None:
-        seq = self.seq.pop(r, None)
-        if seq is not None:
-            r.dec.lm.release(seq)
+    def _prefill(self, row):
+        d, fed, seq = row.dec, row.fed, row.state["seq"]
+        ids = d.all_ids[0].tolist()
+        end = fed + self.chunk(row)
+        with FORWARD_LOCK:
+            got = d.lm.feed([(seq, fed, ids[fed:end], 1 if end == len(ids) else 0)])[0]
+        row.fed = end
+        if end == d.prompt_len and fed < d.prompt_len:
+            d.lm.mark_prompt(seq, d.prompt_len)
+        return torch.from_numpy(got[-1]) if end == len(ids) else None
 
-    def _drop(self, gone) -> None:
-        keep = [r for r in self.rows if not gone(r)]
-        for r in self.rows:
-            if gone(r):
-                r.member = False
-                self._release(r)
-        self.rows = keep
+    def remove(self, rows: list) -> None:
+        for r in rows:
+            seq = r.state.pop("seq", None)
+            if seq is not None:
+                r.dec.lm.release(seq)
 
-    def _reset(self) -> None:
-        for r in self.rows:
-            r.member = False
-            self._release(r)
-        self.rows = []
+    def reset(self) -> None:
+        pass                                 # every row's slot is released by remove(); the cells stay as kept

@@ -23,7 +23,8 @@ FILE_TIERS = {
             "test_inside_api.py", "test_vote_binding.py", "test_fuzz.py"),
     "server": ("test_remote.py",),
     "training": ("test_training.py", "test_arena_training.py", "test_training_shipped.py", "test_rlhf_training.py"),
-    "slow": ("test_engine_llamacpp.py", "test_engine_capacity.py", "test_models.py", "test_security.py"),
+    "slow": ("test_engine_llamacpp.py", "test_engine_loop_llamacpp.py", "test_engine_capacity.py", "test_models.py",
+             "test_security.py"),
 }
 
 

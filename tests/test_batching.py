@@ -1,5 +1,7 @@
-"""Continuous batching: a stream in a batch gives what it gives alone, keeps its own settings, and leaves at once."""
+"""Continuous batching: a stream in a batch gives what it gives alone, keeps its own settings, and leaves at once.
+(The engine loop's own life, faults and scale: tests/test_engine_loop.py.)"""
 import threading
+import time
 
 import pytest
 import torch
@@ -39,7 +41,10 @@ def batch(tiny_lm):
     b = batching.batcher_for(tiny_lm)
     b.stats = batching.BatchStats()
     yield b
-    assert not b.rows and b.cache is None and not b.pending, "streams were left in the batch after the test"
+    deadline = time.monotonic() + 5
+    while (b.rows or b.waiting) and time.monotonic() < deadline:   # the loop drops closed streams before its next step
+        time.sleep(0.01)
+    assert not b.rows and not b.waiting and b.core.cache is None, "streams were left in the batch after the test"
 
 
 @pytest.fixture
@@ -58,7 +63,9 @@ def test_greedy_streams_in_a_batch_equal_the_same_streams_alone(tiny_lm, batch):
     got = round_robin([batching.stream(tiny_lm, p, c, ignore_eos=True) for p, c in zip(ps, cfgs)])
     for i, (e, g) in enumerate(zip(expected, got)):
         assert g == e, f"stream {i} ({MESSAGES[i]!r}) changed when batched with others"
-    assert batch.stats.max_rows == 4 and batch.stats.mean_rows > 2, f"no real batching happened: {batch.stats}"
+    # the loop runs ahead of this one reader, so how many of the four overlap depends on the machine's speed
+    assert batch.stats.max_rows >= 2 and batch.stats.row_steps > batch.stats.steps, \
+        f"no real batching happened: {batch.stats}"
 
 
 def test_each_stream_keeps_its_own_seed_settings_and_stop_conditions_across_threads(tiny_lm, batch):
@@ -104,39 +111,39 @@ def test_the_sampler_view_is_the_same_in_a_batch(tiny_lm, batch):
             assert torch.allclose(torch.tensor(sa.probs), torch.tensor(sb.probs), atol=1e-5), sa.name
 
 
-def test_a_reader_that_stops_leaves_the_batch_within_one_token_and_no_thread_remains(tiny_lm, batch,
-                                                                                      forward_sizes):
-    before = threading.active_count()
+def test_a_reader_that_stops_leaves_the_batch_within_one_step_and_shutdown_ends_the_loop(tiny_lm, batch,
+                                                                                        forward_sizes):
     ps = prompts(tiny_lm)
-    gens = [batching.stream(tiny_lm, p, SamplingConfig(max_new_tokens=40), ignore_eos=True) for p in ps[:3]]
+    gens = [batching.stream(tiny_lm, p, SamplingConfig(max_new_tokens=100), ignore_eos=True) for p in ps[:3]]
     for _ in range(3):
         for g in gens:
             next(g)
     assert max(forward_sizes) == 3, f"the three streams never shared a pass: {forward_sizes}"
     gens[1].close()                                # Stop button / closed tab: Gradio closes the generator
     mark = len(forward_sizes)
-    next(gens[0])
-    assert all(n == 2 for n in forward_sizes[mark:]), f"the closed stream was still computed: {forward_sizes[mark:]}"
+    for _ in range(5):
+        next(gens[0])
+    after = forward_sizes[mark:]
+    assert after.count(3) <= 1 and set(after[1:]) <= {2}, f"the closed stream was still computed: {after}"
     assert len(batch.rows) == 2
+    thread = batch.thread
     for g in (gens[0], gens[2]):
         g.close()
-    assert not batch.rows and batch.cache is None, "closing every reader must empty the batch and free its cache"
-    assert threading.active_count() == before, "batching started a thread"
+    batching.shutdown()
+    assert thread is not None and not thread.is_alive(), "shutdown must end the engine loop's thread"
+    assert not batch.rows and batch.core.cache is None, "closing every reader must empty the batch and free its cache"
 
 
-def test_an_abandoned_stream_is_parked_and_resumes_with_the_same_tokens(tiny_lm, batch):
+def test_an_unread_stream_keeps_its_tokens_for_its_reader(tiny_lm, batch):
     ps = prompts(tiny_lm)
     cfg = SamplingConfig(temperature=0, max_new_tokens=30)
     slow_expected = alone(tiny_lm, ps[1], cfg)
     slow = batching.stream(tiny_lm, ps[1], cfg, ignore_eos=True)
     fast = batching.stream(tiny_lm, ps[0], SamplingConfig(temperature=0, max_new_tokens=30), ignore_eos=True)
     first = [next(slow)]
-    for _ in range(config.BATCH_MAX_AHEAD + 5):     # only `fast` reads: `slow` runs ahead, then is parked
-        next(fast)
-    assert batch.stats.parked >= 1 and len(batch.rows) == 1, f"the unread stream kept computing: {batch.stats}"
+    list(fast)                                     # only `fast` reads; `slow` runs on and its pieces wait in its queue
     got = first + list(slow)
-    assert [(t, x, r) for t, x, r in ((p.token_id, p.text, p.finish_reason) for p in got)] == slow_expected
-    list(fast)
+    assert [(p.token_id, p.text, p.finish_reason) for p in got] == slow_expected
 
 
 def test_a_failing_forward_pass_reaches_every_stream_and_the_next_stream_works(tiny_lm, batch, monkeypatch):

