@@ -3,7 +3,7 @@ import importlib
 import sys
 
 NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena", "inside", "coldstart",
-         "branching", "capacity")
+         "branching", "capacity", "formats", "ref_round")
 
 
 def main(argv: list[str]) -> int:
