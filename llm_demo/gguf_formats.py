@@ -56,8 +56,8 @@ def choose(bf16: bool, override: str | None = None) -> tuple[str, str]:
     fmt = config.GGUF_FORMAT if override is None else override
     if fmt not in config.GGUF_FORMATS:
         raise ValueError(f"Unknown GGUF format {str(fmt)[:40]!r}: choose one of {', '.join(config.GGUF_FORMATS)}.")
-    if fmt != "auto":
-        return fmt, f"set by LLM_DEMO_GGUF_FORMAT={fmt}"
+    if fmt != "auto":                         # students read this; the log names the setting (serve)
+        return fmt, "the format this server's host chose"
     if bf16:
         return "bf16", (f"the fastest format for a class's batches measured on {MEASURED_ON}: {numbers('bf16')}; "
                         f"the shipped {numbers(SHIPPED)}")
@@ -127,6 +127,8 @@ def serve(src: Path, bf16: bool, threads: int = 0) -> Served:
     """The file llama.cpp should load for src: the chosen format's cached copy (made now if missing); the shipped
     file itself when that is the choice, or, with a sentence in the log and in the note, when the copy fails."""
     fmt, why = choose(bf16)
+    if config.GGUF_FORMAT != "auto":
+        log.info("GGUF format %s: set by LLM_DEMO_GGUF_FORMAT (auto would choose %s)", fmt, choose(bf16, "auto")[0])
     if fmt == SHIPPED:
         return Served(fmt, src, why)
     try:

@@ -93,6 +93,10 @@ def main(argv: list[str]) -> int:
                     answers[fmt] = greedy(lm, QUESTIONS[:args.prompts], 32)
             finally:
                 lm.close()
+            print(f"  run {run + 1} {gguf_formats.label(fmt)}: decode " +
+                  " / ".join(f"{best[fmt][('decode', n)]:.0f}" for n in streams) + ", prefill " +
+                  " / ".join(f"{best[fmt][('prefill', n)]:.0f}" for n in streams) +
+                  f" (best so far), load average {os.getloadavg()[0]:.2f}", flush=True)
         print(f"run {run + 1}/{args.runs} done, load average {os.getloadavg()[0]:.2f}")
     top = max(streams)
     for fmt in fmts:
