@@ -1,7 +1,7 @@
 """The class arena's database: blind runs and the votes cast on them, in one SQLite file (WAL mode, standard library).
 
 Every write is one transaction; the schema carries a version (PRAGMA user_version) and older files are migrated in
-place. What is stored is listed in README.md, "Class arena". Try it: `ArenaStore("/tmp/class.sqlite3").totals()`.
+place. What is stored is listed in docs/arena.md. Try it: `ArenaStore("/tmp/class.sqlite3").totals()`.
 """
 import json
 import secrets
@@ -286,7 +286,7 @@ def check_choice(order: list, columns: dict, best, worst) -> tuple[str, str | No
 
 def main(argv=None) -> int:
     """`python -m llm_demo.arena_store backup DB OUT` | `restore BACKUP DB`: the teacher view's download and restore
-    from a shell (README "Class arena": a Space keeps no disk across restarts)."""
+    from a shell (docs/arena.md: a Space keeps no disk across restarts)."""
     import argparse
     ap = argparse.ArgumentParser(prog="python -m llm_demo.arena_store", description=main.__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)

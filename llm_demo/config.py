@@ -1,7 +1,7 @@
 """Deployment limits and switches, in one place: the UI shows them, the engine enforces them.
 
 Every value can be overridden by an environment variable (named next to it) when deploying for a class;
-README.md "Deploying for a class" lists them. Defaults are sized for a 2-vCPU, 16 GB machine (a free CPU Space).
+docs/deploy.md "Deploying for a class" lists them. Defaults are sized for a 2-vCPU, 16 GB machine (a free CPU Space).
 """
 import os
 from pathlib import Path
@@ -123,7 +123,7 @@ def _env_server_url(name: str) -> str:
 OPENAI_BASE_URL = _env_server_url("LLM_DEMO_OPENAI_BASE_URL")
 OPENAI_API_KEY = os.environ.get("LLM_DEMO_OPENAI_API_KEY", "").strip()   # sent as a Bearer token, never shown
 
-# Class arena (README "Class arena"): blind votes from the whole class in one SQLite file. Off unless the deployer
+# Class arena (docs/arena.md): blind votes from the whole class in one SQLite file. Off unless the deployer
 # names the file (LLM_DEMO_CLASS_DB) or turns class mode on (LLM_DEMO_CLASS_MODE=1: the file is CLASS_DATA_DIR's
 # class_arena.sqlite3). CLASS_DATA_DIR also holds the stage `python -m llm_demo.training dpo --from-class-db` trains
 # (dpo-class/): a writable folder outside the repository, so a deployment never writes into its own assets.

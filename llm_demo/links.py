@@ -103,7 +103,7 @@ def _gpus() -> list[str]:
     return list(scaling.GPU_PEAK_TFLOPS)
 
 
-# ---------------------------------------------------------------- the documented keys of each tab (README "Lesson")
+# ---------------------------------------------------------------- the documented keys of each tab (docs/tabs.md, "Links for slides")
 # Ranges are the inputs' own (the sliders in chat_tab.py and scaling_tab.py; tests/test_links.py checks they agree).
 FIELDS = {
     "lesson": {},

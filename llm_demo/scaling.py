@@ -1,7 +1,7 @@
 """Scaling laws as pure functions: compute-optimal (N, D) for a FLOP budget, predicted loss, parameter counts.
 
 Training compute is C = 6·N·D FLOPs throughout (N parameters, D tokens; Kaplan et al. 2020 Sec. 2.1).
-Scripting: `from llm_demo.scaling import compute_optimal, predicted_loss, count_params` (see README).
+Scripting: `from llm_demo.scaling import compute_optimal, predicted_loss, count_params` (see docs/api.md).
 """
 import math
 from dataclasses import dataclass, field

@@ -113,7 +113,7 @@ def honest_markdown(fits: dict) -> str:
             "*Data:* no byte is repeated (the generator writes fresh prose), but it is simple templated English about "
             "24 animals, far easier than the paper's MassiveText. *Tokens:* bytes, not the trio's 4,096-token BPE: "
             "with it the embedding table was most of every model we could afford, and the smallest model tried won "
-            "at every budget (see the README). Read these exponents as this world's, measured honestly, not as a "
+            "at every budget (see docs/tabs.md). Read these exponents as this world's, measured honestly, not as a "
             "check of the paper's.")
 
 

@@ -1,5 +1,5 @@
 """What a student reads: sentences about what to do in the app, never an environment variable or a config name
-(those go to the server log and the README for the host)."""
+(those go to the server log and docs/deploy.md for the host)."""
 import logging
 import re
 

@@ -1,5 +1,5 @@
 """Real-browser test of the Scaling tab's "Measured on this laptop" section and the planner's measured law.
-Writes assets/screenshots/scaling-measured.png (the README shows it)."""
+Writes assets/screenshots/scaling-measured.png (docs/tabs.md shows it)."""
 from playwright.sync_api import expect
 
 from conftest import SCREENSHOTS, open_tab

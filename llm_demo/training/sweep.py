@@ -20,7 +20,7 @@ from llm_demo.training import common as C
 SHIPPED_SWEEP = ROOT / "assets" / "scaling"
 # Tokens are bytes (0-255) plus one end-of-document token, not the trio's 4,096-token BPE: with that vocabulary the
 # embedding table is most of every model this sweep can afford, and its first run found the loss-optimal model
-# at 1e11-3e11 FLOPs to be the smallest tried (54k parameters, 91% of them embeddings). See the README.
+# at 1e11-3e11 FLOPs to be the smallest tried (54k parameters, 91% of them embeddings). See docs/tabs.md.
 VOCAB, END_OF_DOC = 257, 256
 CSV_COLUMNS = ("budget_flops", "n_params", "tokens", "final_loss", "n_params_non_embedding", "n_embd", "n_layer",
                "n_head", "steps", "run_id")

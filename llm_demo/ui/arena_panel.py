@@ -231,7 +231,7 @@ def _build_teacher_view() -> None:
         with gr.Row():
             totals_btn, export_btn = gr.Button("Vote totals"), gr.Button("Export the class's votes (DPO JSONL)")
         totals, export = gr.Markdown(), gr.File(label="chosen / rejected pairs from the votes", interactive=False)
-        gr.Markdown("Train on them: `python -m llm_demo.training dpo --from-class-db <database>` (README, Class "
+        gr.Markdown("Train on them: `python -m llm_demo.training dpo --from-class-db <database>` (docs/arena.md, Class "
                     "arena), then compare with the lineup *SFT / DPO / DPO on the class's votes*.")
         gr.Markdown("On a Hugging Face Space the disk is not kept: a restart loses the class's votes. Download the "
                     "database before the Space restarts and restore it into the new server (into an empty database).")

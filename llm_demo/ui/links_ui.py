@@ -25,7 +25,7 @@ COPY_JS = """(q) => {
 }"""
 
 
-# What a tab's link does not carry (README "Links"): said where the link is copied, so nothing is dropped silently.
+# What a tab's link does not carry (docs/tabs.md, "Links for slides"): said where the link is copied, so nothing is dropped silently.
 LEFT_OUT = {"chat": "the conversation, the branches and the temperature sweep",
             "scaling": "the architecture calculator's sizes, the custom TFLOP/s, the loss law and inference tokens",
             "compare": "the sampling settings, the answers and the votes",
