@@ -97,7 +97,8 @@ GGUF_FORMAT = os.environ.get("LLM_DEMO_GGUF_FORMAT", "").strip().lower() or "aut
 if GGUF_FORMAT not in GGUF_FORMATS:
     raise SystemExit(f"LLM_DEMO_GGUF_FORMAT={GGUF_FORMAT!r}: choose one of {', '.join(GGUF_FORMATS)}")
 # Where the transformers copy of a GGUF model (dequantised once, ~15 s) and its tokenizer are kept as safetensors,
-# so later starts load them in seconds. Default: the user's cache folder.
+# so later starts load them in seconds, and llama.cpp's re-encoded copy (GGUF_FORMAT). Default: the user's cache
+# folder.
 CACHE_DIR = os.path.expanduser(os.environ.get("LLM_DEMO_CACHE_DIR", "").strip() or os.path.join(
     os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache", "llm_lab"))
 

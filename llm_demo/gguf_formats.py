@@ -23,18 +23,18 @@ SHIPPED = "q4_1"                                        # the format of the file
 FTYPES = {"q4_1": (3, "Q4_1"), "q8_0": (7, "Q8_0"), "f16": (1, "F16"), "bf16": (32, "BF16")}
 assert set(FTYPES) == set(config.GGUF_FORMATS) - {"auto"}, "config.GGUF_FORMATS and FTYPES must name the same formats"
 
-# Measured: `python -m llm_demo.bench formats` (llama.cpp through LlamaModel.feed, plain CPU kernels, 2 threads, the
-# SmolLM2-135M-Instruct Q4_1 file and its copies), best of 2 runs, same process, formats interleaved. Decode
-# tokens/s in total at 1 / 8 / 30 streams (32 greedy tokens each) and prefill tokens/s at 30 streams.
-# Host: Intel Xeon, family 6 model 167 (KVM, 2 vCPUs, avx512_bf16 + AMX, AMX tiles unused: llamacpp.plain_kernels),
-# llama-cpp-python 0.3.36, 2026-12-02, load average ~3 (a busy shared machine: trust ratios, not figures).
+# Measured on an Intel Xeon (family 6 model 167, KVM, 2 vCPUs, avx512_bf16 + AMX), llama-cpp-python 0.3.36, the
+# shipped SmolLM2-135M-Instruct Q4_1 file and its llama_model_quantize copies, same run, same prompts, the machine
+# busy (trust the ratios, not the figures): issue 24's table (llama-cpp-python alone). Decode tokens/s in total at
+# 1 / 8 / 30 streams and prefill tokens/s at 30 streams. `python -m llm_demo.bench formats` re-measures it through
+# LlamaModel (docs/deploy.md has this machine's runs).
 MEASURED = {  # format: (decode at 1, decode at 8, decode at 30, prefill at 30)
-    "q4_1": (0, 0, 0, 0),
-    "q8_0": (0, 0, 0, 0),
-    "f16": (0, 0, 0, 0),
-    "bf16": (0, 0, 0, 0),
+    "q4_1": (81, 110, 101, 149),
+    "q8_0": (70, 139, 170, 353),
+    "f16": (61, 145, 177, 380),
+    "bf16": (66, 159, 191, 496),
 }
-MEASURED_ON = "an Intel Xeon (family 6 model 167, 2 vCPUs, native bf16), load average ~3"
+MEASURED_ON = "this kind of CPU (an Intel Xeon with native bf16, 2 cores)"
 # On CPUs without native bf16, llama.cpp converts BF16 weights in software; Q8_0's integer kernels (AVX2/AVX512-VNNI)
 # need no float16 hardware. Not measured on such a CPU here: run `bench formats` there, or set LLM_DEMO_GGUF_FORMAT.
 NO_BF16_FORMAT = "q8_0"
