@@ -138,6 +138,15 @@ class Link:
         return f"Ignored from the link ({where}): {'; '.join(self.ignored)}."
 
 
+def within(link: Link, tabs) -> Link:
+    """The link as a deployment with these tabs opens it: a documented tab it does not have (yet) is ignored, with
+    the keys that came with it (said in the link's sentence), and the page opens as usual."""
+    if link.tab in (None, "lesson", *tabs):
+        return link
+    return Link(None, {}, [*link.ignored, f"tab={link.tab!r} (not in this version of the lab) and the keys that came "
+                           "with it"], link.projector)
+
+
 def parse(pairs) -> Link:
     """(key, value) pairs of a page query, in order -> Link. Never raises on any input."""
     pairs = [(str(k), str(v)) for k, v in list(pairs)[:MAX_PAIRS + 1]]

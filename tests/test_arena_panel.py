@@ -119,8 +119,8 @@ def test_teacher_view_refuses_without_the_token_and_exports_resets_with_it(tiny_
     assert all(p["prompt"] == PROMPT for p in pairs), pairs
     with pytest.raises(Exception, match="confirmation"):
         arena_panel.teacher_reset("s3cret-token", False)
-    message, box = arena_panel.teacher_reset("s3cret-token", True)
-    assert "Deleted 1 vote and" in message and box is False and class_mode.votes() == []
+    out = arena_panel.teacher_reset("s3cret-token", True)
+    assert "Deleted 1 vote and" in out["totals"] and out["confirm"] is False and class_mode.votes() == []
     monkeypatch.setattr(config, "TEACHER_TOKEN", "")
     with pytest.raises(Exception, match="no teacher view"):
         arena_panel.teacher_totals("")

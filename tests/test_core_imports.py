@@ -4,7 +4,6 @@ and ui build Plotly figures; only models names the concrete backends)."""
 import ast
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "llm_demo"
@@ -91,8 +90,6 @@ def _offenders(who, imported) -> list[str]:
     return sorted(f"{m} imports {d}" for m in MODULES if who(m) for d in imports_of(m) if imported(d))
 
 
-@pytest.mark.xfail(strict=True, reason="bench/chat.py and bench/scaling.py time the ui handlers themselves; they "
-                   "move to core functions when the handlers' logic does (issue 26 item 4)")
 def test_only_ui_imports_gradio_or_ui():
     bad = _offenders(lambda m: not m.startswith("llm_demo.ui"),
                      lambda d: d.split(".")[0] == "gradio" or d.startswith("llm_demo.ui"))
@@ -104,8 +101,6 @@ def test_the_core_never_imports_training():
     assert not bad, "core modules importing the training pipeline: " + "; ".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="bench/chat.py and bench/scaling.py time the ui handlers themselves; they "
-                   "move to core functions when the handlers' logic does (issue 26 item 4)")
 def test_benchmarks_import_the_core_not_ui():
     bad = _offenders(lambda m: m.startswith("llm_demo.bench"), lambda d: d.startswith("llm_demo.ui"))
     assert not bad, "benchmarks importing ui: " + "; ".join(bad)

@@ -122,7 +122,7 @@ def test_gradio_range_refusals_log_one_line_not_a_traceback():
 
 # also noticed ------------------------------------------------------------------------------------------------
 def test_a_second_question_to_tinygpt_says_it_was_trained_on_single_turns():
-    from llm_demo.ui.chat_tab import single_turn_note
+    from llm_demo.turns import single_turn_note
     one = [{"role": "user", "content": "Hi"}]
     two = one + [{"role": "assistant", "content": "Hello"}, {"role": "user", "content": "And?"}]
     assert single_turn_note("tinygpt-sft", one) == "", "a first question needs no warning"

@@ -65,7 +65,7 @@ def test_hub_ids_and_local_folders_from_the_ui_are_refused_unless_allowed(monkey
     monkeypatch.setattr(config, "ALLOW_HUB_TOKENIZERS", False)
     with pytest.raises(gr.Error, match="switched off on this deployment.*pick one of the listed tokenizers"):
         tokenizer_tab.inspect_text("hi", "gpt2", "someone/tokenizer", False, False)
-    assert tokenizer_tab.inspect_text("hi", "gpt2", "", False, False)[0], "listed tokenizers must still work"
+    assert tokenizer_tab.inspect_text("hi", "gpt2", "", False, False)["view"], "listed tokenizers must still work"
     monkeypatch.setattr(config, "ALLOW_HUB_TOKENIZERS", True)
     for local in ("assets/tokenizers", "llm_demo/..", "/etc/passwd"):
         with pytest.raises(ValueError, match="local paths are never read|Unknown tokenizer"):

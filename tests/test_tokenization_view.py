@@ -181,7 +181,8 @@ def test_benchmark_prints_its_result_line_last(capsys):
 
 def test_seed_claims_with_an_alias_of_a_listed_encoding_in_the_id_box():
     from llm_demo.ui import tokenizer_tab
-    claims, table = tokenizer_tab.measure_claims("gpt2", "r50k_base")     # r50k_base is GPT-2's encoding
+    out = tokenizer_tab.measure_claims("gpt2", "r50k_base")     # r50k_base is GPT-2's encoding
+    claims, table = out["claims_md"], out["claims_table"]
     assert list(table.columns).count("GPT-2 (r50k_base)") == 1, list(table.columns)
     assert "GPT-2" in claims and len(table) == len(tokenizer_tab.PRESETS), table
 

@@ -65,3 +65,32 @@ def test_a_refusal_is_one_log_line_and_a_fault_keeps_its_traceback(caplog):
         bug()
     assert fault.value.message.startswith("Something went wrong (KeyError"), "a KeyError of ours is a fault"
     assert len(caplog.records) == 1 and caplog.records[0].exc_info, "a fault must log its traceback once"
+
+
+def test_the_public_api_order_is_written_down(demo):
+    """Every public endpoint whose handler returns {name: value} sends its outputs in the order its tab's
+    API_OUTPUTS writes down (not in the order some dict of components happened to be built), takes one input per
+    parameter of its handler, and every endpoint written down exists."""
+    import inspect
+
+    from llm_demo import config
+    from llm_demo.ui import arena_panel, branch_panel, chat_tab, compare_tab, inside_tab, scaling_tab, tokenizer_tab
+    declared = {}
+    for tab in (arena_panel, branch_panel, chat_tab, compare_tab, inside_tab, scaling_tab, tokenizer_tab):
+        assert not declared.keys() & tab.API_OUTPUTS.keys(), f"{tab.__name__} declares an endpoint twice"
+        declared |= tab.API_OUTPUTS
+    named = [f for f in demo.fns.values() if f.api_name and f.api_visibility == "public"
+             and hasattr(f.fn, "output_names")]
+    assert len(named) >= 20, f"only {len(named)} public endpoints return names: the check reads the wrong attribute"
+    for f in named:
+        assert f.api_name in declared, f"/{f.api_name} returns names, but no API_OUTPUTS says its output order"
+        names = declared[f.api_name]
+        assert f.fn.output_names == names, f"/{f.api_name} is wired with {f.fn.output_names}, declared {names}"
+        assert [id(c) for c in f.outputs] == [id(f.fn.output_map[n]) for n in names], \
+            f"/{f.api_name}'s outputs are not in its declared order"
+        params = [p for p in inspect.signature(f.fn).parameters.values()
+                  if p.annotation is not gr.Request and not isinstance(p.default, gr.Progress)]
+        assert len(params) == len(f.inputs), f"/{f.api_name}: {len(f.inputs)} inputs for {[p.name for p in params]}"
+    built = {f.api_name for f in demo.fns.values()}
+    teacher = {"teacher_reset"} if not (config.CLASS_DB and config.TEACHER_TOKEN) else set()
+    assert not set(declared) - built - teacher, f"declared but never wired: {set(declared) - built - teacher}"

@@ -1,16 +1,16 @@
-"""Benchmark the Chat tab's handler: `python -m llm_demo.bench chat [--model NAME] [--tokens 64] [--runs 3]`.
+"""Benchmark the Chat tab's answer: `python -m llm_demo.bench chat [--model NAME] [--tokens 64] [--runs 3]`.
 
-Time to first token through the handler, tokens/s, and the handler's total time over the engine's alone
-for the same prompt and settings (greedy, so both produce the same tokens). Median over runs.
+Time to first token through the chat turn the Chat tab streams (llm_demo/turns.py: history, the answer's frames
+with the sampler view's records, the Stop-able live state), tokens/s, and that turn's total time over the engine's
+alone for the same prompt and settings (greedy, so both produce the same tokens). Median over runs.
 Last line: ttft_ms=<ms> tokens_per_s=<x> ui_overhead=<ratio>.
 """
 import argparse
 import statistics
 import time
 
-from llm_demo import engine, models
+from llm_demo import chat, engine, models, turns
 from llm_demo.sampling import SamplingConfig
-from llm_demo.ui import chat_tab
 
 MESSAGE = "Tell me a fun fact about octopuses."
 
@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     lm = models.load(args.model)
     cfg = SamplingConfig(temperature=0, max_new_tokens=args.tokens)
+    shown_cfg = SamplingConfig(0, 50, 0.9, 1.0, args.tokens, 0)    # the Chat tab's knobs at greedy: the same tokens
     prompt = models.build_prompt(lm.spec, lm.tokenizer, [{"role": "user", "content": MESSAGE}])
     engine.generate(lm, prompt, SamplingConfig(temperature=0, max_new_tokens=4))      # warm-up
 
@@ -33,14 +34,17 @@ def main(argv: list[str]) -> int:
         eng.append(time.perf_counter() - t0)
 
         t0, first, out = time.perf_counter(), None, None
-        for out in chat_tab.respond(MESSAGE, [], args.model, "", 0, 50, 0.9, 1.0, args.tokens, 0, ""):
-            answered = out["chatbot"] and out["chatbot"][-1]["role"] == "assistant"   # the first update has none
+        _, shown = turns.user_turn(MESSAGE, [])
+        frames = turns.answer_frames(shown, args.model, "", shown_cfg)
+        for out in turns.follow(chat.Live(shown), frames):
+            answered = out.chatbot[-1]["role"] == "assistant"          # frames before the first text have none
             first = first if first is not None or not answered else time.perf_counter() - t0
         hand.append(time.perf_counter() - t0)
         ttfts.append(first)
-        n = len(out["steps"])
+        n = len(out.steps)
         tps.append(n / hand[-1])
-        assert out["chatbot"][-1]["content"] == text, "handler and engine disagree: the comparison would be unfair"
+        assert out.chatbot[-1]["content"] == text, \
+            f"chat turn and engine disagree: the comparison would be unfair ({out.chatbot[-1]['content']!r}, {text!r})"
     e, h = statistics.median(eng), statistics.median(hand)
     print(f"model={args.model} tokens={n} engine_s={e:.3f} handler_s={h:.3f} runs={args.runs}")
     print(f"ttft_ms={statistics.median(ttfts) * 1000:.0f} tokens_per_s={statistics.median(tps):.1f} "

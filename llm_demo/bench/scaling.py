@@ -1,12 +1,17 @@
 """Server time of one Scaling-tab input change: `python -m llm_demo.bench scaling [--runs 15]`.
 
-Times what the server does when a student changes the budget: the handler recomputes every law's table, the four
-planner plots and inference-aware sizing, and Gradio serialises the table and figures for the browser.
+Times what the server does when a student changes the budget: the planner (llm_demo/scaling_planner.py)
+recomputes every law's table, the four planner plots and inference-aware sizing, and the table and figures are
+serialised to JSON for the browser (as Gradio's Plot and Dataframe do: Plotly's own JSON, the table split into
+headers and rows).
 Last line: `update_ms=<median ms>` (goal: <= 150).
 """
 import argparse
+import json
 import statistics
 import time
+
+from llm_demo import scaling_planner
 
 
 def main(argv: list[str]) -> int:
@@ -16,18 +21,12 @@ def main(argv: list[str]) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    import gradio as gr
-
-    from llm_demo.ui.scaling_tab import PLAN_DEFAULTS, update_plan
-
-    plot, table = gr.Plot(), gr.Dataframe()
-    markdown = gr.Markdown()
-
     def one_change(budget: str) -> None:
-        out = update_plan(**dict(PLAN_DEFAULTS, budget=budget))
-        markdown.postprocess(out["summary"]), markdown.postprocess(out["inference_md"]), table.postprocess(out["table"])
+        out = scaling_planner.plan_views(**dict(scaling_planner.DEFAULTS, budget=budget))
+        table = out["table"]
+        json.dumps({"headers": list(table.columns), "data": table.values.tolist()}, default=str)
         for name in ("isoflop", "contour", "laws", "models", "inference_plot"):
-            plot.postprocess(out[name])
+            out[name].to_json()
 
     one_change("1e20")  # warm-up: first calls pay for lazy imports and caches
     times = []

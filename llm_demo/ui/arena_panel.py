@@ -14,10 +14,14 @@ import gradio as gr
 from llm_demo import arena, arena_plots, arena_runs, config, models, teacher_guard
 from llm_demo.arena_store import CHOICES, LABELS
 from llm_demo.pairs import write_pairs_jsonl
-from llm_demo.ui.common import by_name, friendly, sampling_config
+from llm_demo.ui.common import by_name, friendly, ordered, sampling_config
 from llm_demo import count
 
 LEADERBOARD_MAX_AGE_S = 5      # the whole class shares one leaderboard, recomputed at most this often
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+API_OUTPUTS = {"arena_run": ("run", "reveal", *(f"{k}_{x}" for x in LABELS for k in ("head", "answer"))),
+               "arena_vote": ("mine", "reveal"), "arena_leaderboard": ("board", "strengths", "matrix"),
+               "teacher_reset": ("totals", "confirm")}
 LINEUP_LABELS = {"tinygpt": "TinyGPT: base / SFT / DPO", "tinygpt-class": "TinyGPT: SFT / DPO / DPO on the class's votes"}
 
 
@@ -177,7 +181,8 @@ def teacher_reset(token, confirmed, request: gr.Request = None):
     gone = store.reset()
     with _board_lock:
         _board_cache["key"] = None
-    return f"Deleted {count(gone['votes'], 'vote')} and {count(gone['runs'], 'run')}. The class starts again from zero.", False
+    return dict(totals=f"Deleted {count(gone['votes'], 'vote')} and {count(gone['runs'], 'run')}. The class starts again "
+                       "from zero.", confirm=False)
 
 
 # ---------------------------------------------------------------- layout
@@ -211,15 +216,18 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
         c["strengths"], c["matrix"] = gr.Plot(label="Strengths"), gr.Plot(label="Win rates")
     refresh = gr.Button("Refresh leaderboard", size="sm")
     model = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    run_outs = [c["run"], c["reveal"]] + [c[f"{k}_{x}"] for x in LABELS for k in ("head", "answer")]
-    run_ev = run_btn.click(by_name(run_blind, c), [lineup, prompt, system, *knobs], run_outs, api_name="arena_run",
-                           **model)
-    board_outs = [c["board"], c["strengths"], c["matrix"]]
-    vote_ev = vote_btn.click(by_name(cast_vote, c), [c["run"], best, worst, c["mine"]],
-                             [c["mine"], c["reveal"]], api_name="arena_vote", concurrency_limit=None)
-    vote_ev.success(by_name(show_leaderboard, c), c["mine"], board_outs, api_name=False, concurrency_limit=None)
-    run_ev.then(lambda: (None, None), None, [best, worst], api_name=False, concurrency_limit=None)
-    refresh.click(by_name(show_leaderboard, c), c["mine"], board_outs, api_name="arena_leaderboard",
+    out = {name: ordered(c, API_OUTPUTS[name]) for name in ("arena_run", "arena_vote", "arena_leaderboard")}
+    run_ev = run_btn.click(by_name(run_blind, out["arena_run"]), [lineup, prompt, system, *knobs],
+                           list(out["arena_run"].values()), api_name="arena_run", **model)
+    board = out["arena_leaderboard"]
+    vote_ev = vote_btn.click(by_name(cast_vote, out["arena_vote"]), [c["run"], best, worst, c["mine"]],
+                             list(out["arena_vote"].values()), api_name="arena_vote", concurrency_limit=None)
+    vote_ev.success(by_name(show_leaderboard, board), c["mine"], list(board.values()), api_name=False,
+                    concurrency_limit=None)
+    unvoted = dict(best=best, worst=worst)
+    run_ev.then(by_name(lambda: dict(best=None, worst=None), unvoted), None, list(unvoted.values()), api_name=False,
+                concurrency_limit=None)
+    refresh.click(by_name(show_leaderboard, board), c["mine"], list(board.values()), api_name="arena_leaderboard",
                   concurrency_limit=None)
     if store is not None and config.TEACHER_TOKEN:
         _build_teacher_view()
@@ -247,5 +255,6 @@ def _build_teacher_view() -> None:
     export_btn.click(teacher_export, token, export, api_name="teacher_export", concurrency_limit=None)
     backup_btn.click(teacher_backup, token, backup, api_name="teacher_backup", concurrency_limit=None)
     restore_btn.click(teacher_restore, [token, upload], totals, api_name="teacher_restore", concurrency_limit=None)
-    reset_btn.click(teacher_reset, [token, confirm], [totals, confirm], api_name="teacher_reset",
+    reset = ordered(dict(totals=totals, confirm=confirm), API_OUTPUTS["teacher_reset"])
+    reset_btn.click(by_name(teacher_reset, reset), [token, confirm], list(reset.values()), api_name="teacher_reset",
                     concurrency_limit=None)

@@ -7,8 +7,8 @@ import math
 
 import gradio as gr
 
-from llm_demo import branching, chat, chat_plots, config, models, temperature_study
-from llm_demo.ui.common import by_name, friendly, sampling_config
+from llm_demo import branching, chat, chat_plots, config, models, temperature_study, turns
+from llm_demo.ui.common import by_name, friendly, load_with_progress, sampler_view, sampling_config
 from llm_demo import count
 
 BRANCH_HELP = """**Take another path.** Pick a token of the answer (click it or use the slider), choose one of its
@@ -35,6 +35,15 @@ loops (rep-4) are not called "conservative". At least {temperature_study.MIN_SAM
 {temperature_study.DEFAULT_TOKENS} tokens) is about 20 s of one core's work for SmolLM2; longer while many people
 share the machine."""
 
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+BRANCHED = ("chatbot", "tree", "steps", "live", "stats", "tree_view", "branch_pick", "measures", "measures_plot",
+            "tokens", "step", "plot", "candidates")
+STEPPED = ("msg", "session", "chatbot", "steps", "step_tokens", "step_plot", "step_choice", "stats", "last_model",
+           "measures", "measures_plot", "tokens", "plot", "step", "live")
+API_OUTPUTS = {"chat_branch": BRANCHED, "chat_branch_switch": BRANCHED, "chat_step_start": STEPPED,
+               "chat_step_pick": STEPPED, "chat_step_draw": STEPPED, "chat_step_finish": STEPPED,
+               "temperature_table": ("study_plot", "study_table")}
+
 KIND_COLORS = {"greedy pick": "#64b5f6", "sampled pick": "#ffb74d", "your pick": "#ba68c8"}
 BRANCH_SLOTS = chat.INSPECT_TOP_N + 1      # top-N candidates plus the drawn token when it is not among them
 STEP_SLOTS = branching.STEP_TOP_N + 1
@@ -58,11 +67,6 @@ def candidate_choices(step: dict, show_drawn: bool = True) -> list[tuple[str, in
     final, raw = step["stages"][-1]["probs"], step["stages"][0]["probs"]
     return [(f"{repr(c)[1:-1] or '∅'} · {final[i]:.3f} after filters · {raw[i]:.3f} model"
              + (" ▶ in the answer" if show_drawn and i == step["chosen"] else ""), i) for i, c in enumerate(step["candidates"])]
-
-
-def _answer_in(history, text: str) -> list[dict]:
-    """The conversation as shown, with its last answer replaced by text."""
-    return chat.shown_history(history)[:-1] + [{"role": "assistant", "content": text}]
 
 
 def measures_views(steps) -> dict:
@@ -92,29 +96,8 @@ def _tree_views(tree: dict, focus: int | None = None) -> dict:
                                      value=b["id"]))
     if steps:
         i = len(steps) if focus is None else min(focus + 1, len(steps))
-        out.update(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=i),
-                   plot=chat_plots.sampler_figure(steps[i - 1]),
-                   candidates=gr.update(choices=candidate_choices(steps[i - 1]), value=None))
+        out.update(sampler_view(steps, i), candidates=gr.update(choices=candidate_choices(steps[i - 1]), value=None))
     return out
-
-
-def _tree_for(history, steps, tree, model, answer_model, system) -> dict:
-    """The tree of the answer shown: the one kept if it still matches the conversation, else a new one."""
-    msgs = chat.clean_history(history)
-    if not msgs or msgs[-1]["role"] != "assistant":
-        raise ValueError("There is no answer to branch from yet: send a message first.")
-    if not (tree and tree["messages"] == msgs[:-1] and branching.current(tree)["text"] == msgs[-1]["content"]):
-        if not steps:
-            raise ValueError("The sampler view holds no tokens for this answer: send or regenerate it, then branch.")
-        lm = models.load(answer_model or model)
-        if lm.tokenizer.decode(branching.token_ids(steps), skip_special_tokens=True) != msgs[-1]["content"]:
-            raise ValueError("The answer shown is not the one whose tokens the sampler view holds (the conversation "
-                             "changed): send or regenerate an answer, then branch.")
-        tree = branching.new_tree(answer_model or model, system or "", msgs[:-1], msgs[-1]["content"], steps)
-    if model != tree["model"]:
-        raise ValueError(f"This answer's tokens come from {tree['model']}, and the model is now {model}: switch back "
-                         "to branch it, or send a new message.")
-    return tree
 
 
 # ---------------------------------------------------------------- handlers: branching
@@ -141,24 +124,18 @@ def branch(history, steps, tree, index, candidate, model, system, temperature, t
            last_model):
     """Cut the answer before token #index, put the candidate there and stream the continuation (a new branch)."""
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
-    tree = _tree_for(history, steps, tree, model, last_model, system)
+    tree = turns.tree_for(history, steps, tree, model, last_model, system)
     if candidate is None:
         raise ValueError("Choose one of the alternatives first.")
     i = _whole(index, "Token #") - 1
-    live = chat.Live(chat.shown_history(history)[:-1])
-    try:
-        for tree in branching.grow_branch(tree, tree["current"], i, _whole(candidate, "Candidate"), cfg):
-            if live.stopped:
-                return
-            b = branching.current(tree)
-            live.text, live.steps = b["text"], list(b["steps"])
-            live.stats = f"Branch #{b['id']} from token #{i + 1}: {count(len(b['steps']), 'token')}"
-            yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=live.steps, live=live,
-                       stats=live.stats)
-    finally:
-        live.done = True
-    yield dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=b["steps"],
-               stats=f"{live.stats} · stopped by: {b['finish_reason']}", **_tree_views(tree, focus=i))
+    live, f = chat.Live(chat.shown_history(history)[:-1]), None
+    for f in turns.follow(live, turns.branch_frames(history, tree, i, _whole(candidate, "Candidate"), cfg)):
+        yield dict(chatbot=f.chatbot, tree=f.data, steps=live.steps, live=live, stats=f.stats)
+    if f is None or live.stopped:
+        return
+    b = branching.current(f.data)
+    yield dict(chatbot=f.chatbot, tree=f.data, steps=b["steps"], stats=f"{f.stats} · stopped by: {b['finish_reason']}",
+               **_tree_views(f.data, focus=i))
 
 
 @friendly
@@ -171,22 +148,10 @@ def switch_branch(history, tree, branch_id):
                          "Clear): branch the answer shown instead.")
     tree = branching.switch(tree, _whole(branch_id, "Branch"))
     b = branching.current(tree)
-    return dict(chatbot=_answer_in(history, b["text"]), tree=tree, steps=b["steps"], **_tree_views(tree))
+    return dict(chatbot=turns.answer_in(history, b["text"]), tree=tree, steps=b["steps"], **_tree_views(tree))
 
 
 # ---------------------------------------------------------------- handlers: step mode
-
-def _check_session(session, history, model) -> None:
-    if not session:
-        raise ValueError("Start step mode first: type a message and press “Answer step by step”.")
-    if model != session["model"]:
-        raise ValueError(f"Step mode was started with {session['model']}, and the model is now {model}: "
-                         "start step mode again.")
-    expected = session["messages"] + [{"role": "assistant", "content": session["text"]}]
-    if chat.clean_history(history) != expected:
-        raise ValueError("This step-by-step answer is no longer in the conversation (Clear or a new message): "
-                         "start step mode again.")
-
 
 def _step_views(s: dict) -> dict:
     nxt = s["next"]
@@ -197,10 +162,7 @@ def _step_views(s: dict) -> dict:
                step_plot=chat_plots.next_token_figure(nxt) if nxt else None,
                step_choice=gr.update(choices=candidate_choices(nxt, show_drawn=False) if nxt else [], value=None),
                stats=f"Step mode · {count(len(s['steps']), 'token')} · {state}", last_model=s["model"], **measures_views(s["steps"]))
-    if s["steps"]:
-        out.update(tokens=chat.prob_buckets(s["steps"]), plot=chat_plots.sampler_figure(s["steps"][-1]),
-                   step=gr.update(maximum=max(2, len(s["steps"])), value=len(s["steps"])))
-    return out
+    return out | (sampler_view(s["steps"]) if s["steps"] else {})
 
 
 @friendly
@@ -214,7 +176,7 @@ def step_begin(message, history, model, system, temperature, top_k, top_p, rep, 
 
 
 def _step(session, choice, history, model, knobs):
-    _check_session(session, history, model)
+    turns.check_step_session(session, history, model)
     s = branching.take(session, choice)
     return s if s["done"] else branching.peek(s, sampling_config(*knobs))
 
@@ -236,17 +198,16 @@ def step_draw(session, history, model, temperature, top_k, top_p, rep, max_new, 
 def step_finish(session, history, model, temperature, top_k, top_p, rep, max_new, seed):
     """Let the sampler draw until the answer ends (Stop keeps what was drawn)."""
     knobs = (temperature, top_k, top_p, rep, max_new, seed)
-    s = _step(session, None, history, model, knobs)
-    live = chat.Live(chat.shown_history(history)[:-1])
-    try:
-        while not live.stopped:
-            live.text, live.steps, live.stats = s["text"], list(s["steps"]), f"Step mode · {count(len(s['steps']), 'token')}"
-            yield dict(live=live, **_step_views(s))
+    def frames():
+        s = _step(session, None, history, model, knobs)
+        while True:
+            yield turns.Frame(s["text"], s["steps"], f"Step mode · {count(len(s['steps']), 'token')}", data=s)
             if s["done"]:
                 return
             s = _step(s, None, s["messages"] + [{"role": "assistant", "content": s["text"]}], model, knobs)
-    finally:
-        live.done = True
+    live = chat.Live(chat.shown_history(history)[:-1])
+    for f in turns.follow(live, frames()):
+        yield dict(live=live, **_step_views(f.data))
 
 
 # ---------------------------------------------------------------- handler: the measured table
@@ -269,8 +230,7 @@ def measure_table(prompt, samples, tokens, model, system, top_k, top_p, seed, pr
     cfg = sampling_config(1.0, top_k, top_p, 1.0, tokens, seed)
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("Type a prompt for the table first.")
-    progress(0, desc=f"Loading {models.get_spec(model).label}…")
-    models.load(model)
+    load_with_progress(model, progress)
     rows = temperature_study.run(model, prompt, _whole(samples, "Samples"), cfg.max_new_tokens, cfg.top_k, cfg.top_p,
                                  cfg.seed, system or "", progress=lambda f, msg: progress(f, desc=msg))
     title = f"{models.get_spec(model).label}: {count(len(rows[0].samples), 'sample')} per temperature, top-k {cfg.top_k}, top-p {cfg.top_p:g}"
@@ -325,16 +285,16 @@ def build_table() -> dict:
                 study_btn=study_btn, study_plot=study_plot, study_table=study_table)
 
 
-def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
+def wire(p: dict, c: dict, answers: list, stop, clear, begun) -> None:
     """p: this module's components; c: the Chat tab's (msg, chatbot, model, system, knobs, steps, live, last_model,
-    tokens, step, plot, stats); answers: the Send/Enter/Regenerate events; clear: the triggers that clear the chat
-    (the Clear button and the chatbot's own 🗑 icon)."""
+    tokens, step, plot, stats, pending_msg, pending_history); answers: the Send/Enter/Regenerate events; clear: the
+    triggers that clear the chat (the Clear button and the chatbot's own 🗑 icon); begun: the un-queued event that
+    shows the message of "Answer step by step" at once (chat_tab.show_user_turn), which step mode then answers."""
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     cheap = dict(api_name=False, concurrency_limit=None)
     every = {**c, **p}
     outs = lambda *names: {n: every[n] for n in names}
-    shown = outs("chatbot", "tree", "steps", "live", "stats", "tree_view", "branch_pick", "measures", "measures_plot",
-                 "tokens", "step", "plot", "candidates")
+    shown = outs(*API_OUTPUTS["chat_branch"])
     after = outs("candidates", "tree_view", "branch_pick", "measures", "measures_plot")
     for ev in answers:
         ev.then(by_name(after_answer, after), [c["chatbot"], c["steps"], p["tree"]], list(after.values()), **cheap)
@@ -345,11 +305,13 @@ def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
         api_name="chat_branch", **run)
     p["branch_pick"].input(by_name(switch_branch, shown), [c["chatbot"], p["tree"], p["branch_pick"]],
                            list(shown.values()), api_name="chat_branch_switch", concurrency_limit=None)
-    stepped = outs("msg", "session", "chatbot", "steps", "step_tokens", "step_plot", "step_choice", "stats",
-                   "last_model", "measures", "measures_plot", "tokens", "plot", "step", "live")
-    ev_begin = p["begin"].click(by_name(step_begin, stepped), [c["msg"], c["chatbot"], c["model"], c["system"],
-                                                               *c["knobs"]], list(stepped.values()),
-                                api_name="chat_step_start", **run)
+    stepped = outs(*API_OUTPUTS["chat_step_start"])
+    ev_begin = begun.then(by_name(step_begin, stepped), [c["pending_msg"], c["pending_history"], c["model"],
+                                                         c["system"], *c["knobs"]], list(stepped.values()),
+                          api_name="chat_step_start", show_progress_on=[c["chatbot"], c["stats"]], **run)
+    refused = outs("msg", "chatbot")          # a refused start puts the message back in its box, as it was
+    ev_begin.failure(by_name(lambda m, h: dict(msg=m, chatbot=h), refused), [c["pending_msg"], c["pending_history"]],
+                     list(refused.values()), queue=False, **cheap)
     ev_pick = p["pick"].click(by_name(step_pick, stepped), [p["session"], p["step_choice"], c["chatbot"], c["model"],
                                                            *c["knobs"]], list(stepped.values()),
                               api_name="chat_step_pick", **run)
@@ -358,7 +320,7 @@ def wire(p: dict, c: dict, answers: list, stop, clear) -> None:
                               api_name="chat_step_draw", **run)
     ev_finish = p["finish"].click(by_name(step_finish, stepped), step_in, list(stepped.values()),
                                   api_name="chat_step_finish", **run)
-    table = outs("study_plot", "study_table")
+    table = outs(*API_OUTPUTS["temperature_table"])
     ev_table = p["study_btn"].click(
         by_name(measure_table, table), [p["study_prompt"], p["study_samples"], p["study_tokens"], c["model"],
                                         c["system"], c["knobs"][1], c["knobs"][2], c["knobs"][5]],

@@ -1,13 +1,12 @@
 """Chat tab: streaming chat with the sampling knobs, a look inside the sampler, and a temperature sweep."""
 import html
-from dataclasses import replace
-
 import gradio as gr
 
-from llm_demo import chat, chat_plots, config, models
+from llm_demo import chat, chat_plots, config, models, turns
 from llm_demo.sampling import SamplingConfig
 from llm_demo.ui import branch_panel
-from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
+from llm_demo.ui.common import (by_name, engine_status, friendly, load_with_progress, ordered, sampler_view,
+                                sampling_config)
 
 INTRO = """Talk to a small instruct model running on this machine. Every answer is sampled one token at a
 time: the sampling knobs (beside the chat on a wide screen, below it on a phone) change *how* the next token is
@@ -30,6 +29,10 @@ SAMPLER = """Pick a token of the last answer (click it, or use the slider) to se
 probabilities at each stage of the sampler for that step: the raw softmax, after temperature, after top-k,
 after top-p. ▶ marks the token that was drawn; the legend says how many tokens each filter left."""
 
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+API_OUTPUTS = {"chat": ("msg", "chatbot", "stats", "steps", "last_model", "live"),
+               "chat_regenerate": ("msg", "chatbot", "stats", "steps", "last_model", "live", "seed")}
+
 COLORS = {"p ≥ 0.9": "#2e7d32", "0.5 ≤ p < 0.9": "#9ccc65", "0.1 ≤ p < 0.5": "#ffb74d", "p < 0.1": "#e57373"}
 
 
@@ -40,52 +43,21 @@ def _model_choices():
     return out
 
 
-def load_with_progress(name: str, progress: gr.Progress) -> None:
-    """Load a model (first use takes seconds) with a progress note; fails here, before anything changes."""
-    if name not in models.CACHE.loaded_names():
-        progress(0, desc=f"Loading {models.get_spec(name).label} (first use only)…")
-    models.load(name)
-
-
-SINGLE_TURN = ("TinyGPT was trained on single questions (one user turn, one answer), never on a conversation: "
-               "from the second question on it sees text unlike anything it learned from, so expect nonsense. "
-               "Press Clear to ask each question on its own. ")
-
-
-def single_turn_note(model: str, shown: list) -> str:
-    """The warning a TinyGPT chat gets once it has more than one user turn ('' otherwise)."""
-    turns = sum(m.get("role") == "user" for m in shown)
-    return SINGLE_TURN if models.get_spec(model).family == "tinygpt" and turns > 1 else ""
-
-
 def _answer(shown, model, system, cfg, last_model, progress, restore, notice=""):
     """Shared by Send and Regenerate: stream the answer to the last user message of `shown` (the conversation as
     displayed) into the chatbot. Yields {msg, chatbot, stats, steps, last_model, live} (the names
     `build_chat_tab` wires to components). The first update comes at once, so a Stop has an answer to mark;
     if the answer then fails, `restore` (an update) puts the message and conversation back as they were."""
-    live = chat.Live(shown)
-    chatbot = list(shown)              # the answer's message joins at its first text (an empty one shows as loading)
-    loading = model not in models.CACHE.loaded_names()
-    live.stats = notice + (f"Loading {models.get_spec(model).label} (first use only)…" if loading else "Thinking…")
-    yield dict(msg="", chatbot=chatbot, stats=live.stats, steps=[], live=live)
+    live = chat.Live(shown, stats=notice + (turns.loading_note(model) if turns.needs_loading(model) else "Thinking…"))
+    yield dict(msg="", chatbot=list(shown), stats=live.stats, steps=[], live=live)
     try:
         load_with_progress(model, progress)              # fails here (message kept) if the model can't load
-        notice += single_turn_note(model, shown)
-        if last_model and last_model != model and any(m["role"] == "assistant" for m in shown):
-            switched = f"Switched model: earlier answers came from {last_model}, the next from {model}. "
+        switched = turns.switch_note(last_model, model, shown)
+        if switched:
             gr.Info(switched)
-            notice += switched
-        reply = None
-        for reply in chat.stream_reply(model, chat.clean_history(shown), system or "", cfg):
-            if live.stopped:
-                return
-            dropped = f"Dropped the {reply.dropped} oldest messages to fit the context. " if reply.dropped else ""
-            live.text, live.steps = reply.text, list(reply.steps)   # a copy: the state must not grow after Stop
-            live.stats = notice + dropped + reply.note + reply.stats()
-            answer = {"role": "assistant", "content": reply.text or (chat.EMPTY_ANSWER if reply.finish_reason else "")}
-            if answer["content"]:
-                chatbot[len(shown):] = [answer]
-            yield dict(chatbot=chatbot, stats=live.stats, steps=live.steps, last_model=model)
+        frames = turns.answer_frames(shown, model, system, cfg, notice + turns.single_turn_note(model, shown) + switched)
+        for f in turns.follow(live, frames):
+            yield dict(chatbot=f.chatbot, stats=f.stats, steps=f.steps, last_model=model)
     except Exception:
         if not live.stopped:
             yield restore
@@ -94,16 +66,28 @@ def _answer(shown, model, system, cfg, last_model, progress, restore, notice="")
         live.done = True
 
 
+def show_user_turn(message, history):
+    """Send, at once and outside the queue: the message joins the conversation and leaves its box, so a student
+    sees it while the answer waits for a model slot. {msg, chatbot, pending_msg, pending_history}: the answer event
+    (`respond`) reads the message and the conversation before it from the pending pair. An empty message changes
+    nothing here: `respond` refuses it."""
+    try:
+        before, shown = turns.user_turn(message, history)
+    except ValueError:
+        return dict(pending_msg=message, pending_history=history)
+    return dict(msg="", chatbot=shown, pending_msg=message, pending_history=before)
+
+
 @friendly
 def respond(message, history, model, system, temperature, top_k, top_p, rep, max_new, seed, last_model,
             progress=gr.Progress()):
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
-    if not isinstance(message, str) or not message.strip():
-        gr.Warning("Type a message first: nothing was sent.")
-        yield dict(msg=message, chatbot=history, stats="Type a message first: nothing was sent.")
+    try:
+        before, shown = turns.user_turn(message, history)
+    except ValueError as refused:
+        gr.Warning(str(refused))
+        yield dict(msg=message, chatbot=history, stats=str(refused))
         return
-    before = chat.shown_history(history)
-    shown = before + [{"role": "user", "content": message}]
     yield from _answer(shown, model, system, cfg, last_model, progress, dict(msg=message, chatbot=before))
 
 
@@ -112,22 +96,10 @@ def regenerate(history, model, system, temperature, top_k, top_p, rep, max_new, 
                progress=gr.Progress()):
     """The last answer again, drawn with the next seed (shown in the Seed box); greedy decoding says it repeats."""
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)    # refuse bad settings first
-    shown = chat.shown_history(history)
-    while shown and shown[-1]["role"] == "assistant":
-        shown.pop()
-    if not shown:
-        raise gr.Error("Nothing to regenerate yet: send a message first.")
-    if cfg.greedy:
-        notice, next_seed = "Temperature 0 is greedy: the same answer every time (raise it to sample another). ", seed
-    else:
-        next_seed = (cfg.seed + 1) % 2**63
-        notice = f"Regenerated with seed {next_seed} (the previous seed + 1). "
-        cfg = replace(cfg, seed=next_seed)                                 # a new config: checked as it is made
-    first = True
-    restore = dict(chatbot=chat.shown_history(history))
-    for update in _answer(shown, model, system, cfg, last_model, progress, restore, notice):
-        yield dict(update, seed=next_seed) if first else update
-        first = False
+    shown, cfg, notice = turns.regenerate_plan(history, cfg)
+    updates = _answer(shown, model, system, cfg, last_model, progress, dict(chatbot=chat.shown_history(history)), notice)
+    yield dict(next(updates), seed=cfg.seed)
+    yield from updates
 
 
 def mark_stopped(live):
@@ -149,10 +121,7 @@ def clear_chat():
 
 def show_sampler(steps):
     """The last answer's tokens, the slider on its last token, and that token's figure: {tokens, step, plot}."""
-    if not steps:
-        return dict(tokens=[], step=gr.update(maximum=2, value=1), plot=None)
-    return dict(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=len(steps)),
-                plot=chat_plots.sampler_figure(steps[-1]))
+    return sampler_view(steps)
 
 
 @friendly
@@ -232,20 +201,26 @@ def build_chat_tab():
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
     run = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    answer = dict(msg=msg, chatbot=chatbot, stats=stats, steps=steps, last_model=last_model, live=live)
-    outs = list(answer.values())
-    regenerated = dict(answer, seed=seed)
-    ev_send = send.click(by_name(respond, answer), [msg, chatbot, model, system, *knobs, last_model], outs,
-                         api_name="chat", **run)
-    ev_enter = msg.submit(by_name(respond, answer), [msg, chatbot, model, system, *knobs, last_model], outs,
-                          api_name=False, **run)
+    comps = dict(msg=msg, chatbot=chatbot, stats=stats, steps=steps, last_model=last_model, live=live, seed=seed,
+                 pending_msg=gr.Textbox(visible=False), pending_history=gr.Chatbot(visible=False))
+    answer, regenerated = ordered(comps, API_OUTPUTS["chat"]), ordered(comps, API_OUTPUTS["chat_regenerate"])
+    # Send in two events: the user's turn at once, outside the queue; then the answer, which waits for a model slot
+    # and reads the message from the pending pair. Meanwhile Gradio's status tracker shows the place in line
+    # ("queue: 2/3") on the conversation and the status line; the message box stays free for the next message.
+    user = ordered(comps, ("msg", "chatbot", "pending_msg", "pending_history"))
+    ev_user = gr.on([send.click, msg.submit], by_name(show_user_turn, user), [msg, chatbot], list(user.values()),
+                    queue=False, api_name=False, show_progress="hidden")
+    ev_send = ev_user.then(by_name(respond, answer), [comps["pending_msg"], comps["pending_history"], model, system,
+                                                      *knobs, last_model], list(answer.values()), api_name="chat",
+                           show_progress_on=[chatbot, stats], **run)
     ev_regen = regen.click(by_name(regenerate, regenerated), [chatbot, model, system, *knobs, last_model],
-                           list(regenerated.values()), api_name="chat_regenerate", **run)
+                           list(regenerated.values()), api_name="chat_regenerate", show_progress_on=[chatbot, stats],
+                           **run)
     sampler = dict(tokens=tokens, step=step, plot=plot)
-    for ev in (ev_send, ev_enter, ev_regen):
+    for ev in (ev_send, ev_regen):
         ev.then(by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
     stopped = dict(chatbot=chatbot, stats=stats, steps=steps)
-    stop.click(by_name(mark_stopped, stopped), live, list(stopped.values()), cancels=[ev_send, ev_enter, ev_regen],
+    stop.click(by_name(mark_stopped, stopped), live, list(stopped.values()), cancels=[ev_send, ev_regen],
                api_name=False, concurrency_limit=None).then(
         by_name(show_sampler, sampler), steps, list(sampler.values()), api_name=False, concurrency_limit=None)
     cleared = dict(chatbot=chatbot, stats=stats, steps=steps, live=live, tokens=tokens, step=step, plot=plot)
@@ -259,8 +234,11 @@ def build_chat_tab():
     sweep_btn.click(sweep, [sweep_prompt, temps, model, system, top_k, top_p, rep, max_new, seed], sweep_out,
                     api_name="temperature_sweep", **run)
     branch_panel.wire(panels, dict(msg=msg, chatbot=chatbot, model=model, system=system, knobs=knobs, steps=steps,
-                                   live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats),
-                      answers=[ev_send, ev_enter, ev_regen], stop=stop, clear=cleared_by)
+                                   live=live, last_model=last_model, tokens=tokens, step=step, plot=plot, stats=stats,
+                                   pending_msg=comps["pending_msg"], pending_history=comps["pending_history"]),
+                      answers=[ev_send, ev_regen], stop=stop, clear=cleared_by,
+                      begun=panels["begin"].click(by_name(show_user_turn, user), [msg, chatbot], list(user.values()),
+                                                  queue=False, api_name=False, show_progress="hidden"))
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the message, never sends it.
     return {"model": model, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "prompt": msg,
             "system": system, "max_new": max_new, "rep": rep}

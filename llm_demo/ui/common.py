@@ -5,6 +5,7 @@ import math
 import logging
 import gradio as gr
 
+from llm_demo import chat, chat_plots, models, turns
 from llm_demo.sampling import SamplingConfig
 from llm_demo.tokenization import replace_surrogates, surrogate_note
 
@@ -88,12 +89,45 @@ def by_name(fn, outputs: dict):
         def gen_wrapper(*args, **kwargs):
             for values in fn(*args, **kwargs):
                 yield keyed(values)
+        gen_wrapper.output_names, gen_wrapper.output_map = tuple(outputs), outputs
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         return keyed(fn(*args, **kwargs))
+    wrapper.output_names, wrapper.output_map = tuple(outputs), outputs   # read by tests/test_ui_wiring.py
     return wrapper
+
+
+def one(fn, component):
+    """A handler of one output as {component: value}, as by_name makes them (links_ui reruns views this way)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return {component: fn(*args, **kwargs)}
+    return wrapper
+
+
+def ordered(comps: dict, names: tuple) -> dict:
+    """{name: component} in the order of `names`: an event's outputs (and so its API's) in an order written down,
+    not in the order a dict of components happened to be built."""
+    return {n: comps[n] for n in names}
+
+
+def load_with_progress(name: str, progress) -> None:
+    """Load a model with the one loading note in the progress bar when it is not loaded yet (seconds, once)."""
+    if turns.needs_loading(name):
+        progress(0, desc=turns.loading_note(name))
+    models.load(name)
+
+
+def sampler_view(steps: list, token: int | None = None) -> dict:
+    """The sampler view of an answer's steps, on token number `token` (1-based; default the last):
+    {tokens, step, plot}. No steps: an empty view with the slider back at its start."""
+    if not steps:
+        return dict(tokens=[], step=gr.update(maximum=2, value=1), plot=None)
+    i = len(steps) if token is None else min(max(token, 1), len(steps))
+    return dict(tokens=chat.prob_buckets(steps), step=gr.update(maximum=max(2, len(steps)), value=i),
+                plot=chat_plots.sampler_figure(steps[i - 1]))
 
 
 def sampling_config(temperature, top_k, top_p, rep, max_new, seed) -> SamplingConfig:
@@ -118,7 +152,7 @@ def engine_status(with_backend_note: bool = False) -> gr.Markdown:
     """A line that says "warming up" while the default models load in the background (re-read every second until
     they are ready) and, for the Chat tab, one line when GGUF models run on transformers instead of llama.cpp, or
     which weights llama.cpp answers from and why (models.weights_note)."""
-    from llm_demo import models, warmup
+    from llm_demo import warmup
 
     def note() -> str:
         backend = (models.llamacpp_note() or models.weights_note(models.DEFAULT_CHAT_MODEL)) if with_backend_note else ""

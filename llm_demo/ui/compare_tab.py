@@ -3,9 +3,9 @@ import dataclasses
 
 import gradio as gr
 
-from llm_demo import compare, compare_explainer, compare_plots, config, models
+from llm_demo import compare, compare_explainer, compare_plots, config, models, turns
 from llm_demo.ui.arena_panel import build_arena_panel
-from llm_demo.ui.common import by_name, engine_status, friendly, sampling_config
+from llm_demo.ui.common import by_name, engine_status, friendly, ordered, sampling_config
 from llm_demo import count
 
 INTRO = """The same prompt goes to three checkpoints of **one** model: after pretraining (base), after
@@ -35,6 +35,10 @@ FAMILY_LABELS = {"tinygpt": "TinyGPT trio (ours, offline)", "smollm2-135m": "Smo
 
 
 VIEW_PARTS = ("head", "answer", "saw", "saw_n")   # per column: heading, answer, exact prompt, its token count
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+API_OUTPUTS = {"compare": (*(f"{slot}_{part}" for slot in compare.SLOTS for part in VIEW_PARTS), "run", "busy", "better",
+                           "worse"),
+               "compare_scores": ("table", "score_note"), "compare_vote": ("votes", "vote_note")}
 
 
 def _column_views(cols, stopped: bool = False) -> dict:
@@ -64,8 +68,8 @@ def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new,
         yield dict(busy=False)
         return
     for col in compare.plan_columns(family):
-        if not col.error and col.model not in models.CACHE.loaded_names():
-            progress(0, desc=f"Loading {models.get_spec(col.model).label} (first use only)…")
+        if not col.error and turns.needs_loading(col.model):
+            progress(0, desc=turns.loading_note(col.model))
             break
     run = compare.Run(family, prompt, system or "", dataclasses.asdict(cfg))   # what scores and votes will use
     first = True
@@ -203,11 +207,13 @@ def build_compare_tab():
         gr.Plot(compare_plots.curves_figure(), label="TinyGPT training curves")
 
     knobs = [temperature, top_k, top_p, rep, max_new, seed]
-    streamed = dict(views, run=run_state, busy=busy, better=better, worse=worse)
+    comps = dict(views, run=run_state, busy=busy, better=better, worse=worse, table=table, score_note=score_note,
+                 votes=votes, vote_note=vote_note)
+    streamed = ordered(comps, API_OUTPUTS["compare"])
     run_ev = run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs], list(streamed.values()),
                        api_name="compare", concurrency_id=config.MODEL_CONCURRENCY_ID,
                        concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
-    scored = dict(table=table, score_note=score_note)
+    scored = ordered(comps, API_OUTPUTS["compare_scores"])
     run_ev.then(by_name(score, scored), [run_state, busy], list(scored.values()),
                 api_name="compare_scores", concurrency_id=config.MODEL_CONCURRENCY_ID,
                 concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
@@ -216,7 +222,7 @@ def build_compare_tab():
                concurrency_limit=None)
     family.change(pick_family, family, examples, api_name=False, concurrency_limit=None)
     examples.click(lambda x: x[0], examples, prompt, api_name=False, concurrency_limit=None)
-    voted = dict(votes=votes, vote_note=vote_note)
+    voted = ordered(comps, API_OUTPUTS["compare_vote"])
     vote_btn.click(by_name(vote, voted), [run_state, busy, better, worse, votes], list(voted.values()),
                    api_name="compare_vote", concurrency_limit=None)
     dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None)

@@ -6,10 +6,16 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from llm_demo import architecture, config, inside, kv_cache, minigpt, models
+from llm_demo import architecture, config, inside, kv_cache, minigpt, models, turns
 from llm_demo import inside_plots as plots
-from llm_demo.ui.common import by_name, friendly
-from llm_demo import count
+from llm_demo import inside_reports as reports
+from llm_demo.ui.common import by_name, friendly, ordered
+
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+API_OUTPUTS = {"inside_update": ("note", "arch", "attention", "heads", "lens", "layer", "head", "token"),
+               "inside_positions": ("pos_md", "pos_plot", "drawn"), "inside_attention": ("attention", "heads"),
+               "inside_causality": ("causal_md", "causal_plot"), "inside_neighbours": ("nb_md", "nb_table"),
+               "inside_minigpt": ("mg_md",), "inside_modern": ("modern",), "inside_kv": ("kv_md", "kv_plot", "kv_table")}
 
 INTRO = """The Tokenizer tab shows what goes into a model and the Chat tab what comes out. This tab opens the model
 in between: a **decoder-only transformer**, the GPT design the seed text starts with. Token ids become vectors
@@ -56,8 +62,8 @@ def _sizes(name: str) -> tuple[int, int]:
 
 
 def _loading(name: str, progress) -> None:
-    if models.get_spec(name).name not in models.CACHE.loaded_names():
-        progress(0, desc=f"Loading {models.get_spec(name).label} (first use only)…")
+    if turns.needs_loading(name):
+        progress(0, desc=turns.loading_note(name))
 
 
 def _mapping_table() -> pd.DataFrame:
@@ -109,53 +115,28 @@ def modern_table():
 @friendly
 def causal(name, text, word):
     c = inside.causality(name, text, word)
-    verdict = ("identical: bit for bit" if c.max_attn_diff == 0 else
-               f"different by at most {c.max_attn_diff:.2g} (float rounding)")
-    md = (f"“…{plots.show(''.join(c.after.tokens[c.shared:]))}” instead of "
-          f"“…{plots.show(''.join(c.before.tokens[c.shared:]))}”. The first **{count(c.shared, 'token')}** are shared: "
-          f"their attention rows in all {count(c.before.n_layers, 'layer')} × {count(c.before.n_heads, 'head')} are **{verdict}**, "
-          f"and so are their logit-lens guesses ({'the same' if c.same_lens_guesses else 'NOT the same'}; "
-          + ("probabilities identical" if c.max_lens_prob_diff == 0 else
-             f"probabilities differ by at most {c.max_lens_prob_diff:.2g}") + "). Only the rows from the changed word on "
-          "(red) move.")
-    return {"causal_md": md, "causal_plot": plots.causality_figure(c)}
+    return {"causal_md": reports.causality_markdown(c), "causal_plot": plots.causality_figure(c)}
 
 
 @friendly
 def near(name, token):
     shown, rows = inside.neighbours(name, token)
-    df = pd.DataFrame(rows, columns=["token", "id", "cosine"]).assign(
-        token=lambda d: d["token"].map(plots.show), cosine=lambda d: d["cosine"].round(3))
     return {"nb_md": f"Nearest to **{plots.show(shown)}** in the token-embedding matrix (cosine similarity):",
-            "nb_table": df}
+            "nb_table": reports.neighbours_table(rows)}
 
 
 @friendly
 def run_minigpt(name, text, progress=gr.Progress()):
     _loading(name, progress)
-    r = minigpt.check(name, text)
-    ok = "≤ 1e-4: the same model" if r.max_abs_diff <= 1e-4 else "ABOVE 1e-4: the mapping is wrong"
-    return {"mg_md": f"On {count(r.n_tokens, 'token')}, the largest difference between the seed's MiniGPT's logits and the "
-                     f"transformers model's is **{r.max_abs_diff:.2g}** (the logits reach ±{r.max_abs_logit:.1f}): "
-                     f"{ok}. Same top next token at every position: **{'yes' if r.same_argmax else 'no'}**. "
-                     f"Parameters: MiniGPT {r.params_minigpt:,}, transformers {r.params_transformers:,}. Time: "
-                     f"MiniGPT {r.ms_minigpt:.1f} ms, transformers {r.ms_transformers:.1f} ms."}
+    return {"mg_md": reports.minigpt_markdown(minigpt.check(name, text))}
 
 
 @friendly
 def run_kv(name, text, n_new, progress=gr.Progress()):
     _loading(name, progress)
     steps, seed = kv_cache.kv_steps(name, text, n_new)
-    df = pd.DataFrame([{"step": s.n, "token": plots.show(s.token), "cache shape": " × ".join(map(str, s.cache_shape)),
-                        "cache bytes": f"{s.cache_bytes:,}", "ms with cache": round(s.ms, 1),
-                        "ms, seed's loop": round(seed.ms[s.n], 1) if s.n < len(seed.ms) else None}
-                       for s in steps])
-    cached_ms, seed_ms = sum(s.ms for s in steps[1:]), sum(seed.ms[1:len(steps)])
-    md = (f"{count(len(steps), 'token')}: “{plots.show(''.join(s.token for s in steps))}”. Same tokens from the seed's "
-          f"loop: **{'yes' if seed.same_tokens else 'no'}**. After the prompt, the steps took **{cached_ms:.0f} ms** "
-          f"with the cache and **{seed_ms:.0f} ms** recomputing everything. The cache ends at "
-          f"{steps[-1].cache_bytes:,} bytes.")
-    return {"kv_md": md, "kv_plot": plots.kv_figure(steps, seed), "kv_table": df}
+    return {"kv_md": reports.kv_markdown(steps, seed), "kv_plot": plots.kv_figure(steps, seed),
+            "kv_table": reports.kv_table(steps, seed)}
 
 
 def build_inside_tab(tab: gr.Tab | None = None) -> dict:
@@ -229,22 +210,23 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
              drawn=drawn_positions, token=token, nb_md=nb_md, nb_table=nb_table, mg_md=mg_md, kv_md=kv_md,
              kv_plot=kv_plot, kv_table=kv_table)
 
-    def wire(triggers, fn, inputs, names, api_name, **kw):
-        outs = {n: c[n] for n in names}
+    def wire(triggers, fn, inputs, api_name, **kw):
+        outs = ordered(c, API_OUTPUTS[api_name])
         return gr.on(triggers, by_name(fn, outs), inputs, list(outs.values()), api_name=api_name, **run, **kw)
 
     opened = [look.click, text.submit, model.input] + ([tab.select] if tab is not None else [])
-    drawn = {n: c[n] for n in ("note", "arch", "attention", "heads", "lens", "layer", "head", "token")}
-    ev = wire(opened, update, [model, text, layer, head], list(drawn), "inside_update", trigger_mode="always_last")
-    ev.then(by_name(positions, {n: c[n] for n in ("pos_md", "pos_plot", "drawn")}), [model, drawn_positions],
-            [pos_md, pos_plot, drawn_positions], api_name="inside_positions", **run)
-    ev.then(by_name(modern_table, {"modern": modern}), None, [modern], api_name="inside_modern", **run)
-    wire([layer.input, head.input], redraw, [model, text, layer, head], ["attention", "heads"], "inside_attention",
-         trigger_mode="always_last")
-    wire([causal_btn.click], causal, [model, text, new_word], ["causal_md", "causal_plot"], "inside_causality")
-    wire([nb_btn.click, token.input], near, [model, token], ["nb_md", "nb_table"], "inside_neighbours")
-    wire([mg_btn.click], run_minigpt, [model, text], ["mg_md"], "inside_minigpt")
-    wire([kv_btn.click], run_kv, [model, text, n_new], ["kv_md", "kv_plot", "kv_table"], "inside_kv")
+    drawn = ordered(c, API_OUTPUTS["inside_update"])
+    ev = wire(opened, update, [model, text, layer, head], "inside_update", trigger_mode="always_last")
+    placed = ordered(c, API_OUTPUTS["inside_positions"])
+    ev.then(by_name(positions, placed), [model, drawn_positions], list(placed.values()), api_name="inside_positions",
+            **run)
+    ev.then(by_name(modern_table, ordered(c, API_OUTPUTS["inside_modern"])), None, [modern], api_name="inside_modern",
+            **run)
+    wire([layer.input, head.input], redraw, [model, text, layer, head], "inside_attention", trigger_mode="always_last")
+    wire([causal_btn.click], causal, [model, text, new_word], "inside_causality")
+    wire([nb_btn.click, token.input], near, [model, token], "inside_neighbours")
+    wire([mg_btn.click], run_minigpt, [model, text], "inside_minigpt")
+    wire([kv_btn.click], run_kv, [model, text, n_new], "inside_kv")
     # links (llm_demo/ui/links_ui.py): the inputs a ?tab=inside link fills, and the view it redraws
     return {"model": model, "text": text,
             "views": [(by_name(update, drawn), [model, text, layer, head], list(drawn.values()))]}

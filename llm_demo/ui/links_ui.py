@@ -3,7 +3,7 @@ redraws its cheap views; each tab's Copy link writes its current inputs into a U
 
 Each build_*_tab() returns {link key: input component} (keys as in llm_demo/links.py FIELDS, plus inputs a link
 resets to their defaults) and optionally "views": [(fn, inputs, outputs)], the cheap handlers to rerun after a
-link fills the tab (a view returns a tuple in its outputs' order, or {component: value} from common.by_name).
+link fills the tab (a view returns {component: value}: wrap it in common.by_name, or common.one for one output).
 Nothing here generates text: a link fills a prompt, it never sends it.
 """
 from urllib.parse import parse_qsl
@@ -11,9 +11,9 @@ from urllib.parse import parse_qsl
 import gradio as gr
 
 from llm_demo import links
-from llm_demo.ui.scaling_tab import MODE_FLOPS, MODE_GPU, MODE_N
+from llm_demo.ui.scaling_tab import MODES
 
-PLAN_MODES = {"budget": MODE_FLOPS, "gpus": MODE_GPU, "n": MODE_N}   # links.PLAN_FROM -> the planner's radio
+PLAN_MODES = {key: mode for mode, key in MODES.items()}   # links.PLAN_FROM -> the planner's radio
 
 # Runs in the browser after the server built the query: the page's own address + the query, to the clipboard
 # (which browsers allow only on https or localhost: elsewhere the box still shows the link to copy by hand).
@@ -76,33 +76,27 @@ def _merge(old, new):
 
 def apply(link: links.Link, targets: dict, current: dict, tabs, note, projector) -> dict:
     """The updates that open `link`: the tab, its filled inputs, its redrawn views, the note and projector mode."""
-    if link.tab not in (None, "lesson", *targets):     # a documented tab this deployment does not have (yet)
-        link = links.Link(None, {}, [*link.ignored, f"tab={link.tab!r} (not in this version of the lab) and the keys "
-                                     "that came with it"], link.projector)
+    link = links.within(link, targets)
     out = {note: gr.update(value=link.sentence(), visible=bool(link.sentence()))}
     if link.projector is not None:
         out[projector] = link.projector
-    comps = targets.get(link.tab)
     if link.tab:
         out[tabs] = gr.Tabs(selected=link.tab)
+    comps = targets.get(link.tab)
     if not comps:
         return out
     filled = fill(link.tab, link.values, comps)
     out.update(filled)
-    values = {**current, **filled}
-    problems = []
-    for fn, ins, outs in comps.get("views", []):
+    values, problems = {**current, **filled}, []
+    for fn, ins, _ in comps.get("views", []):
         try:
-            result = fn(*[values[c] for c in ins])
+            result = fn(*[values[c] for c in ins])      # {component: value} (common.by_name or common.one)
         except gr.Error as exc:           # e.g. a GPU fleet whose budget is past the planner's range
             problems.append(exc.message)
             continue
-        keyed = isinstance(result, dict) and "__type__" not in result     # {component: value} (common.by_name)
-        for c, r in (result.items() if keyed else zip(outs, result if len(outs) > 1 else (result,))):
-            out[c] = _merge(out[c], r) if c in out else r
+        out.update({c: _merge(out[c], r) if c in out else r for c, r in result.items()})
     if problems:
-        text = " ".join(filter(None, [link.sentence(), *problems]))
-        out[note] = gr.update(value=text, visible=True)
+        out[note] = gr.update(value=" ".join(filter(None, [link.sentence(), *problems])), visible=True)
     return out
 
 

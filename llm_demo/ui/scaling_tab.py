@@ -4,14 +4,18 @@ Handlers are thin adapters: the math is llm_demo/scaling.py, the figures llm_dem
 """
 import gradio as gr
 
-from llm_demo import scaling
+from llm_demo import scaling, scaling_planner
 from llm_demo import scaling_plots as plots
-from llm_demo.ui.common import by_name, friendly
+from llm_demo.ui.common import by_name, friendly, one, ordered
 from llm_demo.ui.scaling_measured import build_measured_section
 
 MODE_FLOPS, MODE_GPU, MODE_N = "compute budget (FLOPs)", "GPUs × hours", "model size N"
-PLAN_DEFAULTS = dict(mode=MODE_FLOPS, budget="1e21", gpu="H100", custom_tflops=500, n_gpus=8, hours=720, mfu=0.4,
-                     price=2.5, n_params="1B", law="chinchilla-3", inference_tokens="2e12")
+MODES = {MODE_FLOPS: "budget", MODE_GPU: "gpus", MODE_N: "n"}     # the radio's labels -> scaling_planner.PLAN_FROM
+PLAN_DEFAULTS = {"mode": {key: mode for mode, key in MODES.items()}[scaling_planner.DEFAULTS["plan_from"]],
+                 **{k: v for k, v in scaling_planner.DEFAULTS.items() if k != "plan_from"}}
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+API_OUTPUTS = {"scaling_plan": ("summary", "table", "isoflop", "contour", "laws", "models", "inference_md",
+                                "inference_plot")}
 EMERGENCE_MAX_K = 40          # the answer-length slider's end, and the most update_emergence accepts
 GPT2_SMALL = scaling.GPT2_SMALL
 
@@ -55,27 +59,19 @@ def _mode_visibility(mode: str) -> dict:
                 n_params=gr.update(visible=mode == MODE_N))
 
 
+def _custom_visibility(gpu: str):
+    """The custom TFLOP/s box shows only for the "custom" GPU."""
+    return gr.update(visible=gpu == "custom")
+
+
 @friendly
 def update_plan(mode, budget, gpu, custom_tflops, n_gpus, hours, mfu, price, n_params, law, inference_tokens):
     """Every law's plan for one input, its table, the four planner plots and inference-aware sizing:
-    {summary, table, isoflop, contour, laws, models, inference_md, inference_plot}."""
-    hardware = scaling.Hardware(gpu, n_gpus, mfu, custom_tflops, price)
-    scaling.get_law(law, parametric=True)
-    if mode not in (MODE_FLOPS, MODE_GPU, MODE_N):
+    {summary, table, isoflop, contour, laws, models, inference_md, inference_plot} (llm_demo/scaling_planner.py)."""
+    if mode not in MODES:
         raise ValueError(f"Unknown planner mode {mode!r}: choose {MODE_FLOPS!r}, {MODE_GPU!r} or {MODE_N!r}.")
-    given = dict(n_params=n_params) if mode == MODE_N else \
-        dict(compute_flops=budget if mode == MODE_FLOPS else hardware.budget(hours))
-    rows = scaling.plan(hardware, **given)
-    mine = next(r for r in rows if r.law == law)
-    inference = scaling.inference_aware(mine.compute, inference_tokens, law)
-    return dict(summary=plots.budget_markdown(rows, hardware, law, scaling.refusals(**given)),
-                table=plots.plan_table(rows),
-                isoflop=plots.isoflop_figure(law, mine.compute), contour=plots.contour_figure(law, mine.compute),
-                laws=plots.laws_figure(rows),
-                models=plots.models_figure((f"your plan ({law})", mine.n_params, mine.n_tokens),
-                                           plots.read_model_point()),
-                inference_md=plots.inference_markdown(law, inference),
-                inference_plot=plots.inference_figure(law, inference))
+    return scaling_planner.plan_views(MODES[mode], budget, gpu, custom_tflops, n_gpus, hours, mfu, price, n_params,
+                                      law, inference_tokens)
 
 
 @friendly
@@ -174,12 +170,13 @@ def build_scaling_tab():
              "model's life, the red one the cheapest to train.")
 
     plan_inputs = [mode, budget, gpu, custom_tflops, n_gpus, hours, mfu, price, n_params, law, inference_tokens]
-    planned = dict(summary=summary, table=table, isoflop=iso_plot, contour=contour_plot, laws=laws_plot,
-                   models=models_plot, inference_md=inference_md, inference_plot=inference_plot)
+    planned = ordered(dict(summary=summary, table=table, isoflop=iso_plot, contour=contour_plot, laws=laws_plot,
+                           models=models_plot, inference_md=inference_md, inference_plot=inference_plot),
+                      API_OUTPUTS["scaling_plan"])
     plan_outputs = list(planned.values())
     shown = dict(budget=budget, hours=hours, n_params=n_params)
     mode.input(by_name(_mode_visibility, shown), mode, list(shown.values()), api_visibility="private")
-    gpu.input(lambda g: gr.update(visible=g == "custom"), gpu, custom_tflops, api_visibility="private")
+    gpu.input(_custom_visibility, gpu, custom_tflops, api_visibility="private")
     gr.on([plan_button.click, mode.input, gpu.input, law.input] +
           [box.submit for box in (budget, hours, n_params, custom_tflops, n_gpus, mfu, price, inference_tokens)],
           by_name(update_plan, planned), plan_inputs, plan_outputs, api_name="scaling_plan")
@@ -220,6 +217,7 @@ def build_scaling_tab():
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): inputs by link key, and the views to redraw.
     return {"mode": mode, "budget": budget, "gpus": n_gpus, "hours": hours, "gpu": gpu, "n": n_params, "tied": tied,
             "k": k, "mfu": mfu, "price": price, "views": [(by_name(update_plan, planned), plan_inputs, plan_outputs),
-                              (update_params, calc_inputs, [params_md]), (update_emergence, [k], [emergence_plot]),
+                              (one(update_params, params_md), calc_inputs, [params_md]),
+                              (one(update_emergence, emergence_plot), [k], [emergence_plot]),
                               (by_name(_mode_visibility, shown), [mode], list(shown.values())),
-                              (lambda g: gr.update(visible=g == "custom"), [gpu], [custom_tflops])]}
+                              (one(_custom_visibility, custom_tflops), [gpu], [custom_tflops])]}

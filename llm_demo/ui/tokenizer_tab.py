@@ -10,7 +10,7 @@ from llm_demo.token_facts import (DEFAULT_CONVERSATION, PRESETS, SEED_PRESETS, b
 from llm_demo.token_plots import comparison_figure
 from llm_demo.token_view import render_comparison, render_view
 from llm_demo.tokenization import TIKTOKEN_LABELS, analyse, compare, get_tokenizer, tokenizer_options
-from llm_demo.ui.common import by_name, friendly
+from llm_demo.ui.common import by_name, friendly, ordered
 from llm_demo import count
 
 INTRO = """A language model never sees letters: a **tokenizer** first cuts the text into pieces from a fixed
@@ -19,6 +19,10 @@ GPT-4o's (OpenAI's own rank files, shipped with the lab), SmolLM2's, and our Tin
 token id (the same id keeps its colour); `·` is a space, `→` a tab, `↵` a newline; a token that holds only part
 of a character's UTF-8 bytes is written as its bytes, like `<0xE5>`."""
 OPENAI = list(TIKTOKEN_LABELS)
+# The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
+API_OUTPUTS = {"tokenize": ("view", "budget_md", "budget"),
+               "compare_tokenizers": ("plot", "compare_view", "compare_notes"),
+               "seed_claims": ("claims_md", "claims_table"), "chat_overhead": ("overhead_md", "overhead_view")}
 
 
 def _choices() -> list[tuple[str, str]]:
@@ -34,14 +38,14 @@ def _pick(choice: str, hub_id: str) -> str:
 @friendly
 def inspect_text(text, choice, hub_id, show_ids, allow_special):
     a = analyse(text, _pick(choice, hub_id), allow_special)
-    return render_view(a, show_ids), budget_summary(a.stats, a.tokenizer), pd.DataFrame(context_budget(a.stats))
+    return dict(view=render_view(a, show_ids), budget_md=budget_summary(a.stats, a.tokenizer),
+                budget=pd.DataFrame(context_budget(a.stats)))
 
 
 @friendly
 def from_dropdown(text, choice, show_ids, allow_special):
     """A dropdown choice replaces a typed id: the box is emptied, so the view shows what the dropdown says."""
-    shown, summary, table = inspect_text(text, choice, "", show_ids, allow_special)
-    return dict(hub_id="", view=shown, budget_md=summary, budget=table)
+    return dict(inspect_text(text, choice, "", show_ids, allow_special), hub_id="")
 
 
 def load_preset(preset):
@@ -54,7 +58,8 @@ def compare_tokenizers(text, names, show_ids, allow_special):
     results, notes = compare(text, names, allow_special)
     if not results:
         raise ValueError("None of the ticked tokenizers is available: " + " ".join(notes))
-    return comparison_figure(results), render_comparison(results, show_ids), "\n\n".join(f"⚠ {n}" for n in notes)
+    return dict(plot=comparison_figure(results), compare_view=render_comparison(results, show_ids),
+                compare_notes="\n\n".join(f"⚠ {n}" for n in notes))
 
 
 @friendly
@@ -64,7 +69,7 @@ def measure_claims(choice, hub_id):
     df = pd.DataFrame(measure_presets(names))
     df["cell"] = df.apply(lambda r: f"{r['tokens']} ({r['tokens/word']}/word, {r['chars/token']} ch/tok)", axis=1)
     table = df.pivot(index="preset", columns="tokenizer", values="cell").reindex(list(PRESETS)).reset_index()
-    return "\n\n".join(seed_claims(name)), table
+    return dict(claims_md="\n\n".join(seed_claims(name)), claims_table=table)
 
 
 @friendly
@@ -76,10 +81,9 @@ def bpe_trace(word, choice, hub_id):
 def overhead(conversation, name):
     result = chat_overhead(parse_conversation(conversation), name)
     view = render_view(analyse(result.templated_text, name, allow_special=True))
-    return (f"**{count(result.plain_tokens, 'token')}** for the messages' own text; **{result.templated_tokens}** with the "
+    return dict(overhead_view=view, overhead_md=(f"**{count(result.plain_tokens, 'token')}** for the messages' own text; **{result.templated_tokens}** with the "
             f"chat template: the role markers, turn separators and any default system prompt cost "
-            f"**{count(result.overhead, 'token')}** ({result.overhead / result.templated_tokens:.0%} of what the model reads)."
-            ), view
+            f"**{count(result.overhead, 'token')}** ({result.overhead / result.templated_tokens:.0%} of what the model reads)."))
 
 
 def build_tokenizer_tab():
@@ -100,14 +104,14 @@ def build_tokenizer_tab():
         allow_special = gr.Checkbox(False, label="treat special-token text (like <|endoftext|>) as special",
                                     elem_id="tok-special")
     try:  # the page opens on GPT-2's view of the first preset; a broken rank file must not take the app down
-        first_view, first_md, first_budget = inspect_text(text.value, "gpt2", "", False, False)
+        first = inspect_text(text.value, "gpt2", "", False, False)
     except gr.Error as exc:
-        first_view, first_md, first_budget = f"<p>⚠ {exc.message}</p>", "", None
-    view = gr.HTML(first_view, elem_id="tok-view")
+        first = dict(view=f"<p>⚠ {exc.message}</p>", budget_md="", budget=None)
+    view = gr.HTML(first["view"], elem_id="tok-view")
 
     with gr.Accordion("Context budget: how much of a context window this text fills", open=False):
-        budget_md = gr.Markdown(first_md)
-        budget = gr.Dataframe(first_budget, wrap=True, interactive=False, elem_id="tok-budget",
+        budget_md = gr.Markdown(first["budget_md"])
+        budget = gr.Dataframe(first["budget"], wrap=True, interactive=False, elem_id="tok-budget",
                               column_widths=["15%", "9%", "8%", "9%", "9%", "50%"])
 
     with gr.Accordion("Side by side: one text, several tokenizers", open=False):
@@ -143,21 +147,26 @@ def build_tokenizer_tab():
         overhead_view = gr.HTML()
 
     fast = dict(concurrency_limit=None, show_progress="minimal")
-    gr.on([text.change, show_ids.change, allow_special.change, hub_id.submit], inspect_text,
-          [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget], api_name="tokenize",
-          trigger_mode="always_last", **fast)
-    picked = dict(hub_id=hub_id, view=view, budget_md=budget_md, budget=budget)
+    comps = dict(view=view, budget_md=budget_md, budget=budget, hub_id=hub_id, plot=plot, compare_view=compare_view,
+                 compare_notes=compare_notes, claims_md=claims_md, claims_table=claims_table, overhead_md=overhead_md,
+                 overhead_view=overhead_view)
+    out = {name: ordered(comps, names) for name, names in API_OUTPUTS.items()}
+    inspected = by_name(inspect_text, out["tokenize"])
+    inspect_in = [text, choice, hub_id, show_ids, allow_special]
+    gr.on([text.change, show_ids.change, allow_special.change, hub_id.submit], inspected, inspect_in,
+          list(out["tokenize"].values()), api_name="tokenize", trigger_mode="always_last", **fast)
+    picked = ordered(comps, ("hub_id", "view", "budget_md", "budget"))
     choice.change(by_name(from_dropdown, picked), [text, choice, show_ids, allow_special], list(picked.values()),
                   api_name=False, trigger_mode="always_last", **fast)
     preset.input(load_preset, preset, text, api_name="tokenizer_preset", **fast)
-    compare_btn.click(compare_tokenizers, [text, names, show_ids, allow_special], [plot, compare_view, compare_notes],
-                      api_name="compare_tokenizers", concurrency_limit=None)
-    claims_btn.click(measure_claims, [choice, hub_id], [claims_md, claims_table], api_name="seed_claims",
-                     concurrency_limit=None)
+    compare_btn.click(by_name(compare_tokenizers, out["compare_tokenizers"]), [text, names, show_ids, allow_special],
+                      list(out["compare_tokenizers"].values()), api_name="compare_tokenizers", concurrency_limit=None)
+    claims_btn.click(by_name(measure_claims, out["seed_claims"]), [choice, hub_id], list(out["seed_claims"].values()),
+                     api_name="seed_claims", concurrency_limit=None)
     gr.on([trace_btn.click, word.submit], bpe_trace, [word, choice, hub_id], trace_view, api_name="bpe_trace",
           concurrency_limit=None)
-    overhead_btn.click(overhead, [conversation, chat_tok], [overhead_md, overhead_view], api_name="chat_overhead",
-                       concurrency_limit=None)
+    overhead_btn.click(by_name(overhead, out["chat_overhead"]), [conversation, chat_tok],
+                       list(out["chat_overhead"].values()), api_name="chat_overhead", concurrency_limit=None)
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): inputs by link key, and the view to redraw.
     return {"tokenizer": choice, "text": text, "hub_id": hub_id,
-            "views": [(inspect_text, [text, choice, hub_id, show_ids, allow_special], [view, budget_md, budget])]}
+            "views": [(inspected, inspect_in, list(out["tokenize"].values()))]}
