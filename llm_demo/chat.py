@@ -104,12 +104,14 @@ class Reply:
     seconds: float = 0.0
     finish_reason: str = ""
     note: str = ""                # why the answer may stop early (max new tokens beyond the context's room)
+    weights: str = ""             # which engine and weights answered (models.weights_label), "" when nothing to say
 
     def stats(self) -> str:
         tps = self.n_tokens / self.seconds if self.seconds > 0 else 0.0
         ttft = f"{self.ttft_s * 1000:.0f} ms" if self.ttft_s is not None else "–"
         s = f"{count(self.n_tokens, 'token')} · {tps:.1f} tokens/s · time to first token {ttft}"
-        return s + (f" · stopped by: {self.finish_reason}" if self.finish_reason else "")
+        s += f" · stopped by: {self.finish_reason}" if self.finish_reason else ""
+        return s + (f" · {self.weights}" if self.weights else "")
 
 
 @dataclass
@@ -151,7 +153,7 @@ def stream_reply(model_name: str, messages: list[dict], system: str, cfg: Sampli
         raise ValueError(f"{lm.spec.label} is a base model: it continues text but was never taught to chat. "
                          "Pick an instruct, SFT or DPO model (or compare them in the Compare tab).")
     t0 = time.perf_counter()                    # the time to first token includes fitting the history
-    reply = Reply()
+    reply = Reply(weights=models.weights_label(lm))
     if lm.takes_messages:                       # the server applies its own chat template and context limit
         if prefix_ids:
             raise ValueError(f"{lm.spec.label} runs on a remote server, which cannot continue from a token you "

@@ -95,8 +95,16 @@ DTYPES = ("auto", "float32", "bfloat16")
 DTYPE = os.environ.get("LLM_DEMO_DTYPE", "").strip().lower() or "auto"
 if DTYPE not in DTYPES:
     raise SystemExit(f"LLM_DEMO_DTYPE={DTYPE!r}: choose one of {', '.join(DTYPES)}")
+# The weight format llama.cpp serves GGUF models from (llm_demo/gguf_formats.py, issue 24): "auto" = the format
+# measured fastest for a class's batches on this kind of CPU (BF16 with native bf16, else Q8_0), made from the
+# shipped Q4_1 file at first start and cached in CACHE_DIR; "q4_1" serves the shipped file itself.
+GGUF_FORMATS = ("auto", "q4_1", "q8_0", "f16", "bf16")
+GGUF_FORMAT = os.environ.get("LLM_DEMO_GGUF_FORMAT", "").strip().lower() or "auto"
+if GGUF_FORMAT not in GGUF_FORMATS:
+    raise SystemExit(f"LLM_DEMO_GGUF_FORMAT={GGUF_FORMAT!r}: choose one of {', '.join(GGUF_FORMATS)}")
 # Where the transformers copy of a GGUF model (dequantised once, ~15 s) and its tokenizer are kept as safetensors,
-# so later starts load them in seconds. Default: the user's cache folder.
+# so later starts load them in seconds, and llama.cpp's re-encoded copy (GGUF_FORMAT). Default: the user's cache
+# folder.
 CACHE_DIR = os.path.expanduser(os.environ.get("LLM_DEMO_CACHE_DIR", "").strip() or os.path.join(
     os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache", "llm_lab"))
 

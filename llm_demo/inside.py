@@ -29,6 +29,16 @@ def _torch_model(name: str) -> models.LoadedModel:
     return models.load(name, backend="transformers")
 
 
+def weights_note(name: str) -> str:
+    """For a GGUF model: this tab's numbers (the transformers copy) next to the weights the Chat tab answers from."""
+    served = models.weights_note(name)
+    if not served:
+        return ""
+    dtype = str(_torch_model(name).model.dtype).removeprefix("torch.")
+    return (f"This tab computes with transformers, on the shipped GGUF dequantised to float32 (run in {dtype}). "
+            f"{served}")
+
+
 @dataclass(frozen=True)
 class Inspection:
     """What one eager forward pass over a text shows. L layers, H query heads, T tokens."""

@@ -240,7 +240,8 @@ def update_views(model_name: str, text: str, layer=1, head=0) -> Views:
         layer, head = ins.n_layers, 0
     tok = inside._torch_model(model_name).tokenizer
     notes.append(f"{count(len(ins.ids), 'token')}; the forward pass with attention weights took {ins.forward_ms:.0f} ms.")
-    return Views(ins, layer, head, " ".join(notes), CSS + architecture_html(architecture.architecture(model_name)),
+    notes.append(inside.weights_note(model_name))
+    return Views(ins, layer, head, " ".join(n for n in notes if n), CSS + architecture_html(architecture.architecture(model_name)),
                  attention_view(ins, layer, head), heads_figure(ins.attn[layer - 1], ins.tokens, layer),
                  lens_figure(ins, lambda i: tok.decode([i])))
 

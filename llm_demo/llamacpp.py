@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llm_demo import batching, config
+from llm_demo import batching, config, gguf_formats
 from llm_demo.backend import FORWARD_LOCK, Decoder
 
 
@@ -82,7 +82,8 @@ class LlamaModel:
     device = "cpu"
     takes_messages = False
 
-    def __init__(self, spec, path: Path, tokenizer, slots: int = config.MAX_BATCH_SIZE + 2):
+    def __init__(self, spec, path: Path, tokenizer, slots: int = config.MAX_BATCH_SIZE + 2,
+                 served: "gguf_formats.Served | None" = None):
         import llama_cpp as lc
         plain_kernels()
         t0 = time.perf_counter()
@@ -90,6 +91,9 @@ class LlamaModel:
         # Llama() loads the weights; its own tiny context is never used (we make one with a slot per stream).
         self.llm = lc.Llama(model_path=str(path), n_ctx=64, n_batch=64, n_threads=n_threads(), verbose=False)
         self.n_vocab = self.llm.n_vocab()
+        # The weights' format as llama.cpp read it from the file ("BF16", "Q4_1"), and why this file (load_served).
+        self.weights = (lc.llama_ftype_name(lc.llama_model_ftype(self.llm._model.model)) or b"?").decode()
+        self.format_note = served.note if served else f"{self.weights} weights ({self.path.name})."
         # A slot holds the longest stream the deployment allows: the prompt cap plus the new-token cap.
         self.slot_tokens = min(self.llm._model.n_ctx_train(), config.MAX_PROMPT_TOKENS + config.MAX_NEW_TOKENS_CAP + 1)
         params = lc.llama_context_default_params()
@@ -301,6 +305,19 @@ class LlamaModel:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown: the library may already be gone
             pass
+
+
+def load_served(spec, src: Path, tokenizer, bf16: bool) -> LlamaModel:
+    """The LlamaModel that serves a GGUF model: from the weight format gguf_formats chooses (its copy of src made at
+    first start and cached), or from src itself, with the reason in the log and in format_note, when that copy
+    cannot be made or loaded. bf16: whether the CPU multiplies bf16 natively (models.cpu_has_bf16)."""
+    served = gguf_formats.serve(src, bf16, n_threads())
+    try:
+        return LlamaModel(spec, served.path, tokenizer, served=served)
+    except Exception as exc:  # noqa: BLE001 - a copy llama.cpp cannot load: the shipped file still works
+        if served.path == src:
+            raise
+        return LlamaModel(spec, src, tokenizer, served=gguf_formats.fallback(src, served.fmt, exc))
 
 
 def prefill(lm: LlamaModel, seq: int, dec: Decoder):

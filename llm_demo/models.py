@@ -380,6 +380,11 @@ class ModelCache:
             oldest = next(n for n in self._models if n != keep)
             del self._models[oldest]
 
+    def peek(self, name: str, backend: str):
+        """The loaded model of this name on this backend, or None (never loads)."""
+        with self._lock:
+            return next((m for (n, b, _), m in self._models.items() if n == name and b == backend), None)
+
     def loaded_names(self) -> list[str]:
         with self._lock:
             return list(dict.fromkeys(key[0] for key in self._models))
@@ -396,6 +401,25 @@ def llamacpp_note() -> str:
     """"" when GGUF models run on llama.cpp; else one line saying why they run on transformers."""
     from llm_demo import llamacpp
     return llamacpp.fallback_note()
+
+
+def weights_label(lm) -> str:
+    """Which engine and weights answered, for an answer's stats line ("llama.cpp, BF16 weights"); "" elsewhere."""
+    return f"llama.cpp, {lm.weights} weights" if lm.backend == "llama.cpp" else ""
+
+
+def weights_note(name: str) -> str:
+    """Which weights llama.cpp serves a GGUF model from and why, with the measured numbers (gguf_formats): read from
+    the loaded model, else the choice it will make at its first load; "" for other models, or without llama.cpp."""
+    spec = get_spec(name)
+    if spec.source != "gguf" or llamacpp_note():
+        return ""
+    lm = CACHE.peek(spec.name, "llama.cpp")
+    if lm is not None:
+        return f"{spec.label} answers on llama.cpp from {lm.format_note}"
+    from llm_demo import gguf_formats
+    fmt, why = gguf_formats.choose(cpu_has_bf16())
+    return f"{spec.label} will answer on llama.cpp from {gguf_formats.label(fmt)} weights once loaded: {why}."
 
 
 def pick_backend(spec: ModelSpec, backend: str | None = None) -> str:
@@ -423,7 +447,7 @@ def _load(spec: ModelSpec, backend: str, dtype: str | None = None):
         return remote.RemoteModel(spec)
     if backend == "llama.cpp":
         from llm_demo import llamacpp
-        lm = llamacpp.LlamaModel(spec, gguf_path(spec), load_tokenizer(spec.name))
+        lm = llamacpp.load_served(spec, gguf_path(spec), load_tokenizer(spec.name), cpu_has_bf16())
     else:
         from llm_demo.transformers_backend import LoadedModel
         model, tokenizer, device = _from_pretrained(spec, dtype)

@@ -6,7 +6,8 @@ import pytest
 from llm_demo import models
 from llm_demo.bench import capacity
 
-SUMMARY = re.compile(r"chat_work_s=([\d.]+) compare_work_s=([\d.]+) p95_model_floor_ms=(\d+)")
+SUMMARY = re.compile(r"chat_work_s=([\d.]+) compare_work_s=([\d.]+) p95_model_floor_ms=(\d+) "
+                     r"old_chat_work_s=([\d.]+) old_p95_model_floor_ms=(\d+)")
 
 
 def test_shared_prefix_counts_the_tokens_every_prompt_starts_with():
@@ -38,8 +39,13 @@ def test_capacity_benchmark_smoke_run(capsys):
     assert found, f"last line has the wrong format: {lines[-1]!r}"
     chat_s, compare_s, floor_ms = float(found.group(1)), float(found.group(2)), int(found.group(3))
     assert chat_s > 0 and compare_s > 0, lines[-1]
-    # 3 students: the 6th of 6 requests, i.e. every request's work
+    # 3 students: the 6th of 6 requests, i.e. every request's work, in either arrangement
     assert floor_ms == pytest.approx((chat_s + compare_s) * 1000, rel=0.05, abs=100), "\n".join(lines)
+    old_chat_s, old_floor_ms = float(found.group(4)), int(found.group(5))
+    assert old_floor_ms == pytest.approx((old_chat_s + compare_s) * 1000, rel=0.05, abs=100), "\n".join(lines)
+    lm = models.load(models.DEFAULT_CHAT_MODEL)
+    assert f"one batch: llama.cpp, {lm.weights} weights, 3 streams" in "\n".join(lines), "\n".join(lines)
+    assert "old: waves: llama.cpp, Q4_1 weights, 3 streams" in "\n".join(lines), "\n".join(lines)
 
 
 def test_capacity_benchmark_refuses_silly_sizes():

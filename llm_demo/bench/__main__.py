@@ -3,7 +3,7 @@ import importlib
 import sys
 
 NAMES = ("generation", "tokenizer", "chat", "compare", "scaling", "load", "arena", "inside", "coldstart",
-         "branching", "capacity", "sampler", "batch")
+         "branching", "capacity", "sampler", "batch", "formats", "ref_round")
 
 
 def main(argv: list[str]) -> int:

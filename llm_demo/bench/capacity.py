@@ -7,14 +7,17 @@ finish before the machine has done the work of the k = ceil(0.95 * 2 * users) re
 best those are the k cheapest. This measures that work with every advantage given to the server:
   chats:    llama.cpp's own speed through LlamaModel.feed, best of --runs, with no sampler, no streaming and no web
             server: the students' prompts prefilled in full batches, then decode steps of a full batch of streams
-            (argmax); prompt tokens that every student's prompt shares are counted once (a perfect prefix cache);
+            (argmax); prompt tokens that every student's prompt shares are counted once (a perfect prefix cache).
+            Two arrangements: the new one (issue 24), the whole class as one batch (up to NEW_WIDTH streams) on the
+            weights llama.cpp serves (gguf_formats: BF16 on CPUs with native bf16), and the old one, 8-stream waves
+            on the shipped Q4_1 file, printed for comparison (old_*);
   compares: the round's Compare runs through this engine in this process, as many at once as the app allows, no
             web server (the columns are small transformers models, not llama.cpp).
 Nothing else runs: not the load generator (which shares the 2 cores in `bench load`), not the cheap requests.
 The line before the last runs the whole round as the app runs it (each student's chat through chat.stream_reply,
 sampler view included, then their Compare run; config.MODEL_CONCURRENCY_LIMIT at a time) in this process, without
 Gradio, HTTP or clients: what `bench load` measures, less the web layer.
-Last line: chat_work_s=<s> compare_work_s=<s> p95_model_floor_ms=<ms>
+Last line: chat_work_s=<s> compare_work_s=<s> p95_model_floor_ms=<ms> old_chat_work_s=<s> old_p95_model_floor_ms=<ms>
 """
 import argparse
 import os
@@ -24,9 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from llm_demo import chat, compare, config, engine, models
+from llm_demo import chat, compare, config, engine, llamacpp, models
 from llm_demo.bench.load import MESSAGE, PROMPTS, p95, p95_rank
 from llm_demo.sampling import SamplingConfig
+
+
+OLD_WIDTH = 8     # streams per batch before issue 24 (config.MODEL_CONCURRENCY_LIMIT's default then; raw-llama-round.py)
+# The new arrangement's batch: issue 24 asks the engine to admit at least 32 streams on 2 cores, so a class of 30 is
+# one batch; a larger class runs in waves of this many (each slot holds a KV cache: ~60 MB for SmolLM2 here).
+NEW_WIDTH = max(config.MAX_BATCH_SIZE, 32)
 
 
 def shared_prefix(seqs: list[list[int]]) -> int:
@@ -134,24 +143,43 @@ def main(argv: list[str]) -> int:
     prompts = [engine.encode_prompt(lm, models.build_prompt(
         lm.spec, lm.tokenizer, [{"role": "user", "content": f"{MESSAGE} (student {uid})"}])) for uid in range(args.users)]
     shared = shared_prefix(prompts) if args.users > 1 else 0
-    width = min(args.users, config.MAX_BATCH_SIZE, lm.n_slots)
-    prefill_tok_s, decode_tok_s = 0.0, 0.0
-    for _ in range(args.runs):
-        p, d = llama_speed(lm, prompts[:width], args.tokens)
-        prefill_tok_s, decode_tok_s = max(prefill_tok_s, p), max(decode_tok_s, d)
-    own = sum(len(ids) - shared for ids in prompts) / args.users          # prompt tokens a student does not share
-    chat_each = own / prefill_tok_s + args.tokens / decode_tok_s
-    chat_shared = shared / prefill_tok_s
-    print(f"llama.cpp, {width} streams, best of {args.runs}: prefill_tok_s={prefill_tok_s:.0f} "
-          f"decode_tok_s={decode_tok_s:.0f}; prompts {len(prompts[0])} tokens, {shared} shared by every student")
+    print(f"prompts {len(prompts[0])} tokens, {shared} shared by every student")
+    # The new arrangement: the whole class as one batch, on the weights llama.cpp serves; the old one: 8-stream waves
+    # on the shipped file. Each on its own context with a slot per stream of its batch.
+    arrangements = (("whole class as one batch", lm.path, min(args.users, NEW_WIDTH)),
+                    ("old: waves", models.gguf_path(lm.spec), min(args.users, OLD_WIDTH)))
+    costs = []
+    for what, path, width in arrangements:
+        costs.append(chat_costs(llamacpp.LlamaModel(lm.spec, path, lm.tokenizer, slots=width), prompts, shared,
+                                args.tokens, args.runs, what))
     compare_s = compare_round(args.users, args.tokens)
     compare_each = compare_s / args.users
-    chat_work = chat_shared + args.users * chat_each
+    (chat_each, chat_shared), (old_each, old_shared) = costs
+    chat_work, old_work = chat_shared + args.users * chat_each, old_shared + args.users * old_each
     floor = floor_s(args.users, chat_each, chat_shared, compare_each)
-    print(f"per request: chat {chat_each * 1000:.0f} ms of llama.cpp time, Compare run {compare_each * 1000:.0f} ms "
-          f"of this engine's time; the request at the 95th percentile waits for {p95_rank(2 * args.users)} "
-          f"of {2 * args.users}")
+    old_floor = floor_s(args.users, old_each, old_shared, compare_each)
+    print(f"per request: chat {chat_each * 1000:.0f} ms of llama.cpp time (old: {old_each * 1000:.0f}), Compare run "
+          f"{compare_each * 1000:.0f} ms of this engine's time; the request at the 95th percentile waits for "
+          f"{p95_rank(2 * args.users)} of {2 * args.users}")
     wall, p95_ms = engine_round(args.users, args.tokens)
     print(f"the whole round through the engine in this process, no web layer: wall_s={wall:.1f} p95_model_ms={p95_ms:.0f}")
-    print(f"chat_work_s={chat_work:.1f} compare_work_s={compare_s:.1f} p95_model_floor_ms={floor * 1000:.0f}")
+    print(f"chat_work_s={chat_work:.1f} compare_work_s={compare_s:.1f} p95_model_floor_ms={floor * 1000:.0f} "
+          f"old_chat_work_s={old_work:.1f} old_p95_model_floor_ms={old_floor * 1000:.0f}")
     return 0
+
+
+def chat_costs(lm, prompts, shared: int, tokens: int, runs: int, what: str) -> tuple[float, float]:
+    """(seconds of llama.cpp time per student's chat, seconds for the prefix every prompt shares) on lm, whose
+    slots are the batch width: the class's prompts in waves of that width, best of `runs`. Closes lm."""
+    width = lm.n_slots
+    try:
+        prefill_tok_s, decode_tok_s = 0.0, 0.0
+        for _ in range(runs):
+            p, d = llama_speed(lm, prompts[:width], tokens)
+            prefill_tok_s, decode_tok_s = max(prefill_tok_s, p), max(decode_tok_s, d)
+    finally:
+        lm.close()
+    own = sum(len(ids) - shared for ids in prompts) / len(prompts)       # prompt tokens a student does not share
+    print(f"{what}: llama.cpp, {lm.weights} weights, {width} streams, best of {runs}: "
+          f"prefill_tok_s={prefill_tok_s:.0f} decode_tok_s={decode_tok_s:.0f}")
+    return own / prefill_tok_s + tokens / decode_tok_s, shared / prefill_tok_s

@@ -166,11 +166,12 @@ def closes_refusals(event):
 
 def engine_status(with_backend_note: bool = False) -> gr.Markdown:
     """A line that says "warming up" while the default models load in the background (re-read every second until
-    they are ready) and, for the Chat tab, one line when GGUF models run on transformers instead of llama.cpp."""
+    they are ready) and, for the Chat tab, one line when GGUF models run on transformers instead of llama.cpp, or
+    which weights llama.cpp answers from and why (models.weights_note)."""
     from llm_demo import warmup
 
     def note() -> str:
-        backend = models.llamacpp_note() if with_backend_note else ""
+        backend = (models.llamacpp_note() or models.weights_note(models.DEFAULT_CHAT_MODEL)) if with_backend_note else ""
         return "\n\n".join(x for x in (warmup.warm_note(), backend and f"ℹ️ {backend}") if x)
     line = gr.Markdown(note, elem_classes=["engine-status"])
     timer = gr.Timer(1.0, active=bool(warmup.warming()))
