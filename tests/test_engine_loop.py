@@ -132,17 +132,16 @@ def test_stop_drops_the_stream_before_the_next_step(tiny_lm, eng):
 
 
 def test_a_stream_whose_sampling_fails_ends_with_a_sentence_and_the_others_continue(tiny_lm, eng, monkeypatch):
-    real_advance = engine.Decoder.advance
+    real_advance_all = backend.advance_all
 
-    def advance(dec, logits):
-        if dec.cfg.seed == 666 and len(dec.new_ids) == 3:
+    def advance_all(decs, logits):          # Decoder.advance (one stream alone) goes through it too
+        if any(d.cfg.seed == 666 and len(d.new_ids) == 3 for d in decs):
             raise RuntimeError("injected")
-        return real_advance(dec, logits)
+        return real_advance_all(decs, logits)
     ps = [prompt_of(tiny_lm, i) for i in range(3)]
     cfgs = [mixed(0, 20), SamplingConfig(temperature=1.0, max_new_tokens=20, seed=666), mixed(2, 20)]
     expected = [trace(engine.stream(tiny_lm, p, c, ignore_eos=True)) for p, c in zip(ps, cfgs)]
-    monkeypatch.setattr(engine.Decoder, "advance", advance)
-    monkeypatch.setattr(backend, "advance_all", lambda decs, logits: [d.advance(logits[i]) for i, d in enumerate(decs)])
+    monkeypatch.setattr(backend, "advance_all", advance_all)
     got, errors = in_threads(lambda i: trace(batching.stream(tiny_lm, ps[i], cfgs[i], ignore_eos=True)), 3)
     assert [i for i, _ in errors] == [1], f"only the failing stream should fail: {errors}"
     assert isinstance(errors[0][1], batching.EngineFault) and "the others carry on" in str(errors[0][1])
