@@ -125,7 +125,10 @@ def test_a_reader_that_stops_leaves_the_batch_within_one_step_and_shutdown_ends_
         next(gens[0])
     after = forward_sizes[mark:]
     assert after.count(3) <= 1 and set(after[1:]) <= {2}, f"the closed stream was still computed: {after}"
-    assert len(batch.rows) == 2
+    deadline = time.monotonic() + 2                # the loop thread updates rows between steps: read it settled
+    while len(batch.rows) != 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(batch.rows) == 2, f"the closed stream is still a row of the batch 2 s later: {len(batch.rows)} rows"
     thread = batch.thread
     for g in (gens[0], gens[2]):
         g.close()

@@ -17,7 +17,8 @@ def tiny_registry(monkeypatch, tiny_dir):
 
 
 def test_registry_has_the_families_and_stages_the_tabs_need():
-    assert models.family_stages("tinygpt") == {"base": "tinygpt-base", "sft": "tinygpt-sft", "dpo": "tinygpt-dpo"}
+    assert models.family_stages("tinygpt") == {"base": "tinygpt-base", "sft": "tinygpt-sft", "rlhf": "tinygpt-rlhf",
+                                               "dpo": "tinygpt-dpo"}
     assert models.family_stages("olmo2-1b").keys() == {"base", "sft", "dpo"}
     assert models.family_stages("smollm2-135m") == {"base": "smollm2-135m-base", "instruct": "smollm2-135m-instruct"}
     assert models.REGISTRY[models.DEFAULT_CHAT_MODEL].source == "gguf"
