@@ -62,15 +62,22 @@ def browser():
 @pytest.fixture
 def page(browser, app_url):
     """A fresh page on the app, loaded (Gradio pages never reach networkidle: wait for the tabs)."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    from playwright.sync_api import expect
-    pg.set_default_timeout(30_000)
-    expect.set_options(timeout=30_000)     # expect() keeps its own 5 s default: too short on a loaded 2-core machine
-    pg.goto(app_url)
-    pg.get_by_role("tab", name="Tokenizer").wait_for()
+    ctx, pg = open_app(browser, app_url)
     yield pg
     ctx.close()
+
+
+def open_app(browser, url: str, **context):
+    """(browser context, page) on the app at url, its tabs shown; context: new_context's options (a 1280 × 900
+    viewport unless given). The caller closes the context."""
+    from playwright.sync_api import expect
+    ctx = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)     # expect() keeps its own 5 s default: too short on a loaded 2-core machine
+    pg.goto(url)
+    pg.get_by_role("tab", name="Tokenizer").wait_for()
+    return ctx, pg
 
 
 def open_tab(page, name: str):

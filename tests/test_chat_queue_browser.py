@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import open_tab
+from conftest import open_app, open_tab
 from llm_demo import models
 from llm_demo.bench.launch import AppDidNotStart, start_app, stop_app
 
@@ -31,11 +31,7 @@ def one_slot_url(tmp_path_factory):
 
 
 def chat_page(browser, url):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = ctx.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    page.get_by_role("tab", name="Tokenizer").wait_for()
+    ctx, page = open_app(browser, url)
     open_tab(page, "Chat")
     return ctx, page.locator('[role="tabpanel"]:visible')
 

@@ -4,7 +4,7 @@ the table is broken in the middle. Measured in a real browser: element boxes, sc
 import pytest
 from playwright.sync_api import expect
 
-from conftest import open_tab
+from conftest import open_app, open_tab
 from llm_demo import compare
 
 WIDTH = 820
@@ -39,12 +39,7 @@ BROKEN_WORDS = """(root) => { const out = [];
 
 @pytest.fixture
 def narrow(browser, app_url):
-    ctx = browser.new_context(viewport={"width": WIDTH, "height": 900})
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    expect.set_options(timeout=30_000)
-    pg.goto(app_url)
-    pg.get_by_role("tab", name="Tokenizer").wait_for()
+    ctx, pg = open_app(browser, app_url, viewport={"width": WIDTH, "height": 900})
     yield pg
     ctx.close()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from conftest import open_app
 from llm_demo import compare
 
 W, H = 390, 844
@@ -38,13 +39,8 @@ POKING_OUT = """(width) => { const panel = [...document.querySelectorAll('[role=
 
 @pytest.fixture
 def phone(browser, app_url):
-    ctx = browser.new_context(viewport={"width": W, "height": H}, is_mobile=True, has_touch=True,
-                              device_scale_factor=1)
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    expect.set_options(timeout=30_000)
-    pg.goto(app_url)
-    pg.get_by_role("tab", name="Tokenizer").wait_for()
+    ctx, pg = open_app(browser, app_url, viewport={"width": W, "height": H}, is_mobile=True, has_touch=True,
+                       device_scale_factor=1)
     yield pg
     ctx.close()
 
