@@ -404,7 +404,7 @@ def llamacpp_note() -> str:
 
 
 def weights_label(lm) -> str:
-    """Which engine and weights answered, for an answer's stats line ("llama.cpp, BF16 weights"); "" elsewhere."""
+    """Which engine and weights answered, for an answer's stats line ("llama.cpp, Q4_1 weights"); "" elsewhere."""
     return f"llama.cpp, {lm.weights} weights" if lm.backend == "llama.cpp" else ""
 
 
