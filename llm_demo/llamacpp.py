@@ -6,6 +6,7 @@ streams of one model share each llama_decode call (LlamaBatcher), the way llama.
 `models.load("smollm2-135m-instruct")` returns a LlamaModel when llama_cpp is importable.
 """
 import atexit
+import concurrent.futures
 import logging
 import os
 import threading
@@ -115,6 +116,17 @@ class LlamaModel:
         self.n_batch = lc.llama_n_batch(self._ctx)
         self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
         self.n_slots, self._free = slots, list(range(slots))
+        # llama.cpp multiplies a batch of two or more tokens with llamafile's tinyBLAS where it has a kernel for the
+        # weights' type (F16, BF16, Q8_0, ...; llamafile/sgemm.cpp returns false for n < 2), and a single token with
+        # ggml's own dot products: the two round differently, so a stream's logits (and a near-tie token) would
+        # depend on whether it decoded alone or beside others. A lone token therefore goes with a ballast token of
+        # a neighbouring slot (_decode), so every call is multiplied the same way. Q4_1 has no tinyBLAS kernel on x86 (it is
+        # exact in a batch as it is: tests/test_engine_loop_llamacpp.py), so the shipped file needs no ballast.
+        self.pads_lone_token = self.weights != "Q4_1"
+        # Every llama_decode of this model runs on one thread: once a second thread had called llama.cpp, calls
+        # from another thread ran ~2.5x slower (64 greedy tokens 1.04 s -> 2.53 s on a 2-core Xeon; each calling
+        # thread gets its own OpenMP team, and the teams compete for the cores).
+        self._owner = _OneThread(f"llama.cpp-{spec.name}")
         self._slots = threading.Condition()
         # What each slot's KV cells hold, kept after its stream ends so that a branch of that answer (or the next
         # step of a step-mode session) starts from them: the token at each position, how many leading tokens were
@@ -233,7 +245,7 @@ class LlamaModel:
             if pos0 > len(self._cells[seq]):
                 raise RuntimeError(f"slot {seq} holds {len(self._cells[seq])} cells, cannot evaluate from {pos0}")
         try:
-            self._feed(segments, out)
+            self._owner.run(self._feed, segments, out)
         except BaseException:
             import llama_cpp as lc
             for seq, *_ in segments:         # what the failed call left in these slots is unknown: forget it all,
@@ -245,33 +257,56 @@ class LlamaModel:
         return out
 
     def _feed(self, segments, out) -> None:
-        import llama_cpp as lc
-        b, marks, n = self._batch, [], 0
-
-        def flush():
-            b.n_tokens = n
-            rc = lc.llama_decode(self._ctx, b)
-            if rc != 0:
-                raise RuntimeError(f"llama.cpp could not evaluate the batch (llama_decode returned {rc})")
-            for k, i in marks:
-                row = lc.llama_get_logits_ith(self._ctx, i)
-                out[k].append(np.ctypeslib.as_array(row, shape=(self.n_vocab,)).copy())
-
+        """Fill llama_decode calls of at most n_batch tokens with the segments' tokens (on the model's one thread)."""
         for seq, pos0, *_ in segments:
             self._truncate(seq, pos0)        # older cells at these positions (a kept answer) give way
+        call = []                            # (seq, position, token, the segment whose logits row it is, or None)
         for k, (seq, pos0, ids, n_out) in enumerate(segments):
             for j, tok in enumerate(ids):
-                if n == self.n_batch:
-                    flush()
-                    n, marks = 0, []
-                want = j >= len(ids) - n_out
-                b.token[n], b.pos[n], b.n_seq_id[n], b.logits[n] = int(tok), pos0 + j, 1, want
-                b.seq_id[n][0] = seq
-                if want:
-                    marks.append((k, n))
-                n += 1
-        if n:
-            flush()
+                if len(call) == self.n_batch:
+                    self._decode(call, out)
+                    call = []
+                call.append((seq, pos0 + j, int(tok), k if j >= len(ids) - n_out else None))
+        if call:
+            self._decode(call, out)
+
+    def _decode(self, call, out) -> None:
+        """One llama_decode. llama.cpp cuts a call over several sequences into micro-batches of consecutive,
+        increasing sequence ids (llama_batch_allocr::split_equal, `sequential` when the KV cache is not unified), so
+        one token per sequence is sent sorted by slot, with a ballast token in every slot between them (and beside
+        a lone token, see pads_lone_token): the whole step is then one micro-batch of two or more tokens, multiplied
+        the same way whoever else is asking. Ballast cells are appended after a slot's own and removed at once."""
+        import llama_cpp as lc
+        ballast = []
+        if self.pads_lone_token and self.n_slots > 1 and len({e[0] for e in call}) == len(call):
+            call = sorted(call)
+            used = {e[0] for e in call}
+            lo, hi = call[0][0], call[-1][0]
+            if lo == hi:
+                lo, hi = (lo, lo + 1) if lo + 1 < self.n_slots else (lo - 1, lo)
+            for g in range(lo, hi + 1):
+                if g not in used:
+                    if len(self._cells[g]) >= self.slot_tokens:       # a full kept slot gives up its last cell
+                        self._truncate(g, self.slot_tokens - 1)
+                    ballast.append((g, len(self._cells[g]), call[0][2], -1))   # -1: an output nobody reads
+            call = sorted(call + ballast)
+        b = self._batch
+        for i, (seq, pos, tok, k) in enumerate(call):
+            b.token[i], b.pos[i], b.n_seq_id[i] = tok, pos, 1
+            b.logits[i] = k is not None     # every row of a step is an output, so the head is multiplied alike
+            b.seq_id[i][0] = seq
+        b.n_tokens = len(call)
+        try:
+            rc = lc.llama_decode(self._ctx, b)
+        finally:
+            for g, pos, *_ in ballast:
+                lc.llama_memory_seq_rm(self._mem, g, pos, -1)
+        if rc != 0:
+            raise RuntimeError(f"llama.cpp could not evaluate the batch (llama_decode returned {rc})")
+        for i, (_, _, _, k) in enumerate(call):
+            if k is not None and k >= 0:
+                row = lc.llama_get_logits_ith(self._ctx, i)
+                out[k].append(np.ctypeslib.as_array(row, shape=(self.n_vocab,)).copy())
 
     def logits(self, ids: list[int], n_out: int) -> torch.Tensor:
         """Logits [n_out, vocab] after each of the last n_out tokens of ids, in a fresh slot (for engine.score)."""
@@ -305,6 +340,22 @@ class LlamaModel:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown: the library may already be gone
             pass
+
+
+class _OneThread:
+    """Runs calls on one thread of its own (made on first use, ended when the model is freed)."""
+
+    def __init__(self, name: str):
+        self._ident: int | None = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name, initializer=self._mark)
+
+    def _mark(self) -> None:
+        self._ident = threading.get_ident()
+
+    def run(self, fn, *args):
+        if threading.get_ident() == self._ident:
+            return fn(*args)
+        return self._pool.submit(fn, *args).result()
 
 
 def load_served(spec, src: Path, tokenizer, bf16: bool) -> LlamaModel:
