@@ -116,12 +116,12 @@ class LlamaModel:
         self.n_batch = lc.llama_n_batch(self._ctx)
         self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
         self.n_slots, self._free = slots, list(range(slots))
-        # llama.cpp multiplies a batch of two or more tokens with llamafile's tinyBLAS where it has a kernel for the
-        # weights' type (F16, BF16, Q8_0, ...; llamafile/sgemm.cpp returns false for n < 2), and a single token with
-        # ggml's own dot products: the two round differently, so a stream's logits (and a near-tie token) would
-        # depend on whether it decoded alone or beside others. A lone token therefore goes with a ballast token of
-        # a neighbouring slot (_decode), so every call is multiplied the same way. Q4_1 has no tinyBLAS kernel on x86 (it is
-        # exact in a batch as it is: tests/test_engine_loop_llamacpp.py), so the shipped file needs no ballast.
+        # llama.cpp multiplies two or more tokens with llamafile's tinyBLAS where it has a kernel for the weights'
+        # type (F16, BF16, Q8_0, ...; llamafile/sgemm.cpp returns false for n < 2) and a single token with ggml's
+        # own dot products, and the two round differently (BF16 logits differed by up to 0.11): a stream's tokens
+        # would depend on whether it decoded alone or beside others. _decode therefore sends every step as one
+        # micro-batch of two or more tokens. Q4_1 has no tinyBLAS kernel on x86 and is exact in a batch as it is
+        # (tests/test_engine_loop_llamacpp.py checks both), so the shipped file is sent as it comes.
         self.pads_lone_token = self.weights != "Q4_1"
         # Every llama_decode of this model runs on one thread: once a second thread had called llama.cpp, calls
         # from another thread ran ~2.5x slower (64 greedy tokens 1.04 s -> 2.53 s on a 2-core Xeon; each calling
