@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import open_app
+from conftest import broken_words, open_app
 from llm_demo import compare
 
 W, H = 390, 844
@@ -171,6 +171,30 @@ def test_scaling_plan_within_a_screen(phone):
     within(phone.locator("#scaling-table"), plan, 1, "the plan table")
     fits(phone, "Scaling")
     shot(phone, "scaling")
+
+
+def test_scaling_tables_break_no_word_and_scroll_inside_their_own_box(phone):
+    """The measured fits' table has 7 or 8 columns: squeezed into 374 px, Gradio broke its words anywhere
+    ("tok/ens/pa/ra/m", "ap/pro/ach"). Now no word is split across lines; a table wider than the screen scrolls
+    sideways inside its own box, its last column reachable there, and the page itself does not scroll sideways."""
+    tap_tab(phone, "Scaling laws")
+    tables = panel(phone).locator(".prose table")
+    expect(phone.locator("#scaling-measured-fits table")).to_be_visible(timeout=60_000)
+    expect(phone.locator("#scaling-inference table")).to_be_visible(timeout=60_000)
+    broken = broken_words(phone, '[role="tabpanel"] .prose table', at_hyphens=True)
+    assert not broken, f"words split across lines in the Scaling tab's tables at {W} px: {broken[:12]}"
+    for i in range(tables.count()):
+        t = tables.nth(i)
+        where = t.evaluate("t => t.closest('[id]').id")
+        wide, box, right = t.evaluate("t => [t.scrollWidth, t.clientWidth, t.getBoundingClientRect().right]")
+        assert right <= W, f"#{where}: the table's box ends at {right:.0f} px, off a {W} px screen"
+        if wide > box + 1:                           # too wide for the screen: it must scroll inside its box
+            t.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+            last = t.locator("tr").first.locator("th, td").last
+            edge = last.evaluate("c => c.getBoundingClientRect().right")
+            assert edge <= W + 1, f"#{where}: its last column cannot be scrolled into view (right edge {edge:.0f})"
+    fits(phone, "Scaling, its tables")
+    shot(phone, "scaling-tables")
 
 
 def test_inside_look_inside_draws_within_reach_and_fits(phone):
