@@ -33,12 +33,20 @@ CSS = f"""
 
 # A Plotly title never wraps and a legend on the right takes a third of a phone's plot: on a plot narrower than
 # PHONE_MAX_PX, break a long title into lines that fit (at spaces, from the title's font size) and move a side legend
-# under the plot. Plotly.react replaces the layout when Gradio draws a new figure, so this runs after every draw;
-# it is idempotent (a wrapped title has <br>, a moved legend is horizontal), so its own relayout stops there.
+# under the plot. A figure that carries its own phone version in layout.meta.phone (the Inside tab's logit lens,
+# inside_plots.lens_phone_figure) is replaced by it. Plotly.react replaces the layout when Gradio draws a new
+# figure, so this runs after every draw; it is idempotent (a wrapped title has <br>, a moved legend is horizontal,
+# the phone version has no meta), so its own relayout stops there.
 JS = """() => {
   const fit = (gd) => {
     const w = gd.clientWidth;
     if (!window.Plotly || !gd.layout || !w || w >= %(phone)d) return;
+    const phone = gd.layout.meta && gd.layout.meta.phone;
+    if (phone) {
+      Promise.resolve(window.Plotly.react(gd, phone.data, phone.layout))
+        .catch((e) => console.warn('phone layout: plot left as is', e));
+      return;
+    }
     const u = {}, t = gd.layout.title, text = typeof t === 'string' ? t : t && t.text;
     const size = (t && t.font && t.font.size) || 17, per = Math.max(12, Math.floor((w - 24) / (size * 0.55)));
     if (text && !text.includes('<br>') && text.length > per) {
