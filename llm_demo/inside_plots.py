@@ -91,7 +91,9 @@ def heads_figure(layer_attn: np.ndarray, tokens, layer: int) -> go.Figure:
 
 
 def lens_figure(ins: inside.Inspection, decode) -> go.Figure:
-    """Layers × positions: the logit lens' top next-token guess (text) and its probability (colour)."""
+    """Layers × positions: the logit lens' top next-token guess (text) and its probability (colour). Its
+    layout.meta["phone"] holds lens_phone_figure's figure, which the page draws instead on a narrow screen
+    (llm_demo/ui/phone.py)."""
     L, T = ins.top_ids.shape
     guesses = [[show(decode(int(i))) for i in row] for row in ins.top_ids]
     labels = [f"block {i + 1}" for i in range(L - 1)] + [f"block {L} = output"]
@@ -104,7 +106,38 @@ def lens_figure(ins: inside.Inspection, decode) -> go.Figure:
                    x=0.02, font=dict(size=14)), height=120 + max(10, L) * 22, plot_bgcolor="white",
         margin=dict(l=120, r=10, t=40, b=90), font=_FONT,
         xaxis=dict(_ticks(ins.tokens), title="after this token, the guess for the next one", tickangle=-60),
-        yaxis=dict(tickfont=dict(size=10))))
+        yaxis=dict(tickfont=dict(size=10)), meta=dict(phone=lens_phone_figure(ins, guesses))))
+
+
+PHONE_LENS_BLOCKS = 5      # columns of the phone's logit lens: ~60 px each on a 390 px screen, room for a word
+PHONE_LENS_CHARS = 8       # a longer guess is cut to this many characters, with "…" (the hover has it whole)
+
+
+def lens_phone_figure(ins: inside.Inspection, guesses: list[list[str]]) -> dict:
+    """The logit lens for a phone, as a plain figure dict: turned a quarter (a row per position, read downwards,
+    the figure as tall as the text is long), at most PHONE_LENS_BLOCKS blocks (the first, the output and evenly
+    between), and guesses in 11 px type. The desktop figure gives 64 positions ~8 px each at 390 px."""
+    L, T = ins.top_ids.shape
+    blocks = sorted({int(b) for b in np.linspace(1, L, min(L, PHONE_LENS_BLOCKS)).round()})
+
+    def cut(g: str) -> str:
+        return g if len(g) <= PHONE_LENS_CHARS else g[:PHONE_LENS_CHARS - 1] + "…"
+    names = [show(t) for t in ins.tokens]
+    text = [[cut(guesses[b - 1][t]) for b in blocks] for t in range(T)]
+    hover = [[f"after {names[t]} (#{t}), block {b}: next = {guesses[b - 1][t]}" for b in blocks] for t in range(T)]
+    trace = dict(type="heatmap", z=ins.top_probs[[b - 1 for b in blocks]].T.round(3).tolist(), text=text,
+                 customdata=hover, texttemplate="%{text}", textfont=dict(size=11), colorscale=YLGNBU, zmin=0,
+                 zmax=1, showscale=False, hovertemplate="%{customdata} (p = %{z:.2f})<extra></extra>")
+    every = "" if len(blocks) == L else f" ({len(blocks)} of {L})"
+    return dict(data=[trace], layout=dict(
+        title=dict(text=f"Logit lens: a row per token, a column per block{every} (the last is the output); "
+                        "darker = more probable", x=0.02, font=dict(size=14)),
+        autosize=True, height=100 + 26 * T, plot_bgcolor="white", margin=dict(l=10, r=10, t=70, b=10),
+        font=dict(size=12),
+        xaxis=dict(tickmode="array", tickvals=list(range(len(blocks))), side="top", fixedrange=True,
+                   ticktext=[f"block {b}" if b < L else f"{b} = output" for b in blocks], tickfont=dict(size=11)),
+        yaxis=dict(_ticks(ins.tokens), autorange="reversed", automargin=True, fixedrange=True,
+                   tickfont=dict(size=11))))
 
 
 def position_figure(sim: np.ndarray) -> go.Figure:

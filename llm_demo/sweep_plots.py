@@ -35,7 +35,7 @@ def _interval(fit: dict, key: str, fmt: str = "{:.2f}") -> str:
 def fits_markdown(fits: dict) -> str:
     """The exponents with their 95% intervals next to Chinchilla's, tokens per parameter, Approach 3's constants."""
     budgets = fits["budgets"]
-    head = " | ".join(f"tokens/param at {fmt_flops(c)}" for c in budgets)
+    head = " | ".join(f"tokens / param at {fmt_flops(c)}" for c in budgets)
     lines = [f"| approach | a (N_opt ∝ C^a) | b (D_opt ∝ C^b) | Chinchilla's a / b | {head} |",
              "|---|---|---|---|" + "---|" * len(budgets)]
     for key, name in APPROACH_NAMES.items():

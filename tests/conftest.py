@@ -80,6 +80,29 @@ def open_app(browser, url: str, **context):
     return ctx, pg
 
 
+# Words laid out on more than one line: a Range around each word has one client rect unless the word was broken.
+# `at_hyphens`: a line break after a hyphen ("Chinchilla-/optimal") is ordinary wrapping, not a broken word.
+_BROKEN_WORDS = """([root, atHyphens]) => { const out = [];
+  for (const el of document.querySelectorAll(root)) {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest('.sizing-body')) continue;
+      for (const m of node.textContent.matchAll(atHyphens ? /[^\\s-]+/g : /\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1) out.push(m[0]);
+      }
+    }
+  }
+  return out; }"""
+
+
+def broken_words(page, root: str, at_hyphens: bool = False) -> list[str]:
+    """The words under the elements matching `root` (a CSS selector) that are split across lines."""
+    return page.evaluate(_BROKEN_WORDS, [root, at_hyphens])
+
+
 def open_tab(page, name: str):
     page.get_by_role("tab", name=name).click()
 

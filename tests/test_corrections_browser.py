@@ -1,6 +1,9 @@
 """Issue 27 bugs that live in the page (real Chromium): the Inside tab reopened shows no error popup (item 9),
 the architecture calculator recounts when a box loses focus (13), projector mode reaches the Inside tab's plots
-without page errors (14)."""
+without page errors (14), and a refusal's popup goes when the next input is accepted (20)."""
+import re
+import time
+
 from playwright.sync_api import expect
 
 from conftest import open_tab
@@ -81,3 +84,23 @@ def test_a_refusal_shows_once_and_goes_when_the_next_input_is_accepted(page):
     expect(page.locator("#scaling-summary")).to_contain_text("2e22", timeout=30_000)
     expect(page.locator('[data-testid="toast-body"].error')).to_have_count(0, timeout=10_000)
     expect(page.locator("#scaling-summary .error, #scaling-table .error")).to_have_count(0)
+
+
+def test_an_inside_refusal_goes_when_the_next_text_is_accepted(page):
+    """Item 20 on the Inside tab: an empty text is refused; the next good text closes that popup at once (well before
+    the popup's own 10 s), and the view is redrawn from the good text."""
+    open_tab(page, "Inside the model")
+    note = page.locator("#ins-note")
+    expect(note).to_contain_text("tokens; the forward pass", timeout=SLOW)
+    text = page.locator("#ins-text textarea")
+    text.fill("   ")
+    text.press("Enter")
+    popup = page.locator('[data-testid="toast-body"].error')
+    expect(popup).to_be_visible(timeout=30_000)
+    assert any("empty" in t for t in _refusals(page)), f"not the empty-text refusal: {_refusals(page)}"
+    shown = time.monotonic()
+    text.fill("Tess sang a song.")
+    text.press("Enter")
+    expect(popup).to_have_count(0, timeout=8_000)
+    assert time.monotonic() - shown < 9, "the popup went by itself (its 10 s), not because the text was accepted"
+    expect(note).to_contain_text(re.compile(r"(^|\s)5 tokens;"), timeout=30_000)

@@ -86,6 +86,32 @@ def test_logit_lens_last_row_is_the_models_own_argmax(which, request):
     assert ((top_probs > 0) & (top_probs <= 1)).all()
 
 
+def test_the_phone_lens_is_a_row_per_token_and_at_most_five_blocks_with_the_output_last():
+    """The logit lens a phone draws (inside_plots.lens_phone_figure, carried in the figure's layout.meta): turned
+    a quarter, every block of TinyGPT's 4, and of a 30-block model the first, the output and three between;
+    each cell's probability is that block's, and a long guess is cut in the cell but whole in the hover."""
+    from dataclasses import replace
+
+    from llm_demo import inside_plots
+    ins = inside.inspect(TINY, TEXT)
+    fig = inside_plots.lens_figure(ins, lambda i: "·" + "x" * (i % 12))
+    phone = fig.layout.meta["phone"]
+    trace = phone["data"][0]
+    T, L = len(ins.tokens), ins.n_layers
+    assert len(trace["z"]) == T and len(trace["z"][0]) == L, "not a row per token and a column per block"
+    assert np.allclose(np.array(trace["z"]).T, ins.top_probs, atol=1e-3), "the cells are not the lens' probabilities"
+    assert phone["layout"]["xaxis"]["ticktext"][-1] == f"{L} = output"
+    assert "meta" not in phone["layout"], "the phone figure would be replaced again, for ever"
+
+    deep = replace(ins, top_ids=np.tile(ins.top_ids, (8, 1))[:30], top_probs=np.tile(ins.top_probs, (8, 1))[:30])
+    phone = inside_plots.lens_phone_figure(deep, [["·" + "y" * 20] * T] * 30)
+    ticks = phone["layout"]["xaxis"]["ticktext"]
+    assert len(ticks) == inside_plots.PHONE_LENS_BLOCKS and ticks[0] == "block 1" and ticks[-1] == "30 = output", ticks
+    assert "(5 of 30)" in phone["layout"]["title"]["text"], "the title does not say blocks were left out"
+    cell, hover = phone["data"][0]["text"][0][0], phone["data"][0]["customdata"][0][0]
+    assert len(cell) == inside_plots.PHONE_LENS_CHARS and cell.endswith("…") and "y" * 20 in hover, (cell, hover)
+
+
 def test_text_over_the_cap_is_cut_with_a_message_and_bad_input_gets_one_sentence():
     long = " ".join(["the green rabbit"] * 60)
     ins = inside.inspect(TINY, long)

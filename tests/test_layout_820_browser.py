@@ -1,10 +1,10 @@
 """At an 820 px wide window (a laptop with a side panel, a projector at 1024 scaled): the Compare tab's family dropdown,
 its "What this model saw" prompts and the Scaling tab's plan table fit without a sideways scroll, and no word in
-the table is broken in the middle. Measured in a real browser: element boxes, scroll widths, one box per word."""
+the plan table or the measured fits' table is broken in the middle. Measured in a real browser: element boxes, scroll widths, one box per word."""
 import pytest
 from playwright.sync_api import expect
 
-from conftest import open_app, open_tab
+from conftest import broken_words, open_app, open_tab
 from llm_demo import compare
 
 WIDTH = 820
@@ -20,21 +20,6 @@ OVERFLOWING = """([root, width]) => [...document.querySelectorAll(root)].flatMap
   .map(e => `${e.tagName}.${e.className.toString().split(' ')[0]} "${(e.innerText || e.value || '').slice(0, 40)}" `
             + `(content ${e.scrollWidth} px in ${e.clientWidth} px, right edge ${Math.round(e.getBoundingClientRect().right)})`)"""
 
-# Words laid out on more than one line: a Range around each word has one client rect unless the word was broken.
-BROKEN_WORDS = """(root) => { const out = [];
-  for (const el of document.querySelectorAll(root)) {
-    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      if (node.parentElement.closest('.sizing-body')) continue;
-      for (const m of node.textContent.matchAll(/\\S+/g)) {
-        const range = document.createRange();
-        range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
-        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
-        if (lines.size > 1) out.push(m[0]);
-      }
-    }
-  }
-  return out; }"""
 
 
 @pytest.fixture
@@ -80,6 +65,10 @@ def test_scaling_table_fits_820_px_and_breaks_no_word(narrow):
     expect(table.locator("th").first).to_be_visible()
     too_wide = narrow.evaluate(OVERFLOWING, ["#scaling-table", WIDTH])
     assert not too_wide, f"the plan table overflows at {WIDTH} px: {too_wide[:6]}"
-    broken = narrow.evaluate(BROKEN_WORDS, "#scaling-table th, #scaling-table .virtual-row")
+    broken = broken_words(narrow, "#scaling-table th, #scaling-table .virtual-row")
     assert not broken, f"words broken across lines in the plan table: {broken[:10]}"
+    fits = narrow.locator("#scaling-measured-fits table")      # a Markdown table: Gradio broke it as "approac/h"
+    expect(fits).to_be_visible()
+    broken = broken_words(narrow, "#scaling-measured-fits table", at_hyphens=True)
+    assert not broken, f"words broken across lines in the measured fits' table: {broken[:10]}"
     _page_fits(narrow, "Scaling tab")

@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
-from conftest import open_app
-from llm_demo import compare
+from conftest import broken_words, open_app
+from llm_demo import compare, inside
 
 W, H = 390, 844
 SCREEN = H
@@ -173,6 +173,30 @@ def test_scaling_plan_within_a_screen(phone):
     shot(phone, "scaling")
 
 
+def test_scaling_tables_break_no_word_and_scroll_inside_their_own_box(phone):
+    """The measured fits' table has 7 or 8 columns: squeezed into 374 px, Gradio broke its words anywhere
+    ("tok/ens/pa/ra/m", "ap/pro/ach"). Now no word is split across lines; a table wider than the screen scrolls
+    sideways inside its own box, its last column reachable there, and the page itself does not scroll sideways."""
+    tap_tab(phone, "Scaling laws")
+    tables = panel(phone).locator(".prose table")
+    expect(phone.locator("#scaling-measured-fits table")).to_be_visible(timeout=60_000)
+    expect(phone.locator("#scaling-inference table")).to_be_visible(timeout=60_000)
+    broken = broken_words(phone, '[role="tabpanel"] .prose table', at_hyphens=True)
+    assert not broken, f"words split across lines in the Scaling tab's tables at {W} px: {broken[:12]}"
+    for i in range(tables.count()):
+        t = tables.nth(i)
+        where = t.evaluate("t => t.closest('[id]').id")
+        wide, box, right = t.evaluate("t => [t.scrollWidth, t.clientWidth, t.getBoundingClientRect().right]")
+        assert right <= W, f"#{where}: the table's box ends at {right:.0f} px, off a {W} px screen"
+        if wide > box + 1:                           # too wide for the screen: it must scroll inside its box
+            t.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+            last = t.locator("tr").first.locator("th, td").last
+            edge = last.evaluate("c => c.getBoundingClientRect().right")
+            assert edge <= W + 1, f"#{where}: its last column cannot be scrolled into view (right edge {edge:.0f})"
+    fits(phone, "Scaling, its tables")
+    shot(phone, "scaling-tables")
+
+
 def test_inside_look_inside_draws_within_reach_and_fits(phone):
     tap_tab(phone, "Inside the model")
     look = phone.locator("#ins-go")
@@ -185,3 +209,43 @@ def test_inside_look_inside_draws_within_reach_and_fits(phone):
     assert plot_w <= box_w + 1, f"the attention heatmap is cut on the right ({plot_w:.0f} px, its box ends at {box_w:.0f})"
     fits(phone, "Inside")
     shot(phone, "inside")
+
+
+# The logit lens' cell texts and tick labels as boxes, with their font sizes; pairs of boxes that overlap.
+LENS_LABELS = """(root) => { const box = (e) => { const r = e.getBoundingClientRect();
+      return {l: r.left, r: r.right, t: r.top, b: r.bottom, px: parseFloat(getComputedStyle(e).fontSize),
+              text: e.textContent}; };
+  const gd = document.querySelector(root + ' .js-plotly-plot');
+  const cells = [...gd.querySelectorAll('.hm text, .heatmaplayer text')].map(box).filter(b => b.text);
+  const ticks = [...gd.querySelectorAll('.xtick text, .ytick text')].map(box);
+  const overlaps = (list) => { const out = [];
+    list.forEach((a, i) => list.slice(i + 1).forEach(b => {
+      if (Math.min(a.r, b.r) - Math.max(a.l, b.l) > 1 && Math.min(a.b, b.b) - Math.max(a.t, b.t) > 1)
+        out.push(a.text + ' / ' + b.text); })); return out; };
+  const r = gd.getBoundingClientRect(), host = gd.closest(root).getBoundingClientRect();
+  return {cells: cells.length, ticks: ticks.length, smallest: Math.min(...cells.map(c => c.px), ...ticks.map(c => c.px)),
+          overlaps: overlaps(cells).concat(overlaps(ticks)).slice(0, 8), right: r.right, host: host.right}; }"""
+
+
+def test_inside_logit_lens_is_readable_on_a_phone(phone):
+    """At 390 px the desktop lens (blocks × up to 64 positions) gave each position ~9 px: 9 px guesses written over
+    each other. On a phone it is drawn turned a quarter (a row per token): every guess and label in >= 11 px type,
+    none overlapping another, the figure within its box."""
+    tap_tab(phone, "Inside the model")
+    expect(phone.locator("#ins-note")).to_contain_text("tokens; the forward pass", timeout=SLOW)
+    lens = phone.locator("#ins-lens")
+    expect(lens.locator(".js-plotly-plot")).to_be_visible(timeout=SLOW)
+    n = len(inside.inspect(inside.DEFAULT_MODEL, inside.DEFAULT_TEXT).tokens)
+    try:                                                      # the phone's figure, drawn after the desktop one
+        phone.wait_for_function("(n) => document.querySelectorAll('#ins-lens .ytick text').length === n", arg=n,
+                                timeout=20_000)
+    except PlaywrightTimeout:
+        pass                                                  # the asserts below say what is wrong
+    lens.scroll_into_view_if_needed()
+    got = lens.evaluate(f"() => ({LENS_LABELS})('#ins-lens')")
+    assert got["cells"] >= n, f"the lens shows {got['cells']} guesses for {n} tokens"
+    assert got["smallest"] >= 11, f"the lens has {got['smallest']} px text on a phone"
+    assert not got["overlaps"], f"labels written over each other in the logit lens: {got['overlaps']}"
+    assert got["right"] <= got["host"] + 1, f"the lens is cut on the right ({got['right']:.0f} > {got['host']:.0f})"
+    fits(phone, "Inside, the logit lens")
+    shot(phone, "inside-lens")

@@ -9,7 +9,7 @@ import pandas as pd
 from llm_demo import architecture, config, inside, kv_cache, minigpt, models, turns
 from llm_demo import inside_plots as plots
 from llm_demo import inside_reports as reports
-from llm_demo.ui.common import by_name, friendly, ordered
+from llm_demo.ui.common import by_name, closes_refusals, friendly, ordered
 
 # The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
 API_OUTPUTS = {"inside_update": ("note", "arch", "attention", "heads", "lens", "layer", "head", "token"),
@@ -211,9 +211,10 @@ def build_inside_tab(tab: gr.Tab | None = None) -> dict:
              drawn=drawn_positions, token=token, nb_md=nb_md, nb_table=nb_table, mg_md=mg_md, kv_md=kv_md,
              kv_plot=kv_plot, kv_table=kv_table)
 
-    def wire(triggers, fn, inputs, api_name, **kw):
+    def wire(triggers, fn, inputs, api_name, **kw):   # each can refuse its input: the next accepted one closes that
         outs = ordered(c, API_OUTPUTS[api_name])
-        return gr.on(triggers, by_name(fn, outs), inputs, list(outs.values()), api_name=api_name, **run, **kw)
+        return closes_refusals(gr.on(triggers, by_name(fn, outs), inputs, list(outs.values()), api_name=api_name,
+                                     **run, **kw))
 
     opened = [look.click, text.submit, model.input] + ([tab.select] if tab is not None else [])
     drawn = ordered(c, API_OUTPUTS["inside_update"])
