@@ -6,7 +6,6 @@ streams of one model share each llama_decode call (LlamaBatcher), the way llama.
 `models.load("smollm2-135m-instruct")` returns a LlamaModel when llama_cpp is importable.
 """
 import atexit
-import concurrent.futures
 import logging
 import os
 import threading
@@ -123,10 +122,6 @@ class LlamaModel:
         # micro-batch of two or more tokens. Q4_1 has no tinyBLAS kernel on x86 and is exact in a batch as it is
         # (tests/test_engine_loop_llamacpp.py checks both), so the shipped file is sent as it comes.
         self.pads_lone_token = self.weights != "Q4_1"
-        # Every llama_decode of this model runs on one thread: once a second thread had called llama.cpp, calls
-        # from another thread ran ~2.5x slower (64 greedy tokens 1.04 s -> 2.53 s on a 2-core Xeon; each calling
-        # thread gets its own OpenMP team, and the teams compete for the cores).
-        self._owner = _OneThread(f"llama.cpp-{spec.name}")
         self._slots = threading.Condition()
         # What each slot's KV cells hold, kept after its stream ends so that a branch of that answer (or the next
         # step of a step-mode session) starts from them: the token at each position, how many leading tokens were
@@ -245,7 +240,7 @@ class LlamaModel:
             if pos0 > len(self._cells[seq]):
                 raise RuntimeError(f"slot {seq} holds {len(self._cells[seq])} cells, cannot evaluate from {pos0}")
         try:
-            self._owner.run(self._feed, segments, out)
+            self._feed(segments, out)
         except BaseException:
             import llama_cpp as lc
             for seq, *_ in segments:         # what the failed call left in these slots is unknown: forget it all,
@@ -340,22 +335,6 @@ class LlamaModel:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown: the library may already be gone
             pass
-
-
-class _OneThread:
-    """Runs calls on one thread of its own (made on first use, ended when the model is freed)."""
-
-    def __init__(self, name: str):
-        self._ident: int | None = None
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name, initializer=self._mark)
-
-    def _mark(self) -> None:
-        self._ident = threading.get_ident()
-
-    def run(self, fn, *args):
-        if threading.get_ident() == self._ident:
-            return fn(*args)
-        return self._pool.submit(fn, *args).result()
 
 
 def load_served(spec, src: Path, tokenizer, bf16: bool) -> LlamaModel:
