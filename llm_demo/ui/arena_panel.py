@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from llm_demo import arena, arena_plots, arena_runs, config, models, teacher_guard
+from llm_demo import arena, arena_plots, arena_runs, compare, config, models, teacher_guard
 from llm_demo.arena_store import CHOICES, LABELS
 from llm_demo.pairs import write_pairs_jsonl
 from llm_demo.ui.common import ANSWER_MIN_WIDTH, by_name, friendly, ordered, sampling_config
@@ -66,8 +66,8 @@ def blind_views(run) -> dict:
 @friendly
 def run_blind(lineup, prompt, system, temperature, top_k, top_p, rep, max_new, seed, request: gr.Request):
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("Type a prompt first: nothing was run.")
+    if not compare.has_prompt(prompt):
+        raise ValueError(compare.NO_PROMPT)
     if lineup not in dict((v, k) for k, v in lineups()):
         raise ValueError("Choose one of the listed lineups.")
     page, store = _page(request), arena_runs.class_store()
