@@ -141,8 +141,8 @@ def build_compare_tab():
     score_note = gr.Markdown()
     gr.Markdown(SCORES)
     with gr.Row():
-        better = gr.Radio(list(compare.SLOTS), value="dpo", label="Better answer")
-        worse = gr.Radio(list(compare.SLOTS), value="sft", label="Worse answer")
+        better = gr.Radio(list(compare.SLOTS), value="dpo", label="Better answer", elem_id="compare-better")
+        worse = gr.Radio(list(compare.SLOTS), value="sft", label="Worse answer", elem_id="compare-worse")
         with gr.Column():
             vote_btn = gr.Button("Record vote")
             vote_note = gr.Markdown("No votes yet.")
