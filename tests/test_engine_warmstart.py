@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from llm_demo import llamacpp, models, warmup
-from llm_demo.bench import coldstart, generation
+from llm_demo.bench import generation
 
 
 @pytest.fixture
@@ -102,13 +102,6 @@ def test_generation_benchmark_smoke(capsys):
     assert generation.main(["--model", models.DEFAULT_CHAT_MODEL, "--tokens", "8", "--no-seed-loop"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(r"engine_vs_hf_fp32=[\d.]+ tokens_per_s=[\d.]+ ttft_ms=\d+", last), last
-
-
-@needs_gguf
-def test_coldstart_benchmark_smoke(capsys):
-    assert coldstart.main(["--launches", "1"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert re.fullmatch(r"first_token_after_launch_s=[\d.]+", out[-1]), out
 
 
 def test_warm_up_answers_one_token_per_model_so_the_first_visitor_does_not_pay_for_it(tiny_registry, monkeypatch):
