@@ -48,6 +48,8 @@ TURN_S = 0.05
 # The Compare tab's starting settings: greedy and no top-p, so the columns differ by their training, not by a draw.
 DEFAULT_SETTINGS = SamplingConfig(temperature=0, top_p=1.0, max_new_tokens=64)
 DEFAULT_BETA = DPO_BETA   # used when a family records none (its source: llm_demo/pairs.py)
+NO_PROMPT = "Type a prompt first: nothing was run."
+UNFINISHED = "Wait until every column has finished: votes on unfinished answers are refused."
 
 
 @dataclass
@@ -124,11 +126,16 @@ class Run:
         return bool(self.cols) and not self.stopped and all(c.done for c in self.cols)
 
 
+def has_prompt(prompt) -> bool:
+    """Whether there is a prompt to run (an API caller can send anything, a person an empty box)."""
+    return isinstance(prompt, str) and bool(prompt.strip())
+
+
 def stream_columns(family: str, prompt: str, cfg: SamplingConfig, system: str = "") -> Iterator[list[Column]]:
     """The columns take turns (round robin in this thread), so they fill at the same time and the whole run costs
     what running them one after another would. One failing column never stops the others."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("Type a prompt first: nothing was run.")
+    if not has_prompt(prompt):
+        raise ValueError(NO_PROMPT)
     cols = plan_columns(family)
     streams = {}
     t0 = time.perf_counter()
@@ -276,8 +283,13 @@ def reward_scores(family: str, prompt: str, cols: list[Column]) -> tuple[dict, s
     return scores, " ".join([note] + refused)
 
 
+# The scores table's columns, in the order scores_table fills its rows.
+SCORE_HEADERS = ("answer from", *(f"under {STAGE_NAMES[s]}" for s in SLOTS), "DPO reward", "reward model")
+
+
 def scores_table(scores: Scores) -> list[list]:
-    """Rows for a table: answer, mean log-prob under each stage, DPO implicit reward, reward-model score."""
+    """Rows for a table (SCORE_HEADERS): answer, mean log-prob under each stage, DPO implicit reward, reward-model
+    score."""
     rows = []
     for ans, per in scores.mean_logprob.items():
         row = [SLOT_TITLES.get(ans, ans)] + [round(per[s], 3) if s in per else None for s in SLOTS]
@@ -289,9 +301,11 @@ def scores_table(scores: Scores) -> list[list]:
 # ---------------------------------------------------------------- votes -> DPO pairs
 
 
-def make_vote(run: Run, better: str, worse: str) -> dict:
-    """One vote as a DPO pair of the run's own prompt and answers; refused (ValueError) unless both answers are
-    finished and different."""
+def make_vote(run: Run, better: str, worse: str, busy: bool = False) -> dict:
+    """One vote as a DPO pair of the run's own prompt and answers; refused (ValueError) while the run is still
+    streaming (`busy`), and unless both answers are finished and different."""
+    if busy:
+        raise ValueError(UNFINISHED)
     if not isinstance(run, Run) or not run.cols:
         raise ValueError("Run a prompt first, then vote.")
     if run.stopped:
@@ -305,7 +319,7 @@ def make_vote(run: Run, better: str, worse: str) -> dict:
         if col is None or col.error:
             raise ValueError(f"The {slot} column has no answer to vote on.")
         if not col.done:
-            raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
+            raise ValueError(UNFINISHED)
         if not col.text.strip():
             raise ValueError(f"The {slot} answer is empty: there is nothing to prefer or reject.")
     return {"prompt": run.prompt, "chosen": by_slot[better].text, "rejected": by_slot[worse].text}

@@ -1,6 +1,7 @@
 """Shared fixtures (a running app on a free localhost port, a headless Chromium page on it, a tiny GPT-2) and the
 test tiers: each test gets its markers (pytest.ini) from the fixtures it uses and the file it is in, so
-`make test-fast` (-m "not browser and not app and not server and not training and not slow") needs no list."""
+`make test-fast` (-m "not browser and not app and not server and not training and not slow") needs no list. A slow
+test in a file of fast ones carries @pytest.mark.slow itself, with the reason next to it."""
 from pathlib import Path
 
 import pytest

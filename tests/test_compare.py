@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from llm_demo import compare, engine, models
+from llm_demo import compare, compare_views, engine, models
 from llm_demo.sampling import SamplingConfig
 from llm_demo.training.pairs import load_pairs_jsonl
 from llm_demo.ui import compare_tab
@@ -245,7 +245,7 @@ def test_stop_marks_the_run_stopped_its_columns_say_so_and_votes_are_refused(tin
     out = compare_tab.stop_run(run)
     assert "generating" not in out["base_head"] and "Stop" in out["base_head"], out["base_head"]
     assert out["busy"] is False and out["table"] is None and "not scored" in out["score_note"], out
-    assert compare_tab.score(run, False)["score_note"] == compare_tab.STOPPED, "the scores line must not keep waiting"
+    assert compare_tab.score(run, False)["score_note"] == compare_views.STOPPED, "the scores line must not keep waiting"
     with pytest.raises(Exception, match="stopped"):
         compare_tab.vote(run, False, "dpo", "sft", [])
 

@@ -104,3 +104,24 @@ def test_an_inside_refusal_goes_when_the_next_text_is_accepted(page):
     expect(popup).to_have_count(0, timeout=8_000)
     assert time.monotonic() - shown < 9, "the popup went by itself (its 10 s), not because the text was accepted"
     expect(note).to_contain_text(re.compile(r"(^|\s)5 tokens;"), timeout=30_000)
+def test_compare_closes_an_old_refusal_once_the_next_vote_is_accepted(page):
+    """Item 20 on the Compare tab: a refused vote's popup stayed up for its 10 s over the vote that followed. The
+    accepted vote's own event clicks the popup's close button (counted here), not Gradio's timer."""
+    from llm_demo import compare
+    open_tab(page, "Compare")
+    panel = page.locator('[role="tabpanel"]:visible')
+    panel.get_by_role("button", name="Run all stages").click()
+    expect(panel.get_by_text("stopped by:")).to_have_count(len(compare.SLOTS), timeout=60_000)
+    expect(panel.get_by_role("gridcell", name="DPO", exact=True)).to_be_visible(timeout=60_000)   # the run has ended
+    page.evaluate("""() => { window.closedPopups = 0; document.addEventListener('click', (e) => {
+        if (e.target.closest('[data-testid="toast-close"]')) window.closedPopups++; }, true); }""")
+    errors = page.locator('[data-testid="toast-body"].error')
+    worse = page.locator("#compare-worse")
+    worse.get_by_role("radio", name="dpo", exact=True).check()        # the same column as Better: refused
+    panel.get_by_role("button", name="Record vote").click()
+    expect(errors).to_contain_text("Pick two different columns", timeout=30_000)
+    worse.get_by_role("radio", name="sft", exact=True).check()
+    panel.get_by_role("button", name="Record vote").click()
+    expect(panel.get_by_text("1 vote this session.")).to_be_visible(timeout=30_000)
+    expect(errors).to_have_count(0, timeout=5_000)
+    assert page.evaluate("window.closedPopups") >= 1, "the refusal went by its own timer, not by the accepted vote"

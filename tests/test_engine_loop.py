@@ -216,6 +216,7 @@ def test_shutdown_ends_running_streams_with_a_sentence_and_the_thread(tiny_lm, e
         "after shutdown a new stream starts a fresh loop"
 
 
+@pytest.mark.slow      # a fresh Python process that imports torch and transformers
 def test_a_process_with_streams_still_running_exits_promptly(tiny_dir):
     code = ("import sys; sys.path.insert(0, 'tests')\n"
             "from tiny import load_tiny\nfrom llm_demo import batching, models\n"

