@@ -163,3 +163,22 @@ def tiny_lm(tiny_dir):
 def tiny_base(tiny_dir):
     from tiny import load_tiny
     return load_tiny(tiny_dir, "base")
+
+
+@pytest.fixture(scope="module", params=["served", "shipped"])
+def llama_both_formats(request):
+    """SmolLM2 on llama.cpp in both formats (issue 24): the one it serves (models.load: gguf_formats' choice, BF16
+    on CPUs with native bf16, Q8_0 elsewhere) and the shipped Q4_1 file itself (skipped where that is the served one)."""
+    from llm_demo import batching, llamacpp, models
+    got = models.load(models.DEFAULT_CHAT_MODEL)
+    assert got.backend == "llama.cpp", f"SmolLM2 should run on llama.cpp by default, got {got.backend}"
+    if request.param == "served":
+        yield got
+        return
+    if got.path == models.gguf_path(got.spec):
+        pytest.skip(f"llama.cpp serves the shipped file itself here ({got.weights}): the 'served' runs cover it")
+    shipped = llamacpp.LlamaModel(got.spec, models.gguf_path(got.spec), got.tokenizer)
+    assert shipped.weights == "Q4_1", shipped.weights
+    yield shipped
+    batching.shutdown()
+    shipped.close()

@@ -18,21 +18,9 @@ pytestmark = [
 SAME = "Say hello."   # a prompt whose greedy answer has no near ties (checked on both backends)
 
 
-@pytest.fixture(scope="module", params=["served", "shipped"])
-def lm(request):
-    """Every test here runs on both formats (issue 24): the one llama.cpp serves (models.load: gguf_formats' choice,
-    BF16 on CPUs with native bf16) and the shipped Q4_1 file itself."""
-    got = models.load(NAME)
-    assert got.backend == "llama.cpp", f"{NAME} should run on llama.cpp by default, got {got.backend}"
-    if request.param == "served":
-        yield got
-        return
-    if got.path == models.gguf_path(got.spec):
-        pytest.skip(f"llama.cpp serves the shipped file itself here ({got.weights}): the 'served' runs cover it")
-    shipped = llamacpp.LlamaModel(got.spec, models.gguf_path(got.spec), got.tokenizer)
-    assert shipped.weights == "Q4_1", shipped.weights
-    yield shipped
-    shipped.close()
+@pytest.fixture(scope="module")
+def lm(llama_both_formats):
+    return llama_both_formats
 
 
 @pytest.fixture(scope="module")

@@ -16,22 +16,9 @@ QUESTIONS = ["What is 2 plus 2?", "Name a fruit.", "Say hello.", "What colour is
              "Count to five.", "What is a cat?", "Why is the sea salty?"]
 
 
-@pytest.fixture(scope="module", params=["served", "shipped"])
-def lm(request):
-    """Both formats (issue 24): the one llama.cpp serves (BF16 on CPUs with native bf16, Q8_0 elsewhere), whose
-    kernels depend on the batch's shape unless LlamaModel._decode evens it out, and the shipped Q4_1 file."""
-    got = models.load(NAME)
-    assert got.backend == "llama.cpp"
-    if request.param == "served":
-        yield got
-        return
-    if got.path == models.gguf_path(got.spec):
-        pytest.skip(f"llama.cpp serves the shipped file itself here ({got.weights}): the 'served' runs cover it")
-    shipped = llamacpp.LlamaModel(got.spec, models.gguf_path(got.spec), got.tokenizer)
-    assert shipped.weights == "Q4_1", shipped.weights
-    yield shipped
-    batching.shutdown()
-    shipped.close()
+@pytest.fixture(scope="module")
+def lm(llama_both_formats):
+    return llama_both_formats
 
 
 def prompt_of(lm, i):
