@@ -33,6 +33,14 @@ $(STAMPS)/venv: requirements.txt
 	  echo "First set-up: compiling llama.cpp (llama-cpp-python $(LLAMA_PIN)), about 5 minutes on 2 cores; pip keeps the wheel for next time."; \
 	fi
 	$(BIN)/python -m pip install -q -r requirements.txt
+	@# pip reuses a cached wheel whatever the line's --config-settings say: one built with OpenMP (an older set-up's)
+	@# is dropped from the cache and llama.cpp compiled again as requirements.txt asks (see the comment there).
+	@if $(BIN)/python -c "import sys; from llm_demo.llamacpp import openmp_build; sys.exit(not openmp_build())"; then \
+	  echo "The installed llama.cpp was built with OpenMP (a cached wheel): compiling it again without, about 5 minutes."; \
+	  $(BIN)/python -m pip cache remove llama_cpp_python >/dev/null; \
+	  grep '^llama-cpp-python' requirements.txt > $(VENV)/llama-requirement.txt; \
+	  $(BIN)/python -m pip install -q --force-reinstall --no-deps -r $(VENV)/llama-requirement.txt; \
+	fi
 	@mkdir -p $(STAMPS) && touch $@
 
 # Test-only tools: pytest, hypothesis, Playwright's Python package, and Debian's chromium (plus an emoji font, so

@@ -70,6 +70,19 @@ def fallback_note() -> str:
     return _note[0]
 
 
+def openmp_build() -> bool:
+    """True when the installed llama.cpp runs its steps on OpenMP (llama_print_system_info says "OPENMP = 1").
+    requirements.txt builds it without: torch shares the process's libgomp, and once a second thread had run torch
+    or llama.cpp every step ran ~3x slower (64 greedy tokens of the shipped file: 1.0 s -> 3.3-3.7 s on a 2-core
+    Xeon; without OpenMP 0.9-1.1 s from whichever thread asks)."""
+    import llama_cpp
+    return b"OPENMP = 1" in llama_cpp.llama_print_system_info()
+
+
+OPENMP_NOTE = ("This llama.cpp was built with OpenMP, which makes each step about 3x slower once other threads have "
+               "run the model or torch; `make setup` compiles it again without.")
+
+
 def n_threads() -> int:
     """llama.cpp's threads: LLM_DEMO_LLAMA_THREADS, else as many as torch uses."""
     return config.LLAMA_THREADS or max(1, torch.get_num_threads() or os.cpu_count() or 1)
@@ -94,6 +107,9 @@ class LlamaModel:
         # The weights' format as llama.cpp read it from the file ("BF16", "Q4_1"), and why this file (load_served).
         self.weights = (lc.llama_ftype_name(lc.llama_model_ftype(self.llm._model.model)) or b"?").decode()
         self.format_note = served.note if served else f"{self.weights} weights ({self.path.name})."
+        if openmp_build():
+            self.format_note += " " + OPENMP_NOTE
+            logging.getLogger("llm_demo").warning(OPENMP_NOTE)
         # A slot holds the longest stream the deployment allows: the prompt cap plus the new-token cap.
         self.slot_tokens = min(self.llm._model.n_ctx_train(), config.MAX_PROMPT_TOKENS + config.MAX_NEW_TOKENS_CAP + 1)
         params = lc.llama_context_default_params()

@@ -210,3 +210,29 @@ def test_a_failed_decode_forgets_every_cell_of_its_slots(lm, monkeypatch):
     finally:
         monkeypatch.setattr(lc, "llama_decode", real)
         lm.release(seq)
+
+
+def test_llama_cpp_is_built_without_openmp():
+    """requirements.txt compiles llama.cpp on ggml's own thread pool (issue 24): with OpenMP, which torch shares,
+    every step ran ~3x slower once a second thread had run torch or llama.cpp. `make setup` rebuilds a cached
+    OpenMP wheel; this fails where an install skipped that."""
+    import llama_cpp
+    assert not llamacpp.openmp_build(), (
+        "the installed llama.cpp runs on OpenMP (llama_print_system_info: "
+        f"{llama_cpp.llama_print_system_info().decode()!r}): run `make setup`, which compiles it as requirements.txt asks")
+
+
+def test_an_openmp_build_is_named_in_the_format_note(monkeypatch):
+    monkeypatch.setattr(llamacpp, "openmp_build", lambda: True)
+    spec = models.get_spec(NAME)
+    m = llamacpp.LlamaModel(spec, models.gguf_path(spec), models.load_tokenizer(NAME), slots=2)
+    try:
+        assert m.format_note.endswith(llamacpp.OPENMP_NOTE), m.format_note
+    finally:
+        m.close()
+    monkeypatch.setattr(llamacpp, "openmp_build", lambda: False)
+    m = llamacpp.LlamaModel(spec, models.gguf_path(spec), models.load_tokenizer(NAME), slots=2)
+    try:
+        assert "OpenMP" not in m.format_note, m.format_note
+    finally:
+        m.close()
