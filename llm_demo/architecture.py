@@ -144,8 +144,8 @@ _config_lock = threading.Lock()
 
 def architecture_from_config(model_name: str) -> Architecture:
     """Like architecture(), without loading weights when the model is not loaded yet: its config, and the model
-    built from it on PyTorch's meta device (shapes, no memory). Reading SmolLM2's config parses its GGUF
-    header (seconds, once per process)."""
+    built from it on PyTorch's meta device (shapes, no memory) in the dtype models.load would give it. Reading
+    SmolLM2's config parses its GGUF header (seconds, once per process)."""
     if model_name in models.CACHE.loaded_names():
         return architecture(model_name)
     with _config_lock:
@@ -160,8 +160,9 @@ def architecture_from_config(model_name: str) -> Architecture:
                 cfg = AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name, trust_remote_code=False)
             else:
                 cfg = AutoConfig.from_pretrained(spec.location, trust_remote_code=False)
+            # in the dtype the transformers copy will load in (the KV row's bytes depend on it), not the config's
             with torch.device("meta"):
-                meta = AutoModelForCausalLM.from_config(cfg)
+                meta = AutoModelForCausalLM.from_config(cfg, dtype=models.pick_device(spec)[1])
             _config_only[model_name] = describe(cfg, meta, spec.label)
         return _config_only[model_name]
 

@@ -148,3 +148,18 @@ def test_kv_cache_bytes_per_token_is_what_the_loaded_model_keeps(dtype):
     held = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers) // ids.shape[1]
     assert arch.dtype == dtype and arch.kv_cache_bytes_per_token == held, \
         f"{dtype}: the table says {arch.kv_cache_bytes_per_token:,} B/token ({arch.dtype}), the cache holds {held:,}"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_kv_cache_bytes_before_the_model_is_loaded_use_the_dtype_it_will_load_in(dtype, monkeypatch):
+    """Before a model is loaded the Inside tab describes it from its config, on the meta device: that description's
+    dtype (and so its KV bytes per token) must be the one models.load then gives the model, not the config's own
+    (SmolLM2's config says bfloat16 while a CPU without native bf16 loads it in float32; issue 27 item 1)."""
+    from llm_demo import architecture
+    monkeypatch.setattr(config, "DTYPE", dtype)
+    monkeypatch.setattr(architecture, "_config_only", {})
+    monkeypatch.setattr(models.CACHE, "loaded_names", lambda: [])    # force the config-only path
+    before = architecture.architecture_from_config("tinygpt-base")   # tinygpt's config.json says float32
+    loaded = models.load("tinygpt-base", backend="transformers")
+    assert before.dtype == str(loaded.model.dtype).removeprefix("torch.") == dtype, \
+        f"described as {before.dtype} before loading, loaded as {loaded.model.dtype} (LLM_DEMO_DTYPE={dtype})"
