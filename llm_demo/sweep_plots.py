@@ -33,9 +33,10 @@ def _interval(fit: dict, key: str, fmt: str = "{:.2f}") -> str:
 
 
 def fits_markdown(fits: dict) -> str:
-    """The exponents with their 95% intervals next to Chinchilla's, tokens per parameter, Approach 3's constants."""
+    """The exponents with their 95% intervals next to Chinchilla's, bytes per parameter, Approach 3's constants."""
     budgets = fits["budgets"]
-    head = " | ".join(f"tokens / param at {fmt_flops(c)}" for c in budgets)
+    # the sweep's "tokens" are bytes (fits' key tokens_per_param); Chinchilla's ~20 counts BPE tokens
+    head = " | ".join(f"bytes / param at {fmt_flops(c)}" for c in budgets)
     lines = [f"| approach | a (N_opt ∝ C^a) | b (D_opt ∝ C^b) | Chinchilla's a / b | {head} |",
              "|---|---|---|---|" + "---|" * len(budgets)]
     for key, name in APPROACH_NAMES.items():

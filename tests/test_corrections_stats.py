@@ -101,7 +101,9 @@ def test_sweep_text_says_bytes_shows_intervals_and_drops_the_untested_steps_clai
     assert f"[{iv['lo'][-1]:.0f}, {iv['hi'][-1]:.0f}] bytes" in md, f"A1's interval must stand next to the claim: {md}"
     assert "bytes per parameter" in md and "4.12 bytes" in md, md
     assert "win partly because" not in sweep_plots.honest_markdown(fits), "the steps claim was never tested"
-    assert "conditional on a minimum" in sweep_plots.fits_markdown(fits), "A2's interval drops refused resamples"
+    table = sweep_plots.fits_markdown(fits)
+    assert "conditional on a minimum" in table, "A2's interval drops refused resamples"
+    assert "bytes / param at" in table and "tokens / param" not in table, f"the fits' table counts bytes: {table}"
 
 
 def test_steps_and_tokens_cannot_be_told_apart_in_the_shipped_sweep():
