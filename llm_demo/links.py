@@ -115,7 +115,7 @@ FIELDS = {
     "compare": {"family": one_of(models.families, "model family"), "prompt": text},
     "scaling": {"budget": budget, "gpus": number(1, 1e6, whole=True), "hours": number(0.01, 1e7),
                 "gpu": one_of(_gpus, "GPU"), "n": model_size, "tied": flag, "k": number(1, 40, whole=True),
-                "mfu": number(0.001, 1), "price": number(0, 1e6)},
+                "mfu": number(scaling.MIN_MFU, 1), "price": number(0, 1e6)},
     "inside": {"model": one_of(_all_models, "model"), "text": text},
 }
 # The planner plans from one thing: a budget, a GPU fleet or a model size. The first one a link gives wins.

@@ -163,3 +163,15 @@ def test_chat_and_scaling_links_carry_system_prompt_max_new_rep_mfu_and_price():
     plan = {"budget": "3.6e21", "mfu": 0.5, "price": 1.75}
     assert links.parse(query(links.build("scaling", plan))).values == plan, "a 50% MFU plan reopened at 40%"
     assert "max_new" in links.parse(query("?tab=chat&max_new=100000")).sentence(), "out of range is named"
+
+
+def test_a_scaling_links_mfu_range_is_what_the_planner_accepts():
+    """A link's MFU the planner then refuses would open the tab onto a refusal: the link names it instead."""
+    from llm_demo import scaling
+    for mfu in (scaling.MIN_MFU, 1.0):
+        assert links.parse(query(f"?tab=scaling&mfu={mfu}")).values["mfu"] == scaling.check_mfu(mfu), mfu
+    below = scaling.MIN_MFU / 2
+    with pytest.raises(ValueError):
+        scaling.check_mfu(below)
+    link = links.parse(query(f"?tab=scaling&mfu={below}"))
+    assert "mfu" not in link.values and f"from {scaling.MIN_MFU:g} to 1" in link.sentence(), link.sentence()
