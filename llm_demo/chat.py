@@ -210,7 +210,7 @@ def parse_temperatures(text: str) -> list[float]:
     for t in out:
         SamplingConfig(temperature=t)             # refuses a negative or infinite temperature with a sentence
         if t > MAX_TEMPERATURE:                   # the Chat tab's slider and /chat stop at 2: so does the sweep
-            raise ValueError(f"Temperature {t:g} is above {MAX_TEMPERATURE:g}, the most the Chat tab's slider and "
+            raise ValueError(f"Temperature {t:.15g} is above {MAX_TEMPERATURE:g}, the most the Chat tab's slider and "
                              f"/chat take: list temperatures from 0 to {MAX_TEMPERATURE:g}.")
     return out
 

@@ -81,6 +81,8 @@ def test_the_temperature_sweep_refuses_what_the_slider_refuses(temps):
     with pytest.raises(ValueError, match="above 2") as err:
         chat.parse_temperatures(temps)
     assert str(err.value).endswith("."), "a refusal is a sentence"
+    typed = temps.split(",")[-1].strip()
+    assert f"Temperature {typed} is above" in str(err.value), f"say the value typed (not '2 is above 2'): {err.value}"
     assert chat.parse_temperatures("0, 2") == [0.0, 2.0], "the slider's ends stay allowed"
 
 
