@@ -12,6 +12,16 @@ def test_the_causality_sentence_reports_the_shared_rows():
     assert ("identical: bit for bit" in md) == (c.max_attn_diff == 0), (c.max_attn_diff, md)
 
 
+def test_the_causality_sentence_says_identical_for_no_difference_and_the_size_of_one():
+    """Issue 27 item 20: a zero difference read "probabilities differ by at most 0"."""
+    import dataclasses
+    c = inside.causality("tinygpt-base", TEXT, "dance")
+    same = inside_reports.causality_markdown(dataclasses.replace(c, max_attn_diff=0.0, max_lens_prob_diff=0.0))
+    assert "at most 0" not in same and "probabilities identical" in same and "bit for bit" in same, same
+    moved = inside_reports.causality_markdown(dataclasses.replace(c, max_attn_diff=3e-7, max_lens_prob_diff=2e-6))
+    assert "probabilities differ by at most 2e-06" in moved and "at most 3e-07" in moved, moved
+
+
 def test_the_kv_report_has_a_row_per_token_and_the_seeds_agreement():
     steps, seed = kv_cache.kv_steps("tinygpt-base", "One foggy morning,", 3)
     table, md = inside_reports.kv_table(steps, seed), inside_reports.kv_markdown(steps, seed)
