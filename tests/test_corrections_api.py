@@ -1,6 +1,6 @@
 """Issue 27 through the running app (python app.py): a copied link opens and an over-long URL answers a page that
 says why (HTTP 414), never Gradio's 500 (item 10); /inside_positions with the model already drawn answers (9); lone
-surrogates reach /bpe_trace, /chat_overhead and /inside_update replaced (15)."""
+surrogates reach /bpe_trace, /chat_overhead, /inside_update and /chat replaced (15)."""
 import json
 import urllib.error
 import urllib.request
@@ -48,8 +48,11 @@ def call_raw(app_url: str, endpoint: str, args) -> str:
     ("/bpe_trace", ("lo\ud800w", "gpt2", "")),
     ("/chat_overhead", ("user: hi\ud800\nassistant: hello", "smollm2-135m-instruct")),
     ("/inside_update", ("tinygpt-base", "Tom has a\ud800 red ball.", 1, 0)),
+    ("/chat", ("Hi\ud800", [{"role": "user", "content": "x\udfff"}, {"role": "assistant", "content": "Hello."}],
+               "tinygpt-sft", "", 0, 50, 0.9, 1.0, 4, 0, "")),
 ])
 def test_lone_surrogates_are_replaced_through_the_api(app_url, endpoint, args):
-    """Item 15: these crashed (TypeError from the tokenizer, with tracebacks) or showed a raw codec error."""
+    """Item 15: these crashed (TypeError from the tokenizer, with tracebacks) or showed a raw codec error; /chat also
+    gets a lone surrogate in the history it is sent."""
     out = call_raw(app_url, endpoint, args)
     assert "event: complete" in out and "codec" not in out, out[:400]

@@ -104,6 +104,8 @@ def test_an_inside_refusal_goes_when_the_next_text_is_accepted(page):
     expect(popup).to_have_count(0, timeout=8_000)
     assert time.monotonic() - shown < 9, "the popup went by itself (its 10 s), not because the text was accepted"
     expect(note).to_contain_text(re.compile(r"(^|\s)5 tokens;"), timeout=30_000)
+
+
 def test_compare_closes_an_old_refusal_once_the_next_vote_is_accepted(page):
     """Item 20 on the Compare tab: a refused vote's popup stayed up for its 10 s over the vote that followed. The
     accepted vote's own event clicks the popup's close button (counted here), not Gradio's timer."""
