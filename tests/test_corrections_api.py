@@ -48,7 +48,8 @@ def call_raw(app_url: str, endpoint: str, args) -> str:
     ("/bpe_trace", ("lo\ud800w", "gpt2", "")),
     ("/chat_overhead", ("user: hi\ud800\nassistant: hello", "smollm2-135m-instruct")),
     ("/inside_update", ("tinygpt-base", "Tom has a\ud800 red ball.", 1, 0)),
-    ("/chat", ("Hi\ud800", [{"role": "user", "content": "x\udfff"}, {"role": "assistant", "content": "Hello."}],
+    ("/chat", ("Hi\ud800", [{"role": "user", "content": [{"type": "text", "text": "x\udfff"}]},
+               {"role": "assistant", "content": [{"type": "text", "text": "Hello."}]}],
                "tinygpt-sft", "", 0, 50, 0.9, 1.0, 4, 0, "")),
 ])
 def test_lone_surrogates_are_replaced_through_the_api(app_url, endpoint, args):
