@@ -16,10 +16,11 @@ PROMPT = "Tell me a story about Tom."
 
 
 def side_by_side(family: str, cfg: SamplingConfig) -> tuple[float, float, list]:
-    """(seconds until every column has a token, seconds for the whole run, the final columns)."""
+    """(seconds until every column has a token or has ended, seconds for the whole run, the final columns). A
+    column can end before its first token (the base model may draw its end token first), so ended counts too."""
     t0, first = time.perf_counter(), None
     for cols in compare.stream_columns(family, PROMPT, cfg):
-        if first is None and all(c.n_tokens > 0 or c.error for c in cols):
+        if first is None and all(c.n_tokens > 0 or c.done for c in cols):
             first = time.perf_counter() - t0
     return first, time.perf_counter() - t0, cols
 
