@@ -79,6 +79,13 @@ def openmp_build() -> bool:
     return b"OPENMP = 1" in llama_cpp.llama_print_system_info()
 
 
+def llamafile_build() -> bool:
+    """True when the installed llama.cpp multiplies two or more tokens with llamafile's tinyBLAS
+    (llama_print_system_info says "LLAMAFILE = 1"): its kernels round differently from the one-token ones."""
+    import llama_cpp
+    return b"LLAMAFILE = 1" in llama_cpp.llama_print_system_info()
+
+
 OPENMP_NOTE = ("This llama.cpp was built with OpenMP, which makes each step about 3x slower once other threads have "
                "run the model or torch; `make setup` compiles it again without.")
 
@@ -136,8 +143,11 @@ class LlamaModel:
         # own dot products, and the two round differently (BF16 logits differed by up to 0.11): a stream's tokens
         # would depend on whether it decoded alone or beside others. _decode therefore sends every step as one
         # micro-batch of two or more tokens. Q4_1 has no tinyBLAS kernel on x86 and is exact in a batch as it is
-        # (tests/test_engine_loop_llamacpp.py checks both), so the shipped file is sent as it comes.
-        self.pads_lone_token = self.weights != "Q4_1"
+        # (tests/test_engine_loop_llamacpp.py checks both), so the shipped file is sent as it comes; so is every
+        # format on a build without llamafile (cmake GGML_LLAMAFILE=OFF: one kernel for any number of tokens). Such a
+        # build measured a lone BF16 stream 1.33x faster and a 30-stream round 1.21x slower (2-core Xeon, 2026-12-03,
+        # docs/deploy.md), so requirements.txt keeps llamafile: the class round comes first.
+        self.pads_lone_token = self.weights != "Q4_1" and llamafile_build()
         self._slots = threading.Condition()
         # What each slot's KV cells hold, kept after its stream ends so that a branch of that answer (or the next
         # step of a step-mode session) starts from them: the token at each position, how many leading tokens were

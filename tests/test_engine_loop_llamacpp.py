@@ -71,11 +71,16 @@ def test_a_long_prompt_is_prefilled_in_chunks_and_answers_as_alone(lm, monkeypat
     assert batching.batcher_for(lm).stats.prefill_chunks - chunks0 >= n_long // 16, "the prompt went in one piece"
 
 
-def test_a_streams_logits_are_bitwise_the_same_alone_and_beside_others_in_any_slots(lm):
+@pytest.mark.parametrize("ballast", ["as built", "forced"])
+def test_a_streams_logits_are_bitwise_the_same_alone_and_beside_others_in_any_slots(lm, ballast, monkeypatch):
     """The kernels llama.cpp picks depend on a call's shape (one token or several, consecutive slots or not):
-    LlamaModel._decode evens that out, so the logits rows, not just the tokens, are equal."""
+    LlamaModel._decode evens that out, so the logits rows, not just the tokens, are equal. It pads a step with
+    ballast tokens only where the build has llamafile's tinyBLAS and the weights use it ("as built"); "forced" runs
+    the ballast path whatever the build, so both paths are checked on every machine."""
     import numpy as np
     from llm_demo.backend import FORWARD_LOCK
+    if ballast == "forced":
+        monkeypatch.setattr(lm, "pads_lone_token", True)
     prompts = [engine.encode_prompt(lm, prompt_of(lm, i)) for i in range(3)]
     assert len(lm._free) == lm.n_slots, "a slot is in use: the test needs them all free"
 
