@@ -70,20 +70,24 @@ def fallback_note() -> str:
     return _note[0]
 
 
-def openmp_build() -> bool:
-    """True when the installed llama.cpp runs its steps on OpenMP (llama_print_system_info says "OPENMP = 1").
-    requirements.txt builds it without: torch shares the process's libgomp, and once a second thread had run torch
-    or llama.cpp every step ran ~3x slower (64 greedy tokens of the shipped file: 1.0 s -> 3.3-3.7 s on a 2-core
-    Xeon; without OpenMP 0.9-1.1 s from whichever thread asks)."""
+def built_with(feature: str) -> bool:
+    """True when the installed llama.cpp was built with a feature (llama_print_system_info says "<feature> = 1")."""
     import llama_cpp
-    return b"OPENMP = 1" in llama_cpp.llama_print_system_info()
+    return f"{feature} = 1".encode() in llama_cpp.llama_print_system_info()
+
+
+def openmp_build() -> bool:
+    """True when the installed llama.cpp runs its steps on OpenMP. requirements.txt builds it without: torch shares
+    the process's libgomp, and once a second thread had run torch or llama.cpp every step ran ~3x slower (64 greedy
+    tokens of the shipped file: 1.0 s -> 3.3-3.7 s on a 2-core Xeon; without OpenMP 0.9-1.1 s from whichever thread
+    asks)."""
+    return built_with("OPENMP")
 
 
 def llamafile_build() -> bool:
-    """True when the installed llama.cpp multiplies two or more tokens with llamafile's tinyBLAS
-    (llama_print_system_info says "LLAMAFILE = 1"): its kernels round differently from the one-token ones."""
-    import llama_cpp
-    return b"LLAMAFILE = 1" in llama_cpp.llama_print_system_info()
+    """True when the installed llama.cpp multiplies two or more tokens with llamafile's tinyBLAS: its kernels round
+    differently from the one-token ones."""
+    return built_with("LLAMAFILE")
 
 
 OPENMP_NOTE = ("This llama.cpp was built with OpenMP, which makes each step about 3x slower once other threads have "
